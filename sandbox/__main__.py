@@ -1,0 +1,58 @@
+"""``python -m sandbox``: the WhatsApp Cloud API emulator and the OpenAI stub, until SIGINT/SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import signal
+
+from aiohttp import web
+
+from sandbox import graph_emulator, llm_stub
+from sandbox.config import SandboxSettings
+
+
+def _bound_url(runner: web.AppRunner) -> str:
+    host, port = runner.addresses[0][:2]  # the real port when the configured one is 0
+    return f"http://{host}:{port}"
+
+
+async def serve(settings: SandboxSettings, stop: asyncio.Event) -> None:
+    runners: list[web.AppRunner] = []
+    try:
+        urls: dict[str, str] = {}
+        for name, app, port in (
+            ("graph_url", graph_emulator.create_app(settings), settings.sandbox_graph_port),
+            ("llm_url", llm_stub.create_app(settings), settings.sandbox_llm_port),
+        ):
+            runner = web.AppRunner(app, access_log=None)
+            runners.append(runner)
+            await runner.setup()
+            await web.TCPSite(runner, settings.sandbox_host, port).start()
+            urls[name] = _bound_url(runner)
+        urls["llm_base_url"] = urls["llm_url"] + "/v1"
+        urls["webhook_url"] = settings.sandbox_webhook_url
+        print(json.dumps({"event": "sandbox_started", **urls}), flush=True)
+        await stop.wait()
+    finally:
+        for runner in reversed(runners):
+            await runner.cleanup()
+
+
+async def _main() -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await serve(SandboxSettings(), stop)
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    asyncio.run(_main())
+    print(json.dumps({"event": "sandbox_stopped"}), flush=True)
+
+
+if __name__ == "__main__":
+    main()

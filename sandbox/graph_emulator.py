@@ -1,0 +1,106 @@
+"""The WhatsApp Cloud API emulator: ``POST /{version}/{phone_number_id}/messages`` plus sandbox controls.
+
+Checks run in the order Meta's would: token, body, then delivery-side refusals (injected faults,
+throughput, pair rate). A refused send consumes no pair-rate quota, as a message that never left.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+from sandbox.config import SandboxSettings
+from sandbox.graph_admin import add_admin_routes
+from sandbox.graph_state import EMULATOR, Emulator
+from sandbox.graph_validation import ReadRequest, parse_messages_body
+from sandbox.ids import new_wamid
+from sandbox.meta_errors import MetaError, error_middleware, invalid_token
+from sandbox.state import OutboxEntry, ReadMark
+from sandbox.webhooks import WebhookPoster
+
+MESSAGES_ROUTE = r"/{version:v\d+\.\d+}/{phone_number_id}/messages"
+
+
+def create_app(settings: SandboxSettings) -> web.Application:
+    app = web.Application(middlewares=[error_middleware])
+    app[EMULATOR] = Emulator.from_settings(settings)
+    app.router.add_post(MESSAGES_ROUTE, send_message)
+    add_admin_routes(app)
+    app.cleanup_ctx.append(_webhook_delivery)
+    return app
+
+
+async def _webhook_delivery(app: web.Application) -> AsyncIterator[None]:
+    emulator = app[EMULATOR]
+    settings = emulator.settings
+    timeout = aiohttp.ClientTimeout(total=10)
+    async with aiohttp.ClientSession(timeout=timeout) as session:
+        if settings.sandbox_webhook_url:
+            emulator.poster = WebhookPoster(
+                session,
+                settings.sandbox_webhook_url,
+                settings.app_secret.get_secret_value().encode(),
+                settings.sandbox_webhook_attempts,
+                settings.sandbox_webhook_backoff_s,
+            )
+        yield
+        # Background deliveries use the session, so they end before it closes.
+        await emulator.cancel_tasks()
+        emulator.poster = None
+
+
+def _check_token(request: web.Request, settings: SandboxSettings) -> None:
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer":
+        token = request.query.get("access_token", "")  # Graph also takes the token as a parameter
+    token = token.strip()
+    expected = settings.graph_token.get_secret_value()
+    if not token or (expected and not hmac.compare_digest(token.encode(), expected.encode())):
+        raise invalid_token()
+
+
+async def send_message(request: web.Request) -> web.Response:
+    emulator = request.app[EMULATOR]
+    phone_number_id = request.match_info["phone_number_id"]
+    _check_token(request, emulator.settings)
+    try:
+        body: Any = await request.json()
+    except ValueError as exc:
+        raise MetaError(100, "The request body is not valid JSON.") from exc
+    parsed = parse_messages_body(body)
+    now = datetime.now(UTC)
+    if isinstance(parsed, ReadRequest):
+        emulator.reads.append(ReadMark(phone_number_id, parsed.message_id, parsed.typing_indicator, now))
+        return web.json_response({"success": True})
+
+    fault = emulator.faults.take(phone_number_id, parsed.wa_id)
+    if fault is not None:
+        raise fault
+    if not emulator.throughput.take(phone_number_id):
+        raise MetaError(130429)
+    if not emulator.pair_rate.take((phone_number_id, parsed.wa_id)):
+        raise MetaError(131056)
+
+    wamid = new_wamid(parsed.wa_id)
+    emulator.outbox.add(
+        OutboxEntry(wamid, phone_number_id, parsed.wa_id, parsed.type, parsed.text, body, now)
+    )
+    # The emulator cannot know a template's category; utility is the common case for replies.
+    category = "utility" if parsed.type == "template" else "service"
+    emulator.schedule_statuses(emulator.numbers.get(phone_number_id), wamid, parsed.wa_id, category)
+
+    message: dict[str, str] = {"id": wamid}
+    if parsed.type == "template":
+        message["message_status"] = "accepted"  # Meta adds this for template sends only
+    return web.json_response(
+        {
+            "messaging_product": "whatsapp",
+            "contacts": [{"input": parsed.to, "wa_id": parsed.wa_id}],
+            "messages": [message],
+        }
+    )

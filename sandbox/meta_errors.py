@@ -1,0 +1,141 @@
+"""Meta's Graph API error bodies for the WhatsApp Cloud API, as the emulator returns them.
+
+Titles and details follow Meta's error-codes reference (developers.facebook.com, WhatsApp Cloud API >
+Support > Error codes). The ``message`` is "(#code) title", which is how Meta combines them; clients
+are told to branch on ``code`` and ``error_data.details``, never on the wording.
+"""
+
+from __future__ import annotations
+
+import secrets
+import string
+from typing import Any
+
+from aiohttp import web
+from aiohttp.typedefs import Handler
+
+# code -> (title, details)
+_CATALOG: dict[int, tuple[str, str]] = {
+    0: ("AuthException", "We were unable to authenticate the app user."),
+    1: ("API Unknown", "Invalid request or possible server error."),
+    2: ("API Service", "Temporary due to downtime or due to being overloaded."),
+    3: ("API Method", "Capability or permissions issue."),
+    4: ("Application request limit reached", "The app has reached its API call rate limit."),
+    10: ("Permission Denied", "Permission is either not granted or has been removed."),
+    100: ("Invalid parameter", "The request included one or more unsupported or misspelled parameters."),
+    190: ("Access token has expired", "Your access token has expired."),
+    368: ("Temporarily blocked for policies violations", "The WhatsApp Business Account is restricted."),
+    80007: ("Rate limit issues", "The WhatsApp Business Account has reached its rate limit."),
+    130429: ("Rate limit hit", "Cloud API message throughput has been reached."),
+    130472: ("User's number is part of an experiment", "Message was not sent as part of an experiment."),
+    131000: ("Something went wrong", "Message failed to send due to an unknown error."),
+    131005: ("Access denied", "Permission is either not granted or has been removed."),
+    131008: ("Required parameter is missing", "The request is missing a required parameter."),
+    131009: ("Parameter value is not valid", "One or more parameter values are invalid."),
+    131016: ("Service unavailable", "A service is temporarily unavailable."),
+    131021: ("Recipient cannot be sender", "Sender and recipient phone number is the same."),
+    131026: ("Message undeliverable", "Unable to deliver message."),
+    131031: ("Account has been locked", "The WhatsApp Business Account has been restricted or disabled."),
+    131047: (
+        "Re-engagement message",
+        "Message failed to send because more than 24 hours have passed since the customer last replied "
+        "to this number.",
+    ),
+    131048: (
+        "Spam rate limit hit",
+        "Message failed to send because there are restrictions on how many messages can be sent from "
+        "this phone number.",
+    ),
+    131049: (
+        "This message was not delivered to maintain healthy ecosystem engagement.",
+        "In order to maintain a healthy ecosystem engagement, the message failed to be delivered.",
+    ),
+    131050: (
+        "Unable to deliver the message. This recipient has chosen to stop receiving marketing messages "
+        "on WhatsApp from your business.",
+        "The recipient has stopped marketing messages from this business.",
+    ),
+    131051: ("Unsupported message type", "Unsupported message type."),
+    131056: (
+        "(Business Account, Consumer Account) pair rate limit hit",
+        "Message failed to send because there were too many messages sent from this phone number to the "
+        "same phone number in a short period of time.",
+    ),
+    131057: (
+        "Account in maintenance mode",
+        "Business Account is in maintenance mode. One reason for this could be that the account is "
+        "undergoing a throughput upgrade.",
+    ),
+    132000: ("Number of parameters does not match the expected number of params", "Template params mismatch."),
+    132001: ("Template name does not exist in the translation", "The template does not exist."),
+    132015: ("Template is Paused", "The template is paused due to low quality."),
+    132016: ("Template is Disabled", "The template has been disabled due to low quality."),
+    133010: ("Account not registered", "The phone number is not registered on the WhatsApp Business Platform."),
+}
+
+# HTTP status column of Meta's reference. Throttling codes (4, 80007, 130429, 131056) are listed as
+# 400 there, although some providers report seeing 429; a fault's http_status can override this.
+_HTTP_STATUS: dict[int, int] = {
+    0: 401, 190: 401,
+    3: 500, 131000: 500, 131016: 500, 131057: 500,
+    2: 503,
+    10: 403, 368: 403, 131005: 403, 131031: 403,
+}
+_TRACE_ALPHABET = string.ascii_letters + string.digits
+
+
+def fbtrace_id() -> str:
+    return "A" + "".join(secrets.choice(_TRACE_ALPHABET) for _ in range(22))
+
+
+def http_status_for(code: int) -> int:
+    if 200 <= code <= 299:  # Meta's "API Permission" range
+        return 403
+    return _HTTP_STATUS.get(code, 400)
+
+
+class MetaError(Exception):
+    """A Graph API failure, raised by handlers and rendered by :func:`error_middleware`."""
+
+    def __init__(
+        self,
+        code: int,
+        details: str | None = None,
+        *,
+        http_status: int | None = None,
+        error_subcode: int | None = None,
+        message: str | None = None,
+    ) -> None:
+        title, default_details = _CATALOG.get(code, ("Unknown error", "An unknown error occurred."))
+        self.code = code
+        self.details = details or default_details
+        self.http_status = http_status or http_status_for(code)
+        self.error_subcode = error_subcode
+        self.message = message or f"(#{code}) {title}"
+        super().__init__(self.message)
+
+    def body(self) -> dict[str, Any]:
+        error: dict[str, Any] = {"message": self.message, "type": "OAuthException", "code": self.code}
+        if self.error_subcode is not None:
+            error["error_subcode"] = self.error_subcode
+        error["error_data"] = {"messaging_product": "whatsapp", "details": self.details}
+        error["fbtrace_id"] = fbtrace_id()
+        return {"error": error}
+
+
+def invalid_token() -> MetaError:
+    # Graph's own wording for a token it cannot use; OAuth errors carry no "(#190)" prefix.
+    return MetaError(
+        190,
+        "Invalid OAuth access token - Cannot parse access token",
+        message="Invalid OAuth access token - Cannot parse access token",
+    )
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except MetaError as exc:
+        headers = {"WWW-Authenticate": 'OAuth "Facebook Platform" "invalid_token"'} if exc.code == 190 else None
+        return web.json_response(exc.body(), status=exc.http_status, headers=headers)

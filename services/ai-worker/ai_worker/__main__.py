@@ -1,0 +1,50 @@
+"""ai-worker — consumes ``message.received``; publishes ``message.send``; owns nothing (reads the client's
+personality from ``directory`` and the conversation from ``router.messages``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import openai
+
+from ai_worker.handlers import Deps, reply
+from ai_worker.llm import OpenAIReplyWriter, ReplyWriter
+from shared.consumer import Route
+from shared.logging import configure_logging
+from shared.messages import MessageReceived
+from shared.runtime import Infrastructure, run_worker
+from shared.settings import Settings
+
+ROLE = "ai-worker"
+ROUTES: dict[str, Route[Deps]] = {MessageReceived.TYPE: Route(MessageReceived, reply)}
+
+
+@asynccontextmanager
+async def bootstrap(infra: Infrastructure, writer: ReplyWriter | None = None) -> AsyncIterator[Deps]:
+    settings = infra.settings
+    client = openai.AsyncOpenAI(
+        base_url=settings.openai_base_url,
+        api_key=settings.openai_api_key.get_secret_value() or "unset",
+        timeout=settings.openai_timeout_s,
+        max_retries=1,
+    )
+    async with client:
+        yield Deps(
+            pool=infra.pool,
+            publisher=infra.publisher,
+            writer=writer or OpenAIReplyWriter(client, settings.openai_model),
+            history_messages=settings.history_messages,
+        )
+
+
+def main() -> None:
+    settings = Settings(service=ROLE)
+    configure_logging(settings.service, settings.log_level)
+    asyncio.run(run_worker(settings, ROLE, ROUTES, bootstrap))
+
+
+if __name__ == "__main__":
+    main()

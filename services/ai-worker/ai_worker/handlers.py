@@ -1,0 +1,107 @@
+"""ai-worker handler: one customer message in, one ``message.send`` command out, in the client's voice."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+import asyncpg
+
+from ai_worker.llm import LLMRefused, LLMUnavailable, Persona, ReplyWriter, Turn
+from shared.broker import Publisher
+from shared.consumer import Retry
+from shared.envelope import Envelope, derived_id, wrap
+from shared.logging import get_logger
+from shared.messages import MessageReceived, SendMessage
+
+log = get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class Deps:
+    pool: asyncpg.Pool
+    publisher: Publisher
+    writer: ReplyWriter
+    history_messages: int = 20
+
+
+async def reply(envelope: Envelope[MessageReceived], deps: Deps) -> None:
+    received = envelope.data
+    if not received.text:
+        log.info("reply.skipped", reason="no text", message_type=received.message_type, wamid=received.wamid)
+        return
+    async with deps.pool.acquire() as conn, conn.transaction():
+        # One conversation at a time: replicas writing to the same customer take turns.
+        await conn.execute(
+            "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", f"{received.phone_number_id}:{received.wa_id}"
+        )
+        if await _newer_customer_message(conn, received):
+            # A burst: the latest message's reply will read this one in its history, so answer once.
+            log.info("reply.coalesced", wamid=received.wamid)
+            return
+        persona = await _persona(conn, received)
+        history = await _history(conn, received, deps.history_messages)
+        try:
+            text = await deps.writer.write(persona, history)
+        except LLMUnavailable as exc:
+            raise Retry(f"LLM unavailable: {exc}", delay_s=5) from exc
+        except LLMRefused as exc:
+            raise Retry(f"LLM refused the request (check model and key): {exc}", delay_s=120) from exc
+        command = SendMessage(
+            client_id=received.client_id,
+            phone_number_id=received.phone_number_id,
+            to=received.wa_id,
+            text=text,
+            reply_to_wamid=received.wamid,
+            customer_last_message_at=received.timestamp,
+        )
+        # The send's idempotency key is derived from the customer's wamid: a redelivered message.received
+        # produces the same command, and the sender sends it once.
+        await deps.publisher.publish(
+            wrap(
+                command,
+                id=derived_id(command.TYPE, received.wamid),
+                tenant_id=received.client_id,
+                correlation_id=envelope.correlation_id,
+            )
+        )
+        log.info("reply.written", wamid=received.wamid, chars=len(text))
+
+
+async def _newer_customer_message(conn: asyncpg.Connection, received: MessageReceived) -> bool:
+    # Meta's timestamps have one-second resolution: ties are broken by the order the router stored them in.
+    return bool(
+        await conn.fetchval(
+            """SELECT true FROM router.messages m JOIN router.messages this ON this.wamid = $3
+                WHERE m.phone_number_id = $1 AND m.wa_id = $2 AND m.direction = 'inbound'
+                  AND (m.sent_at, m.recorded_at) > (this.sent_at, this.recorded_at) LIMIT 1""",
+            received.phone_number_id,
+            received.wa_id,
+            received.wamid,
+        )
+    )
+
+
+async def _persona(conn: asyncpg.Connection, received: MessageReceived) -> Persona:
+    row = await conn.fetchrow(
+        "SELECT name, personality FROM directory.clients WHERE id = $1", uuid.UUID(str(received.client_id))
+    )
+    if row is None:
+        raise Retry(f"client {received.client_id} not found in the directory", delay_s=30)
+    return Persona(business_name=row["name"], personality=row["personality"], customer_name=received.profile_name)
+
+
+async def _history(conn: asyncpg.Connection, received: MessageReceived, limit: int) -> list[Turn]:
+    rows = await conn.fetch(
+        """SELECT direction, body FROM router.messages
+            WHERE phone_number_id = $1 AND wa_id = $2 AND sent_at <= $3 AND body IS NOT NULL
+            ORDER BY sent_at DESC, recorded_at DESC LIMIT $4""",
+        received.phone_number_id,
+        received.wa_id,
+        received.timestamp,
+        limit,
+    )
+    turns = [Turn("customer" if r["direction"] == "inbound" else "business", r["body"]) for r in reversed(rows)]
+    if not turns or turns[-1].role != "customer":
+        turns.append(Turn("customer", received.text or ""))
+    return turns

@@ -1,0 +1,72 @@
+"""Writing a reply with any OpenAI-compatible chat-completions endpoint, through the ``openai`` package."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+import openai
+from openai.types.chat import ChatCompletionMessageParam
+
+
+@dataclass(frozen=True)
+class Turn:
+    role: Literal["customer", "business"]
+    text: str
+
+
+@dataclass(frozen=True)
+class Persona:
+    business_name: str
+    personality: str
+    customer_name: str | None = None
+
+
+class LLMUnavailable(Exception):
+    """The endpoint is down, slow or rate-limiting: the reply can be written later."""
+
+
+class LLMRefused(Exception):
+    """The endpoint rejected the request itself (bad model name, bad key): retrying alone will not help."""
+
+
+class ReplyWriter(Protocol):
+    async def write(self, persona: Persona, history: Sequence[Turn]) -> str: ...
+
+
+def build_prompt(persona: Persona, history: Sequence[Turn]) -> list[ChatCompletionMessageParam]:
+    system = (
+        f"You are the WhatsApp assistant of {persona.business_name}.\n"
+        f"Personality: {persona.personality}\n"
+        "Answer as this business would, in the customer's language, briefly, as one WhatsApp message. "
+        "Never invent prices, addresses or availability you were not told; offer to have a person follow up."
+    )
+    if persona.customer_name:
+        system += f"\nThe customer's WhatsApp name is {persona.customer_name}."
+    messages: list[ChatCompletionMessageParam] = [{"role": "system", "content": system}]
+    for turn in history:
+        if turn.role == "customer":
+            messages.append({"role": "user", "content": turn.text})
+        else:
+            messages.append({"role": "assistant", "content": turn.text})
+    return messages
+
+
+class OpenAIReplyWriter:
+    def __init__(self, client: openai.AsyncOpenAI, model: str):
+        self._client, self._model = client, model
+
+    async def write(self, persona: Persona, history: Sequence[Turn]) -> str:
+        try:
+            completion = await self._client.chat.completions.create(
+                model=self._model, messages=build_prompt(persona, history), temperature=0.4, max_tokens=400
+            )
+        except (openai.APIConnectionError, openai.RateLimitError, openai.InternalServerError) as exc:
+            raise LLMUnavailable(f"{type(exc).__name__}: {exc}") from exc
+        except openai.APIStatusError as exc:
+            raise LLMRefused(f"HTTP {exc.status_code}: {exc.message}") from exc
+        text = (completion.choices[0].message.content or "").strip() if completion.choices else ""
+        if not text:
+            raise LLMUnavailable("the model answered with no text")
+        return text

@@ -1,0 +1,39 @@
+"""billing — consumes ``message.received``, ``message.sent``, ``message.status``; publishes
+``conversation.opened`` and ``quota.exhausted``; owns the ``billing`` schema (conversations, monthly usage,
+Meta's pricing data).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from billing.handlers import Deps, count_inbound, count_outbound, record_meta_pricing
+from shared.consumer import Route
+from shared.logging import configure_logging
+from shared.messages import MessageReceived, MessageSent, MessageStatusChanged
+from shared.runtime import Infrastructure, run_worker
+from shared.settings import Settings
+
+ROLE = "billing"
+ROUTES: dict[str, Route[Deps]] = {
+    MessageReceived.TYPE: Route(MessageReceived, count_inbound),
+    MessageSent.TYPE: Route(MessageSent, count_outbound),
+    MessageStatusChanged.TYPE: Route(MessageStatusChanged, record_meta_pricing),
+}
+
+
+@asynccontextmanager
+async def bootstrap(infra: Infrastructure) -> AsyncIterator[Deps]:
+    yield Deps(pool=infra.pool, publisher=infra.publisher)
+
+
+def main() -> None:
+    settings = Settings(service=ROLE)
+    configure_logging(settings.service, settings.log_level)
+    asyncio.run(run_worker(settings, ROLE, ROUTES, bootstrap))
+
+
+if __name__ == "__main__":
+    main()

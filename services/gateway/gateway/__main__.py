@@ -1,0 +1,25 @@
+"""gateway — the HTTP edge. Receives Meta's webhooks (publishes ``webhook.received``), serves the client API
+and dashboard; owns the ``directory`` schema (clients and their numbers).
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from gateway.app import create_app
+from shared.logging import configure_logging, get_logger
+from shared.settings import Settings
+
+
+def main() -> None:
+    settings = Settings(service="gateway")
+    configure_logging(settings.service, settings.log_level)
+    log = get_logger(__name__)
+    log.info("gateway.listening", host=settings.gateway_host, port=settings.gateway_port)
+    web.run_app(
+        create_app(settings), host=settings.gateway_host, port=settings.gateway_port, print=None, access_log=None
+    )
+
+
+if __name__ == "__main__":
+    main()

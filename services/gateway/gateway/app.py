@@ -1,0 +1,49 @@
+"""The gateway's aiohttp application: Meta's webhooks, health, and the client API."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import asyncpg
+from aiohttp import web
+
+from gateway import stats, webhooks
+from gateway.keys import POOL, PUBLISHER, SETTINGS
+from shared import broker, db
+from shared.settings import Settings
+
+
+async def _broker(app: web.Application) -> AsyncIterator[None]:
+    async with broker.connect(app[SETTINGS]) as connection:
+        app[PUBLISHER] = await broker.Publisher.open(connection, app[SETTINGS])
+        yield
+
+
+async def _database(app: web.Application) -> AsyncIterator[None]:
+    async with db.pool(app[SETTINGS]) as pool:
+        app[POOL] = pool
+        yield
+
+
+async def healthz(_: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+async def readyz(request: web.Request) -> web.Response:
+    checks = {"broker": request.app[PUBLISHER].is_open, "database": False}
+    try:
+        checks["database"] = await request.app[POOL].fetchval("SELECT true", timeout=2) is True
+    except (OSError, asyncpg.PostgresError, TimeoutError):
+        pass
+    return web.json_response(checks, status=200 if all(checks.values()) else 503)
+
+
+def create_app(settings: Settings) -> web.Application:
+    app = web.Application(client_max_size=settings.max_body_bytes)
+    app[SETTINGS] = settings
+    app.cleanup_ctx.extend([_broker, _database])
+    app.add_routes(webhooks.routes)
+    app.add_routes(stats.routes)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    return app

@@ -1,0 +1,13 @@
+"""Typed application state of the gateway."""
+
+from __future__ import annotations
+
+import asyncpg
+from aiohttp import web
+
+from shared.broker import Publisher
+from shared.settings import Settings
+
+SETTINGS = web.AppKey("settings", Settings)
+PUBLISHER = web.AppKey("publisher", Publisher)
+POOL = web.AppKey("pool", asyncpg.Pool)

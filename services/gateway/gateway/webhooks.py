@@ -1,0 +1,57 @@
+"""Meta's webhook endpoint: verify the handshake, check the signature, publish the raw body, then 200.
+
+Nothing is parsed or processed here: the answer is given only once the broker has confirmed the publish,
+and a broker that cannot confirm means 503 (Meta retries for days).
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+from aiohttp import web
+
+from gateway.keys import PUBLISHER, SETTINGS
+from gateway.signature import is_valid
+from shared.broker import PublishFailed
+from shared.envelope import wrap
+from shared.logging import bind_context, get_logger
+from shared.messages import WebhookReceived
+
+log = get_logger(__name__)
+routes = web.RouteTableDef()
+
+
+@routes.get("/webhook/whatsapp")
+async def verify(request: web.Request) -> web.Response:
+    settings = request.app[SETTINGS]
+    expected = settings.verify_token.get_secret_value()
+    query = request.query
+    if query.get("hub.mode") == "subscribe" and expected and query.get("hub.verify_token") == expected:
+        return web.Response(text=query.get("hub.challenge", ""), content_type="text/plain")
+    log.warning("webhook.verify_refused", mode=query.get("hub.mode"))
+    return web.Response(status=403, text="verification token mismatch")
+
+
+@routes.post("/webhook/whatsapp")
+async def receive(request: web.Request) -> web.Response:
+    settings = request.app[SETTINGS]
+    correlation_id = uuid.uuid4().hex
+    with bind_context(correlation_id=correlation_id):
+        body = await request.read()  # aiohttp answers 413 past client_max_size
+        if not is_valid(body, request.headers.get("X-Hub-Signature-256"), settings.app_secret.get_secret_value()):
+            log.warning("webhook.bad_signature", bytes=len(body))
+            return web.Response(status=401, text="invalid or missing X-Hub-Signature-256")
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError:
+            log.warning("webhook.not_utf8", bytes=len(body))
+            return web.Response(status=400, text="body is not UTF-8")
+        envelope = wrap(WebhookReceived(body=text, received_at=datetime.now(UTC)), correlation_id=correlation_id)
+        try:
+            await request.app[PUBLISHER].publish(envelope)
+        except PublishFailed as exc:
+            log.error("webhook.publish_failed", reason=exc.reason)
+            return web.Response(status=503, text="broker unavailable, retry later")
+        log.info("webhook.accepted", bytes=len(body))
+        return web.Response(text="EVENT_RECEIVED")

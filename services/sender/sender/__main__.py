@@ -1,0 +1,38 @@
+"""sender — consumes ``message.send``; publishes ``message.sent`` and ``message.failed``; owns the ``sender``
+schema (sends by idempotency key, rate buckets); calls Meta's Graph API.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from sender.handlers import Deps, Limits, send
+from shared.consumer import Route
+from shared.graph import graph_client
+from shared.logging import configure_logging
+from shared.messages import SendMessage
+from shared.runtime import Infrastructure, run_worker
+from shared.settings import Settings
+
+ROLE = "sender"
+ROUTES: dict[str, Route[Deps]] = {SendMessage.TYPE: Route(SendMessage, send)}
+
+
+@asynccontextmanager
+async def bootstrap(infra: Infrastructure) -> AsyncIterator[Deps]:
+    settings = infra.settings
+    limits = Limits(settings.number_rate_per_s, settings.pair_rate_per_s, settings.pair_burst)
+    async with graph_client(settings) as graph:
+        yield Deps(pool=infra.pool, publisher=infra.publisher, graph=graph, limits=limits)
+
+
+def main() -> None:
+    settings = Settings(service=ROLE)
+    configure_logging(settings.service, settings.log_level)
+    asyncio.run(run_worker(settings, ROLE, ROUTES, bootstrap))
+
+
+if __name__ == "__main__":
+    main()

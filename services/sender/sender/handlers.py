@@ -1,0 +1,109 @@
+"""sender handler: one ``message.send`` command, at most one WhatsApp message, one outcome event.
+
+The command's envelope id is the idempotency key: a send already recorded is not sent again. Meta's limits
+are taken before Meta enforces them (token buckets in PostgreSQL, shared by every replica); retryable Graph
+errors come back later through the retry queues; permanent ones become ``message.failed`` with Meta's code.
+"""
+
+from __future__ import annotations
+
+import random
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import asyncpg
+
+from sender import store
+from shared.broker import Publisher
+from shared.consumer import Retry
+from shared.envelope import Envelope, derived_id, wrap
+from shared.graph import GraphClient
+from shared.graph_errors import GraphError, ReEngagementRequired
+from shared.logging import get_logger
+from shared.messages import MessageFailed, MessageSent, SendMessage
+
+log = get_logger(__name__)
+# Meta's customer-service window: free-form messages only within 24 h of the customer's last message.
+CUSTOMER_WINDOW = timedelta(hours=24)
+
+
+@dataclass(frozen=True)
+class Limits:
+    number_rate_per_s: float = 80.0
+    pair_rate_per_s: float = 1 / 6
+    pair_burst: int = 45
+
+
+@dataclass(frozen=True)
+class Deps:
+    pool: asyncpg.Pool
+    publisher: Publisher
+    graph: GraphClient
+    limits: Limits = Limits()
+
+
+async def send(envelope: Envelope[SendMessage], deps: Deps) -> None:
+    command, send_id = envelope.data, envelope.id
+    async with deps.pool.acquire() as conn:
+        if await store.outcome(conn, send_id) is not None:
+            log.info("send.duplicate", send_id=str(send_id))
+            return
+        last = command.customer_last_message_at
+        if last is not None and datetime.now(UTC) - last > CUSTOMER_WINDOW:
+            error = ReEngagementRequired("customer-service window closed: only a template may be sent", code=131047)
+            return await _fail(conn, envelope, error, deps)
+        wait_s = await store.take_tokens(conn, command.phone_number_id, command.to, deps.limits)
+        if wait_s > 0:
+            raise Retry("rate limit reached before Meta's", delay_s=wait_s)
+        try:
+            wamid = await deps.graph.send_text(
+                command.phone_number_id, command.to, command.text, command.reply_to_wamid
+            )
+        except GraphError as exc:
+            if exc.retryable:
+                raise Retry(f"Graph: {exc}", delay_s=exc.retry_after_s * random.uniform(1.0, 2.0)) from exc
+            return await _fail(conn, envelope, exc, deps)
+        async with conn.transaction():
+            await store.record_sent(conn, send_id, command, wamid)
+            sent = MessageSent(
+                client_id=command.client_id,
+                send_id=send_id,
+                phone_number_id=command.phone_number_id,
+                to=command.to,
+                wamid=wamid,
+                text=command.text,
+                reply_to_wamid=command.reply_to_wamid,
+                sent_at=datetime.now(UTC),
+            )
+            await deps.publisher.publish(_outcome(sent, send_id, envelope))
+        log.info("send.sent", wamid=wamid)
+
+
+async def _fail(conn: asyncpg.Connection, envelope: Envelope[SendMessage], error: GraphError, deps: Deps) -> None:
+    command = envelope.data
+    async with conn.transaction():
+        await store.record_failed(conn, envelope.id, command, error)
+        failed = MessageFailed(
+            client_id=command.client_id,
+            send_id=envelope.id,
+            phone_number_id=command.phone_number_id,
+            to=command.to,
+            reply_to_wamid=command.reply_to_wamid,
+            error_code=error.code,
+            error_title=error.title,
+            error_details=error.details,
+        )
+        await deps.publisher.publish(_outcome(failed, envelope.id, envelope))
+    log.warning("send.failed", code=error.code, error=error.title)
+
+
+def _outcome(
+    event: MessageSent | MessageFailed, send_id: uuid.UUID, cause: Envelope[SendMessage]
+) -> Envelope[MessageSent] | Envelope[MessageFailed]:
+    return wrap(
+        event,
+        id=derived_id(event.TYPE, str(send_id)),
+        tenant_id=cause.tenant_id,
+        correlation_id=cause.correlation_id,
+    )

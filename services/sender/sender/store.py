@@ -1,0 +1,66 @@
+"""SQL of the sender's own schema (``sender``)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import TYPE_CHECKING
+
+import asyncpg
+
+from shared.graph_errors import GraphError
+from shared.messages import SendMessage
+
+if TYPE_CHECKING:
+    from sender.handlers import Limits
+
+
+async def outcome(conn: asyncpg.Connection, send_id: uuid.UUID) -> str | None:
+    value = await conn.fetchval("SELECT state FROM sender.sends WHERE send_id = $1", send_id)
+    return str(value) if value is not None else None
+
+
+async def take_tokens(conn: asyncpg.Connection, phone_number_id: str, to: str, limits: Limits) -> float:
+    """0 when both the pair's and the number's buckets gave a token, else seconds to wait.
+
+    The pair is asked first: it is the one that usually says no, and a refused pair wastes no number token.
+    """
+    pair_wait = await conn.fetchval(
+        "SELECT sender.take_token($1, $2, $3)",
+        f"pair:{phone_number_id}:{to}",
+        limits.pair_rate_per_s,
+        float(limits.pair_burst),
+    )
+    if pair_wait > 0:
+        return float(pair_wait)
+    number_wait = await conn.fetchval(
+        "SELECT sender.take_token($1, $2, $3)",
+        f"number:{phone_number_id}",
+        limits.number_rate_per_s,
+        limits.number_rate_per_s,
+    )
+    return float(number_wait)
+
+
+async def record_sent(conn: asyncpg.Connection, send_id: uuid.UUID, command: SendMessage, wamid: str) -> None:
+    await conn.execute(
+        """INSERT INTO sender.sends (send_id, client_id, phone_number_id, recipient, state, wamid)
+           VALUES ($1, $2, $3, $4, 'sent', $5) ON CONFLICT (send_id) DO NOTHING""",
+        send_id,
+        command.client_id,
+        command.phone_number_id,
+        command.to,
+        wamid,
+    )
+
+
+async def record_failed(conn: asyncpg.Connection, send_id: uuid.UUID, command: SendMessage, error: GraphError) -> None:
+    await conn.execute(
+        """INSERT INTO sender.sends (send_id, client_id, phone_number_id, recipient, state, error_code, error_title)
+           VALUES ($1, $2, $3, $4, 'failed', $5, $6) ON CONFLICT (send_id) DO NOTHING""",
+        send_id,
+        command.client_id,
+        command.phone_number_id,
+        command.to,
+        error.code,
+        error.title,
+    )

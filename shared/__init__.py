@@ -1,0 +1,1 @@
+"""wamux's shared library: the only code the services have in common."""

@@ -1,0 +1,101 @@
+"""Connecting to RabbitMQ and publishing with confirms.
+
+A publish succeeds only when the broker has confirmed it (persistent message, mandatory routing).
+A nack, an unroutable message and a timeout are distinct failures of :class:`PublishFailed`, so the caller
+(the gateway answering Meta, a consumer before its ack) knows the message is not safe yet.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Literal
+
+import aio_pika
+from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractRobustConnection
+from aio_pika.exceptions import AMQPError, DeliveryError, PublishError
+from pamqp.commands import Basic
+
+from shared import topology
+from shared.envelope import Envelope, Payload
+from shared.settings import Settings
+
+
+class PublishFailed(Exception):
+    def __init__(self, reason: Literal["nacked", "unroutable", "timeout", "disconnected"], detail: str = ""):
+        super().__init__(f"publish {reason}: {detail}" if detail else f"publish {reason}")
+        self.reason = reason
+
+
+@asynccontextmanager
+async def connect(settings: Settings) -> AsyncIterator[AbstractRobustConnection]:
+    """A reconnecting connection; the topology is declared on it before it is handed out."""
+    connection = await aio_pika.connect_robust(
+        settings.amqp_url.get_secret_value(), client_properties={"connection_name": settings.service}
+    )
+    try:
+        async with connection.channel() as channel:
+            await topology.declare(channel, topology.Topology(settings.broker_prefix))
+        yield connection
+    finally:
+        await connection.close()
+
+
+class Publisher:
+    """Publishes envelopes: commands to the commands exchange, events to the events one."""
+
+    def __init__(self, channel: AbstractChannel, names: topology.Topology, timeout_s: float = 5.0):
+        self._channel = channel
+        self._names = names
+        self._timeout_s = timeout_s
+        self._exchanges: dict[str, AbstractExchange] = {}
+
+    @classmethod
+    async def open(cls, connection: AbstractRobustConnection, settings: Settings) -> Publisher:
+        channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
+        return cls(channel, topology.Topology(settings.broker_prefix), settings.publish_timeout_s)
+
+    async def exchange(self, name: str) -> AbstractExchange:
+        """An exchange by name; ``""`` is the default exchange (routing key = queue name)."""
+        if name == "":
+            return self._channel.default_exchange
+        if name not in self._exchanges:
+            self._exchanges[name] = await self._channel.get_exchange(name, ensure=False)
+        return self._exchanges[name]
+
+    async def publish(self, envelope: Envelope[Payload]) -> None:
+        exchange = await self.exchange(self._names.exchange_for(envelope.data.KIND))
+        await self.publish_raw(exchange, envelope.type, to_message(envelope))
+
+    async def publish_raw(self, exchange: AbstractExchange, routing_key: str, message: aio_pika.Message) -> None:
+        try:
+            confirmation = await exchange.publish(
+                message, routing_key=routing_key, mandatory=True, timeout=self._timeout_s
+            )
+        except PublishError as exc:  # returned by the broker: no queue is bound for this key
+            raise PublishFailed("unroutable", routing_key) from exc
+        except DeliveryError as exc:
+            raise PublishFailed("nacked", routing_key) from exc
+        except TimeoutError as exc:
+            raise PublishFailed("timeout", routing_key) from exc
+        except (AMQPError, ConnectionError, RuntimeError) as exc:
+            raise PublishFailed("disconnected", type(exc).__name__) from exc
+        if not isinstance(confirmation, Basic.Ack):
+            raise PublishFailed("nacked", routing_key)
+
+    @property
+    def is_open(self) -> bool:
+        return not self._channel.is_closed
+
+
+def to_message(envelope: Envelope[Payload]) -> aio_pika.Message:
+    return aio_pika.Message(
+        body=envelope.model_dump_json().encode(),
+        content_type="application/json",
+        delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+        message_id=str(envelope.id),
+        correlation_id=envelope.correlation_id,
+        type=envelope.type,
+        timestamp=envelope.occurred_at,
+        headers={"tenant_id": str(envelope.tenant_id) if envelope.tenant_id else ""},
+    )

@@ -1,0 +1,154 @@
+"""The one consumer wrapper: the ack policy of every service lives here.
+
+A handler is ``async def verb(envelope, deps) -> None``. It commits its own transaction and returns; only then
+is the message acked. It never acks itself; it raises instead:
+
+- :class:`Retry` — try again after a delay (via the role's TTL'd retry queue, never a sleep here);
+- :class:`Reject` — the message can never succeed: it goes to the role's dead-letter queue with the reason;
+- anything else — an outage or a bug: retried with growing delays, dead-lettered after ``max_attempts``.
+
+A message that is not an envelope, or has no route on this queue, is dead-lettered at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+import aio_pika
+from aio_pika.abc import AbstractIncomingMessage, AbstractQueue, AbstractRobustConnection
+from pydantic import ValidationError
+
+from shared import topology
+from shared.broker import Publisher, PublishFailed
+from shared.envelope import Envelope, EnvelopeHeader, Payload
+from shared.logging import bind_context, get_logger
+
+log = get_logger(__name__)
+D = TypeVar("D")
+ATTEMPT_HEADER = "x-wamux-attempt"
+ERROR_HEADER = "x-wamux-error"
+
+
+class Retry(Exception):
+    def __init__(self, reason: str, delay_s: float = 1.0):
+        super().__init__(reason)
+        self.delay_s = delay_s
+
+
+class Reject(Exception):
+    """The message is wrong, not the moment: retrying cannot help."""
+
+
+@dataclass(frozen=True)
+class Route(Generic[D]):
+    model: type[Payload]
+    handler: Callable[[Any, D], Awaitable[None]]
+
+
+class Consumer(Generic[D]):
+    def __init__(
+        self,
+        role: str,
+        routes: Mapping[str, Route[D]],
+        deps: D,
+        publisher: Publisher,
+        names: topology.Topology,
+        max_attempts: int = 8,
+    ):
+        self.role, self.routes, self.deps = role, routes, deps
+        self._publisher, self._names, self._max_attempts = publisher, names, max_attempts
+        self._queue: AbstractQueue | None = None
+        self._tag: str | None = None
+        self._in_flight = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    async def start(self, connection: AbstractRobustConnection, prefetch: int) -> None:
+        channel = await connection.channel()
+        await channel.set_qos(prefetch_count=prefetch)
+        self._queue = await channel.get_queue(self._names.queue(self.role), ensure=False)
+        self._tag = await self._queue.consume(self.on_message)
+
+    async def stop(self, grace_s: float = 30.0) -> None:
+        """Stop taking messages, let those in hand finish (unfinished ones are redelivered)."""
+        if self._queue is not None and self._tag is not None:
+            await self._queue.cancel(self._tag)
+        try:
+            await asyncio.wait_for(self._idle.wait(), grace_s)
+        except TimeoutError:
+            log.warning("consumer.stop_timeout", in_flight=self._in_flight)
+
+    async def on_message(self, message: AbstractIncomingMessage) -> None:
+        self._in_flight += 1
+        self._idle.clear()
+        try:
+            await self._handle(message)
+        finally:
+            self._in_flight -= 1
+            if self._in_flight == 0:
+                self._idle.set()
+
+    async def _handle(self, message: AbstractIncomingMessage) -> None:
+        try:
+            header = EnvelopeHeader.model_validate_json(message.body)
+        except ValidationError as exc:
+            return await self._dead_letter(message, f"not a wamux envelope: {exc.errors()[0]['msg']}")
+        route = self.routes.get(header.type)
+        if route is None:
+            return await self._dead_letter(message, f"no handler for {header.type!r} on {self.role}")
+        with bind_context(correlation_id=header.correlation_id, tenant_id=header.tenant_id, message_type=header.type):
+            try:
+                envelope = Envelope[route.model].model_validate_json(message.body)  # type: ignore[name-defined]
+            except ValidationError as exc:
+                return await self._dead_letter(message, f"invalid {header.type}: {exc}")
+            try:
+                await route.handler(envelope, self.deps)
+            except Retry as exc:
+                await self._retry(message, str(exc), exc.delay_s)
+            except Reject as exc:
+                await self._dead_letter(message, str(exc))
+            except Exception as exc:
+                log.exception("handler.failed", message_id=str(header.id))
+                await self._retry(message, f"{type(exc).__name__}: {exc}", None)
+            else:
+                await message.ack()
+
+    async def _retry(self, message: AbstractIncomingMessage, reason: str, delay_s: float | None) -> None:
+        attempt = int((message.headers or {}).get(ATTEMPT_HEADER, 0) or 0) + 1  # type: ignore[call-overload]
+        if attempt >= self._max_attempts:
+            return await self._dead_letter(message, f"gave up after {attempt} attempts: {reason}")
+        tiers = topology.RETRY_TIERS_S
+        tier = topology.retry_tier(delay_s) if delay_s is not None else tiers[min(attempt - 1, len(tiers) - 1)]
+        log.info("message.retry", attempt=attempt, delay_s=tier, reason=reason)
+        await self._republish(message, "", self._names.retry_queue(self.role, tier), {ATTEMPT_HEADER: attempt})
+
+    async def _dead_letter(self, message: AbstractIncomingMessage, reason: str) -> None:
+        log.error("message.dead_lettered", reason=reason[:500], queue=self.role)
+        exchange = self._names.dlx
+        await self._republish(message, exchange, self._names.queue(self.role), {ERROR_HEADER: reason[:2000]})
+
+    async def _republish(
+        self, message: AbstractIncomingMessage, exchange: str, routing_key: str, headers: dict[str, Any]
+    ) -> None:
+        copy = aio_pika.Message(
+            body=message.body,
+            content_type=message.content_type,
+            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+            message_id=message.message_id,
+            correlation_id=message.correlation_id,
+            type=message.type,
+            timestamp=message.timestamp,
+            headers={**(message.headers or {}), **headers},
+        )
+        try:
+            target = await self._publisher.exchange(exchange)
+            await self._publisher.publish_raw(target, routing_key, copy)
+        except PublishFailed:
+            # Not safely parked elsewhere: leave it to the broker (redelivery, then its delivery limit).
+            log.warning("message.republish_failed", routing_key=routing_key)
+            await message.nack(requeue=True)
+            return
+        await message.ack()

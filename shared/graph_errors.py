@@ -1,0 +1,134 @@
+"""Meta's Graph API errors as typed exceptions, one class per family of codes.
+
+The families and what to do about each come from Meta's Cloud API error-code reference (summarised in the
+team's meta-cloud-api.md). ``retryable`` says whether the same request may succeed later; ``retry_after_s``
+is a first delay (the caller adds backoff and jitter).
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class GraphError(Exception):
+    retryable: ClassVar[bool] = False
+    retry_after_s: ClassVar[float] = 0.0
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: int | None = None,
+        subcode: int | None = None,
+        details: str | None = None,
+        http_status: int | None = None,
+        fbtrace_id: str | None = None,
+    ):
+        super().__init__(f"{message} ({code})" if code is not None else message)
+        self.title = message
+        self.code, self.subcode, self.details = code, subcode, details
+        self.http_status, self.fbtrace_id = http_status, fbtrace_id
+
+
+class TransientGraphError(GraphError):
+    """Meta or the network had a problem: unknown error, service unavailable, timeout."""
+
+    retryable = True
+    retry_after_s = 2.0
+
+
+class ThroughputExceeded(GraphError):
+    """130429: the number's messages-per-second tier is reached; 131057: it is being upgraded."""
+
+    retryable = True
+    retry_after_s = 1.0
+
+
+class PairRateExceeded(GraphError):
+    """131056: too many messages from this number to this customer in a short time."""
+
+    retryable = True
+    retry_after_s = 6.0
+
+
+class AppRateLimited(GraphError):
+    """4, 80007, 130472: the app's or the WABA's call budget is spent."""
+
+    retryable = True
+    retry_after_s = 60.0
+
+
+class ReEngagementRequired(GraphError):
+    """131047: more than 24 h since the customer last wrote: only a template may be sent."""
+
+
+class Undeliverable(GraphError):
+    """131026, 131049, 131050: Meta will not deliver this message to this customer."""
+
+
+class SpamLimited(GraphError):
+    """131048: too many of the number's messages were blocked or reported: pause it."""
+
+
+class TokenInvalid(GraphError):
+    """190: the access token expired or was revoked: sending needs a new token."""
+
+
+class NumberNotRegistered(GraphError):
+    """133010: the phone number is not registered with the Cloud API."""
+
+
+class InvalidRequest(GraphError):
+    """100, 131008, 131009, 132000–132016: the request itself is wrong; it will never succeed."""
+
+
+_BY_CODE: dict[int, type[GraphError]] = {
+    1: TransientGraphError,
+    2: TransientGraphError,
+    131000: TransientGraphError,
+    131016: TransientGraphError,
+    130429: ThroughputExceeded,
+    131057: ThroughputExceeded,
+    131056: PairRateExceeded,
+    4: AppRateLimited,
+    80007: AppRateLimited,
+    130472: AppRateLimited,
+    131047: ReEngagementRequired,
+    131026: Undeliverable,
+    131049: Undeliverable,
+    131050: Undeliverable,
+    131048: SpamLimited,
+    190: TokenInvalid,
+    133010: NumberNotRegistered,
+    100: InvalidRequest,
+    131008: InvalidRequest,
+    131009: InvalidRequest,
+}
+
+
+def error_class(code: int | None, http_status: int | None = None) -> type[GraphError]:
+    if code is not None and code in _BY_CODE:
+        return _BY_CODE[code]
+    if code is not None and 132000 <= code <= 132016:
+        return InvalidRequest
+    if http_status is not None and (http_status >= 500 or http_status == 429):
+        return TransientGraphError
+    return GraphError
+
+
+def from_response(http_status: int, body: Any) -> GraphError:
+    """Build the typed error from Meta's body ``{"error": {"message", "code", "error_subcode", …}}``."""
+    error = body.get("error") if isinstance(body, dict) else None
+    if not isinstance(error, dict):
+        cls = error_class(None, http_status)
+        return cls(f"Graph API answered HTTP {http_status} without an error body", http_status=http_status)
+    code = error.get("code") if isinstance(error.get("code"), int) else None
+    details = (error.get("error_data") or {}).get("details") if isinstance(error.get("error_data"), dict) else None
+    return error_class(code, http_status)(
+        str(error.get("message") or "Graph API error"),
+        code=code,
+        subcode=error.get("error_subcode"),
+        details=details,
+        http_status=http_status,
+        fbtrace_id=error.get("fbtrace_id"),
+    )

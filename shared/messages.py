@@ -1,0 +1,158 @@
+"""wamux's public vocabulary on the broker: every command and event, one screen.
+
+The CRM publishes commands and binds its own queues to events, so these names and shapes are an API:
+add optional fields freely, never rename or remove one without a new ``version``.
+``python -m shared.schemas`` writes the JSON Schema of each to ``docs/schemas/``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from shared.envelope import Command, Event, Payload
+
+
+class MetaConversation(BaseModel):
+    """Meta's own ``conversation`` block on a status webhook, kept to reconcile against our count."""
+
+    model_config = ConfigDict(frozen=True)
+    id: str | None = None
+    origin_type: str | None = None
+    expiration_timestamp: datetime | None = None
+
+
+class MetaPricing(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    billable: bool | None = None
+    pricing_model: str | None = None
+    category: str | None = None
+    type: str | None = None
+
+
+class MetaError(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    code: int | None = None
+    title: str | None = None
+    message: str | None = None
+    details: str | None = None
+
+
+class WebhookReceived(Event):
+    """A signature-checked POST from Meta, exactly as received (the router parses it)."""
+
+    TYPE: ClassVar[str] = "webhook.received"
+    body: str
+    received_at: datetime
+
+
+class WebhookParked(Event):
+    """Part of a webhook that could not be routed (unknown number, unparseable); kept by the router."""
+
+    TYPE: ClassVar[str] = "webhook.parked"
+    reason: str
+    phone_number_id: str | None = None
+
+
+class MessageReceived(Event):
+    TYPE: ClassVar[str] = "message.received"
+    client_id: uuid.UUID
+    phone_number_id: str
+    display_phone_number: str
+    wamid: str
+    wa_id: str
+    profile_name: str | None = None
+    message_type: str
+    text: str | None = None
+    timestamp: datetime
+    context_wamid: str | None = None
+
+
+class MessageStatusChanged(Event):
+    TYPE: ClassVar[str] = "message.status"
+    client_id: uuid.UUID
+    phone_number_id: str
+    wamid: str
+    status: Literal["sent", "delivered", "read", "failed", "deleted"] | str
+    recipient_id: str
+    timestamp: datetime
+    conversation: MetaConversation | None = None
+    pricing: MetaPricing | None = None
+    errors: tuple[MetaError, ...] = ()
+
+
+class SendMessage(Command):
+    """Send a free-form text to a customer. The envelope id is the idempotency key of the send."""
+
+    TYPE: ClassVar[str] = "message.send"
+    client_id: uuid.UUID
+    phone_number_id: str
+    to: str
+    text: str
+    reply_to_wamid: str | None = None
+    # When the customer last wrote: a free-form message is only allowed within 24 h of it.
+    customer_last_message_at: datetime | None = None
+
+
+class MessageSent(Event):
+    TYPE: ClassVar[str] = "message.sent"
+    client_id: uuid.UUID
+    send_id: uuid.UUID
+    phone_number_id: str
+    to: str
+    wamid: str
+    text: str
+    reply_to_wamid: str | None = None
+    sent_at: datetime
+
+
+class MessageFailed(Event):
+    TYPE: ClassVar[str] = "message.failed"
+    client_id: uuid.UUID
+    send_id: uuid.UUID
+    phone_number_id: str
+    to: str
+    reply_to_wamid: str | None = None
+    error_code: int | None = None
+    error_title: str
+    error_details: str | None = None
+
+
+class ConversationOpened(Event):
+    """A 24-hour conversation window was opened by a business message and counted against the quota."""
+
+    TYPE: ClassVar[str] = "conversation.opened"
+    client_id: uuid.UUID
+    phone_number_id: str
+    wa_id: str
+    opened_at: datetime
+    expires_at: datetime
+    month: date
+    free: bool
+    free_remaining: int
+
+
+class QuotaExhausted(Event):
+    TYPE: ClassVar[str] = "quota.exhausted"
+    client_id: uuid.UUID
+    phone_number_id: str
+    month: date
+    free_quota: int
+    policy: Literal["count_paid", "pause_ai"]
+
+
+ALL: tuple[type[Payload], ...] = (
+    WebhookReceived,
+    WebhookParked,
+    MessageReceived,
+    MessageStatusChanged,
+    SendMessage,
+    MessageSent,
+    MessageFailed,
+    ConversationOpened,
+    QuotaExhausted,
+)
+BY_TYPE: dict[str, type[Payload]] = {m.TYPE: m for m in ALL}

@@ -1,0 +1,25 @@
+-- dashboard: read-only views the gateway serves to clients. The month is the client's current month.
+CREATE SCHEMA dashboard;
+
+CREATE VIEW dashboard.number_usage AS
+SELECT n.client_id,
+       n.id AS number_id,
+       n.phone_number,
+       n.phone_number_id,
+       n.display_name,
+       n.status,
+       n.free_quota,
+       m.month,
+       COALESCE(u.conversations, 0) AS conversations_this_month,
+       COALESCE(u.free_used, 0) AS free_used,
+       GREATEST(n.free_quota - COALESCE(u.free_used, 0), 0) AS free_remaining,
+       COALESCE(u.paid, 0) AS paid_conversations,
+       COALESCE(u.messages_in, 0) AS messages_in,
+       COALESCE(u.messages_out, 0) AS messages_out,
+       COALESCE(u.messages_in, 0) + COALESCE(u.messages_out, 0) AS messages_this_month,
+       (SELECT COALESCE(SUM(a.conversations), 0) FROM billing.usage a
+         WHERE a.phone_number_id = n.phone_number_id)::integer AS conversations_total
+  FROM directory.numbers n
+  JOIN directory.clients c ON c.id = n.client_id
+ CROSS JOIN LATERAL (SELECT date_trunc('month', now() AT TIME ZONE c.timezone)::date AS month) m
+  LEFT JOIN billing.usage u ON u.phone_number_id = n.phone_number_id AND u.month = m.month;

@@ -1,0 +1,66 @@
+"""Running a consuming service: infrastructure up, consumer on, wait for a signal, drain, shut down.
+
+Every worker's ``__main__`` is ``run_worker(settings, ROLE, ROUTES, bootstrap)``: the service supplies its
+routing table and its composition root; the lifetimes of pool, connection and consumer live here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass
+from typing import TypeVar
+
+import asyncpg
+from aio_pika.abc import AbstractRobustConnection
+
+from shared import broker, db, topology
+from shared.consumer import Consumer, Route
+from shared.logging import get_logger
+from shared.settings import Settings
+
+log = get_logger(__name__)
+D = TypeVar("D")
+
+
+@dataclass(frozen=True)
+class Infrastructure:
+    settings: Settings
+    pool: asyncpg.Pool
+    connection: AbstractRobustConnection
+    publisher: broker.Publisher
+
+
+@asynccontextmanager
+async def infrastructure(settings: Settings) -> AsyncIterator[Infrastructure]:
+    async with db.pool(settings) as pool, broker.connect(settings) as connection:
+        publisher = await broker.Publisher.open(connection, settings)
+        yield Infrastructure(settings, pool, connection, publisher)
+
+
+def stop_on_signals() -> asyncio.Event:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    return stop
+
+
+async def run_worker(
+    settings: Settings,
+    role: str,
+    routes: Mapping[str, Route[D]],
+    bootstrap: Callable[[Infrastructure], AbstractAsyncContextManager[D]],
+    stop: asyncio.Event | None = None,
+) -> None:
+    stop = stop or stop_on_signals()
+    async with infrastructure(settings) as infra, bootstrap(infra) as deps:
+        consumer = Consumer(role, routes, deps, infra.publisher, topology.Topology(settings.broker_prefix))
+        await consumer.start(infra.connection, settings.prefetch)
+        log.info("service.started", queue=topology.Topology(settings.broker_prefix).queue(role))
+        await stop.wait()
+        log.info("service.stopping")
+        await consumer.stop()
+    log.info("service.stopped")

@@ -1,0 +1,53 @@
+"""Process configuration, read once from the environment (prefix ``WAMUX_``) in each ``main``.
+
+Nothing else in wamux reads ``os.environ``: a ``Settings`` is built at start-up and passed down.
+Secrets are ``SecretStr`` so that they never appear in a repr, a log line or a traceback.
+"""
+
+from __future__ import annotations
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="WAMUX_", env_file=None, extra="ignore", frozen=True)
+
+    service: str = "wamux"
+    log_level: str = "INFO"
+
+    amqp_url: SecretStr = SecretStr("amqp://guest:guest@127.0.0.1:5672/")
+    # Names every exchange and queue: "wamux.events", "wamux.router", … (tests use a random one).
+    broker_prefix: str = "wamux"
+    publish_timeout_s: float = 5.0
+    database_url: SecretStr = SecretStr("postgresql://postgres@127.0.0.1:5432/test")
+    db_pool_max: int = 10
+    # Messages taken from a queue before the first is acked: bounded so one replica never hoards work.
+    prefetch: int = 16
+
+    # Meta: the app's webhook secret, the verify token chosen in the App Dashboard, the system-user token.
+    app_secret: SecretStr = SecretStr("")
+    verify_token: SecretStr = SecretStr("")
+    graph_base_url: str = "https://graph.facebook.com"
+    graph_api_version: str = "v23.0"
+    graph_token: SecretStr = SecretStr("")
+    graph_timeout_s: float = 10.0
+
+    # Any OpenAI-compatible endpoint. The key is read as the openai package reads it.
+    openai_base_url: str = "https://api.openai.com/v1"
+    openai_model: str = "gpt-4o-mini"
+    openai_timeout_s: float = 30.0
+    openai_api_key: SecretStr = Field(
+        default=SecretStr(""), validation_alias=AliasChoices("OPENAI_API_KEY", "WAMUX_OPENAI_API_KEY")
+    )
+    history_messages: int = 20
+
+    gateway_host: str = "127.0.0.1"
+    gateway_port: int = 8080
+    # Meta's webhook bodies are a few KB; a batch of a thousand updates stays well under 1 MiB.
+    max_body_bytes: int = 1024 * 1024
+
+    # Per-number throughput (Meta's default tier) and the per-recipient pair rate (reported: ~1 per 6 s).
+    number_rate_per_s: float = 80.0
+    pair_rate_per_s: float = 1 / 6
+    pair_burst: int = 45

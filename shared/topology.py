@@ -1,0 +1,125 @@
+"""The broker topology: exchanges, one durable quorum queue per consumer role, retry and dead-letter queues.
+
+Declared idempotently by every process at start-up, so whichever starts first creates it. The arguments of
+a queue cannot change once declared (RabbitMQ answers PRECONDITION_FAILED): change them with a new name.
+
+    {p}.events   (topic)   facts, routing key = event type        ─┐
+    {p}.commands (topic)   requests, routing key = command type    ├─▶ {p}.<role>            (quorum)
+    {p}.dlx      (direct)  dead letters, routing key = role queue  ─┘     │ Retry(delay)
+                                                                          ▼
+                                            {p}.<role>.retry.<N>s (TTL N s, then back to {p}.<role>)
+                                            {p}.<role>.dead        (poison messages, for an operator)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aio_pika import ExchangeType
+from aio_pika.abc import AbstractChannel
+
+# Retry delays a consumer may ask for; a requested delay is rounded up to the next tier.
+RETRY_TIERS_S: tuple[int, ...] = (1, 5, 30, 120, 600)
+# Redeliveries (crashes, nacks) before RabbitMQ dead-letters a message by itself.
+DELIVERY_LIMIT = 10
+
+
+@dataclass(frozen=True)
+class Binding:
+    exchange: str  # "events" or "commands"
+    routing_key: str
+
+
+@dataclass(frozen=True)
+class Topology:
+    prefix: str = "wamux"
+
+    @property
+    def events(self) -> str:
+        return f"{self.prefix}.events"
+
+    @property
+    def commands(self) -> str:
+        return f"{self.prefix}.commands"
+
+    @property
+    def dlx(self) -> str:
+        return f"{self.prefix}.dlx"
+
+    def queue(self, role: str) -> str:
+        return f"{self.prefix}.{role}"
+
+    def dead_queue(self, role: str) -> str:
+        return f"{self.queue(role)}.dead"
+
+    def retry_queue(self, role: str, delay_s: int) -> str:
+        return f"{self.queue(role)}.retry.{delay_s}s"
+
+    def exchange_for(self, kind: str) -> str:
+        return self.commands if kind == "command" else self.events
+
+
+# Who consumes what. The CRM binds queues of its own to the events exchange.
+ROLES: dict[str, tuple[Binding, ...]] = {
+    "router": (Binding("events", "webhook.received"), Binding("events", "message.sent")),
+    "ai-worker": (Binding("events", "message.received"),),
+    "sender": (Binding("commands", "message.send"),),
+    "billing": (
+        Binding("events", "message.received"),
+        Binding("events", "message.sent"),
+        Binding("events", "message.status"),
+    ),
+}
+
+
+def retry_tier(delay_s: float) -> int:
+    return next((tier for tier in RETRY_TIERS_S if tier >= delay_s), RETRY_TIERS_S[-1])
+
+
+async def declare(channel: AbstractChannel, topology: Topology) -> None:
+    events = await channel.declare_exchange(topology.events, ExchangeType.TOPIC, durable=True)
+    commands = await channel.declare_exchange(topology.commands, ExchangeType.TOPIC, durable=True)
+    dlx = await channel.declare_exchange(topology.dlx, ExchangeType.DIRECT, durable=True)
+    exchanges = {"events": events, "commands": commands}
+    for role, bindings in ROLES.items():
+        name = topology.queue(role)
+        queue = await channel.declare_queue(
+            name,
+            durable=True,
+            arguments={
+                "x-queue-type": "quorum",
+                "x-delivery-limit": DELIVERY_LIMIT,
+                "x-dead-letter-exchange": topology.dlx,
+                "x-dead-letter-routing-key": name,
+            },
+        )
+        for binding in bindings:
+            await queue.bind(exchanges[binding.exchange], binding.routing_key)
+        dead = await channel.declare_queue(
+            topology.dead_queue(role), durable=True, arguments={"x-queue-type": "quorum"}
+        )
+        await dead.bind(dlx, name)
+        for delay_s in RETRY_TIERS_S:
+            await channel.declare_queue(
+                topology.retry_queue(role, delay_s),
+                durable=True,
+                arguments={
+                    "x-queue-type": "quorum",
+                    "x-message-ttl": delay_s * 1000,
+                    "x-dead-letter-exchange": "",
+                    "x-dead-letter-routing-key": name,
+                },
+            )
+
+
+async def delete(channel: AbstractChannel, topology: Topology) -> None:
+    """Remove a topology (tests use a random prefix per run and clean up after themselves)."""
+    for role in ROLES:
+        for name in (
+            topology.queue(role),
+            topology.dead_queue(role),
+            *(topology.retry_queue(role, d) for d in RETRY_TIERS_S),
+        ):
+            await channel.queue_delete(name, if_unused=False, if_empty=False)
+    for exchange in (topology.events, topology.commands, topology.dlx):
+        await channel.exchange_delete(exchange)
