@@ -38,9 +38,7 @@ class Fault:
         return (self.phone_number_id in (None, phone_number_id)) and (self.to in (None, to))
 
     def error(self) -> MetaError:
-        return MetaError(
-            self.code, self.details, http_status=self.http_status, error_subcode=self.error_subcode
-        )
+        return MetaError(self.code, self.details, http_status=self.http_status, error_subcode=self.error_subcode)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

@@ -37,9 +37,7 @@ async def customer_message(request: web.Request) -> web.Response:
     emulator = request.app[EMULATOR]
     body = await read_model(request, CustomerMessage)
     if emulator.poster is None:
-        return web.json_response(
-            {"error": "webhook delivery is off (WAMUX_SANDBOX_WEBHOOK_URL is empty)"}, status=409
-        )
+        return web.json_response({"error": "webhook delivery is off (WAMUX_SANDBOX_WEBHOOK_URL is empty)"}, status=409)
     try:
         wa_id = wa_id_of(body.from_)
     except MetaError as exc:

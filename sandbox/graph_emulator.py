@@ -87,9 +87,7 @@ async def send_message(request: web.Request) -> web.Response:
         raise MetaError(131056)
 
     wamid = new_wamid(parsed.wa_id)
-    emulator.outbox.add(
-        OutboxEntry(wamid, phone_number_id, parsed.wa_id, parsed.type, parsed.text, body, now)
-    )
+    emulator.outbox.add(OutboxEntry(wamid, phone_number_id, parsed.wa_id, parsed.type, parsed.text, body, now))
     # The emulator cannot know a template's category; utility is the common case for replies.
     category = "utility" if parsed.type == "template" else "service"
     emulator.schedule_statuses(emulator.numbers.get(phone_number_id), wamid, parsed.wa_id, category)

@@ -52,8 +52,9 @@ STUB: web.AppKey[StubState] = web.AppKey("llm_stub", StubState)
 
 
 def openai_error(status: int, message: str | None = None, param: str | None = None) -> web.Response:
-    kind, code, default = _ERRORS.get(status, ("server_error" if status >= 500 else "invalid_request_error",
-                                                None, f"HTTP {status}"))
+    kind, code, default = _ERRORS.get(
+        status, ("server_error" if status >= 500 else "invalid_request_error", None, f"HTTP {status}")
+    )
     body = {"error": {"message": message or default, "type": kind, "param": param, "code": code}}
     headers = {"x-request-id": "req_" + secrets.token_hex(16)}
     if status == 429:
@@ -81,8 +82,11 @@ def _has_bearer(request: web.Request) -> bool:
 async def chat_completions(request: web.Request) -> web.StreamResponse:
     state = request.app[STUB]
     if not _has_bearer(request):
-        return openai_error(401, "You didn't provide an API key. You need to provide your API key in an "
-                                 "Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).")
+        return openai_error(
+            401,
+            "You didn't provide an API key. You need to provide your API key in an "
+            "Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).",
+        )
     try:
         body: Any = await request.json()
     except ValueError:

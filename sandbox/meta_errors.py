@@ -38,8 +38,7 @@ _CATALOG: dict[int, tuple[str, str]] = {
     131031: ("Account has been locked", "The WhatsApp Business Account has been restricted or disabled."),
     131047: (
         "Re-engagement message",
-        "Message failed to send because more than 24 hours have passed since the customer last replied "
-        "to this number.",
+        "Message failed to send because more than 24 hours have passed since the customer last replied to this number.",
     ),
     131048: (
         "Spam rate limit hit",
@@ -76,10 +75,17 @@ _CATALOG: dict[int, tuple[str, str]] = {
 # HTTP status column of Meta's reference. Throttling codes (4, 80007, 130429, 131056) are listed as
 # 400 there, although some providers report seeing 429; a fault's http_status can override this.
 _HTTP_STATUS: dict[int, int] = {
-    0: 401, 190: 401,
-    3: 500, 131000: 500, 131016: 500, 131057: 500,
+    0: 401,
+    190: 401,
+    3: 500,
+    131000: 500,
+    131016: 500,
+    131057: 500,
     2: 503,
-    10: 403, 368: 403, 131005: 403, 131031: 403,
+    10: 403,
+    368: 403,
+    131005: 403,
+    131031: 403,
 }
 _TRACE_ALPHABET = string.ascii_letters + string.digits
 

@@ -56,8 +56,8 @@ class WebhookReceiver:
             await self.on_delivery(delivery)
         return web.Response(status=status)
 
-    async def next(self, timeout: float = 5.0) -> Delivery:
-        return await asyncio.wait_for(self.deliveries.get(), timeout)
+    async def next(self, wait_s: float = 5.0) -> Delivery:
+        return await asyncio.wait_for(self.deliveries.get(), wait_s)
 
 
 async def serve_app(app: web.Application, host: str = "127.0.0.1") -> tuple[str, TestServer]:

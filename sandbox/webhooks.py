@@ -78,9 +78,7 @@ def inbound_text_payload(
         number,
         {
             "contacts": [{"profile": {"name": name}, "wa_id": wa_id}],
-            "messages": [
-                {"from": wa_id, "id": wamid, "timestamp": unix(at), "type": "text", "text": {"body": text}}
-            ],
+            "messages": [{"from": wa_id, "id": wamid, "timestamp": unix(at), "type": "text", "text": {"body": text}}],
         },
     )
 

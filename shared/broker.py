@@ -64,13 +64,18 @@ class Publisher:
         return self._exchanges[name]
 
     async def publish(self, envelope: Envelope[Payload]) -> None:
+        """Commands and the events wamux consumes must reach a queue (mandatory); other events are facts
+        for whoever binds to them (the CRM) and may have no listener yet."""
         exchange = await self.exchange(self._names.exchange_for(envelope.data.KIND))
-        await self.publish_raw(exchange, envelope.type, to_message(envelope))
+        mandatory = envelope.data.KIND == "command" or envelope.type in topology.CONSUMED_TYPES
+        await self.publish_raw(exchange, envelope.type, to_message(envelope), mandatory=mandatory)
 
-    async def publish_raw(self, exchange: AbstractExchange, routing_key: str, message: aio_pika.Message) -> None:
+    async def publish_raw(
+        self, exchange: AbstractExchange, routing_key: str, message: aio_pika.Message, *, mandatory: bool = True
+    ) -> None:
         try:
             confirmation = await exchange.publish(
-                message, routing_key=routing_key, mandatory=True, timeout=self._timeout_s
+                message, routing_key=routing_key, mandatory=mandatory, timeout=self._timeout_s
             )
         except PublishError as exc:  # returned by the broker: no queue is bound for this key
             raise PublishFailed("unroutable", routing_key) from exc
@@ -82,6 +87,9 @@ class Publisher:
             raise PublishFailed("disconnected", type(exc).__name__) from exc
         if not isinstance(confirmation, Basic.Ack):
             raise PublishFailed("nacked", routing_key)
+
+    async def close(self) -> None:
+        await self._channel.close()
 
     @property
     def is_open(self) -> bool:

@@ -72,6 +72,10 @@ ROLES: dict[str, tuple[Binding, ...]] = {
 }
 
 
+# Types some wamux service consumes: publishing one that no queue takes is an error, not a broadcast to nobody.
+CONSUMED_TYPES: frozenset[str] = frozenset(b.routing_key for bindings in ROLES.values() for b in bindings)
+
+
 def retry_tier(delay_s: float) -> int:
     return next((tier for tier in RETRY_TIERS_S if tier >= delay_s), RETRY_TIERS_S[-1])
 

@@ -1,0 +1,126 @@
+"""The ai-worker with the real openai client against the sandbox's OpenAI-compatible stub."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+
+import openai
+import pytest
+from ai_worker.handlers import Deps, reply
+from ai_worker.llm import OpenAIReplyWriter
+
+from shared.consumer import Retry
+from shared.envelope import Envelope, derived_id, wrap
+from shared.messages import MessageReceived
+from shared.runtime import Infrastructure
+from tests.support.broker import Tap
+from tests.support.payloads import new_wamid
+from tests.support.sandbox import Sandbox
+from tests.support.tenants import Tenant
+
+CUSTOMER = "573001112233"
+
+
+@pytest.fixture
+async def deps(infra: Infrastructure, sandbox: Sandbox) -> AsyncIterator[Deps]:
+    async with openai.AsyncOpenAI(base_url=f"{sandbox.llm_url}/v1", api_key="test", max_retries=0) as client:
+        yield Deps(infra.pool, infra.publisher, OpenAIReplyWriter(client, "stub-model"))
+
+
+async def stored(infra: Infrastructure, tenant: Tenant, text: str, at: datetime, direction: str = "inbound") -> str:
+    """What the router would have stored before publishing ``message.received``."""
+    wamid = new_wamid()
+    await infra.pool.execute(
+        """INSERT INTO router.messages (wamid, client_id, phone_number_id, wa_id, direction, message_type, body,
+                                        payload, sent_at) VALUES ($1, $2, $3, $4, $5, 'text', $6, '{}', $7)""",
+        wamid,
+        tenant.client_id,
+        tenant.phone_number_id,
+        CUSTOMER,
+        direction,
+        text,
+        at,
+    )
+    return wamid
+
+
+def received(tenant: Tenant, wamid: str, text: str, at: datetime) -> Envelope[MessageReceived]:
+    return wrap(
+        MessageReceived(
+            client_id=tenant.client_id,
+            phone_number_id=tenant.phone_number_id,
+            display_phone_number="576015550100",
+            wamid=wamid,
+            wa_id=CUSTOMER,
+            profile_name="Ana",
+            message_type="text",
+            text=text,
+            timestamp=at,
+        ),
+        correlation_id="corr-ai",
+        tenant_id=tenant.client_id,
+    )
+
+
+async def test_reply_is_written_in_the_client_s_personality_and_sent_as_a_command(
+    deps: Deps, infra: Infrastructure, sandbox: Sandbox, tap: Tap, tenant: Tenant
+) -> None:
+    at = datetime.now(UTC).replace(microsecond=0)
+    text = "Hola, ¿tienen apartamentos en Chapinero?"
+    wamid = await stored(infra, tenant, text, at)
+    await reply(received(tenant, wamid, text, at), deps)
+
+    (command,) = await tap.wait_for("message.send")
+    assert command["id"] == str(derived_id("message.send", wamid))  # the send's idempotency key
+    assert command["data"]["to"] == CUSTOMER and command["data"]["reply_to_wamid"] == wamid
+    assert tenant.personality[:40] in command["data"]["text"]  # the stub echoes the persona it was given
+    assert text in command["data"]["text"]
+    (request,) = await sandbox.llm_requests()
+    assert request["model"] == "stub-model"
+    assert request["messages"][0]["role"] == "system" and tenant.personality in request["messages"][0]["content"]
+
+
+async def test_prompt_carries_the_recent_conversation_in_order(
+    deps: Deps, infra: Infrastructure, sandbox: Sandbox, tenant: Tenant
+) -> None:
+    now = datetime.now(UTC).replace(microsecond=0)
+    await stored(infra, tenant, "Buenas, busco arriendo", now - timedelta(minutes=5))
+    await stored(infra, tenant, "¡Hola! ¿En qué barrio?", now - timedelta(minutes=4), direction="outbound")
+    wamid = await stored(infra, tenant, "En Chapinero", now)
+    await reply(received(tenant, wamid, "En Chapinero", now), deps)
+    (request,) = await sandbox.llm_requests()
+    assert [(m["role"], m["content"]) for m in request["messages"][1:]] == [
+        ("user", "Buenas, busco arriendo"),
+        ("assistant", "¡Hola! ¿En qué barrio?"),
+        ("user", "En Chapinero"),
+    ]
+
+
+async def test_a_burst_gets_one_reply_from_its_latest_message(
+    deps: Deps, infra: Infrastructure, sandbox: Sandbox, tap: Tap, tenant: Tenant
+) -> None:
+    now = datetime.now(UTC).replace(microsecond=0)
+    first = await stored(infra, tenant, "Hola", now)
+    second = await stored(infra, tenant, "¿tienen apartamentos?", now)  # same second: stored after
+    await reply(received(tenant, first, "Hola", now), deps)
+    await reply(received(tenant, second, "¿tienen apartamentos?", now), deps)
+    (command,) = await tap.wait_for("message.send")
+    assert command["data"]["reply_to_wamid"] == second
+    assert len(await sandbox.llm_requests()) == 1
+
+
+async def test_llm_outage_is_retried_not_lost(
+    deps: Deps, infra: Infrastructure, sandbox: Sandbox, tap: Tap, tenant: Tenant
+) -> None:
+    at = datetime.now(UTC).replace(microsecond=0)
+    wamid = await stored(infra, tenant, "¿hay alguien?", at)
+    import aiohttp
+
+    async with aiohttp.ClientSession() as session:
+        await session.post(f"{sandbox.llm_url}/_stub/faults", json={"status": 500, "count": 1})
+    with pytest.raises(Retry, match="LLM unavailable"):
+        await reply(received(tenant, wamid, "¿hay alguien?", at), deps)
+    await reply(received(tenant, wamid, "¿hay alguien?", at), deps)  # the retry
+    (command,) = await tap.wait_for("message.send")
+    assert command["data"]["reply_to_wamid"] == wamid

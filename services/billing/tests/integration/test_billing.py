@@ -1,0 +1,156 @@
+"""Conversation windows and free-conversation counters, with the real database and broker."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from billing.handlers import Deps, count_inbound, count_outbound, record_meta_pricing
+
+from shared.envelope import Envelope, wrap
+from shared.messages import MessageReceived, MessageSent, MessageStatusChanged, MetaConversation, MetaPricing
+from shared.runtime import Infrastructure
+from tests.support.broker import Tap
+from tests.support.payloads import new_wamid
+from tests.support.tenants import Tenant
+
+CUSTOMER = "573001112233"
+
+
+def sent(tenant: Tenant, at: datetime, to: str = CUSTOMER) -> Envelope[MessageSent]:
+    return wrap(
+        MessageSent(
+            client_id=tenant.client_id,
+            send_id=uuid.uuid4(),
+            phone_number_id=tenant.phone_number_id,
+            to=to,
+            wamid=new_wamid(),
+            text="hola",
+            sent_at=at,
+        ),
+        correlation_id="c",
+        tenant_id=tenant.client_id,
+    )
+
+
+async def usage(infra: Infrastructure, tenant: Tenant) -> dict:  # type: ignore[type-arg]
+    rows = await infra.pool.fetch(
+        "SELECT month, conversations, free_used, paid, messages_in, messages_out FROM billing.usage"
+        " WHERE phone_number_id = $1 ORDER BY month",
+        tenant.phone_number_id,
+    )
+    return {r["month"].isoformat(): dict(r) for r in rows}
+
+
+async def test_first_business_message_opens_one_conversation_and_later_ones_ride_it(
+    infra: Infrastructure, tap: Tap, tenant: Tenant
+) -> None:
+    deps = Deps(infra.pool, infra.publisher)
+    start = datetime(2026, 11, 10, 15, 0, tzinfo=UTC)
+    for minutes in (0, 30, 60 * 23):
+        await count_outbound(sent(tenant, start + timedelta(minutes=minutes)), deps)
+    (opened,) = await tap.wait_for("conversation.opened")
+    assert opened["data"]["free"] is True and opened["data"]["free_remaining"] == 999
+    assert (await usage(infra, tenant))["2026-11-01"] | {} == {
+        "month": datetime(2026, 11, 1).date(),
+        "conversations": 1,
+        "free_used": 1,
+        "paid": 0,
+        "messages_in": 0,
+        "messages_out": 3,
+    }
+
+
+async def test_a_new_window_opens_after_24_hours(infra: Infrastructure, tenant: Tenant) -> None:
+    deps = Deps(infra.pool, infra.publisher)
+    start = datetime(2026, 11, 10, 15, 0, tzinfo=UTC)
+    await count_outbound(sent(tenant, start), deps)
+    await count_outbound(sent(tenant, start + timedelta(hours=24)), deps)
+    await count_outbound(sent(tenant, start, to="573009998877"), deps)  # another customer, its own window
+    assert (await usage(infra, tenant))["2026-11-01"]["conversations"] == 3
+
+
+async def test_redelivered_event_counts_once(infra: Infrastructure, tenant: Tenant) -> None:
+    deps = Deps(infra.pool, infra.publisher)
+    event = sent(tenant, datetime(2026, 11, 10, 15, 0, tzinfo=UTC))
+    for _ in range(3):
+        await count_outbound(event, deps)
+    month = (await usage(infra, tenant))["2026-11-01"]
+    assert (month["conversations"], month["messages_out"]) == (1, 1)
+
+
+async def test_past_the_free_quota_conversations_are_paid_and_the_crm_is_told_once(
+    infra: Infrastructure, tap: Tap, make_tenant
+) -> None:  # type: ignore[no-untyped-def]
+    tenant = await make_tenant(free_quota=2)
+    deps = Deps(infra.pool, infra.publisher)
+    at = datetime(2026, 11, 10, 15, 0, tzinfo=UTC)
+    for customer in ("573000000001", "573000000002", "573000000003", "573000000004"):
+        await count_outbound(sent(tenant, at, to=customer), deps)
+    month = (await usage(infra, tenant))["2026-11-01"]
+    assert (month["conversations"], month["free_used"], month["paid"]) == (4, 2, 2)
+    opened = await tap.wait_for("conversation.opened", count=4)
+    assert [e["data"]["free"] for e in opened] == [True, True, False, False]
+    (exhausted,) = await tap.wait_for("quota.exhausted")
+    assert exhausted["data"]["free_quota"] == 2 and exhausted["data"]["policy"] == "count_paid"
+    stats = await infra.pool.fetchrow(
+        "SELECT free_remaining FROM dashboard.number_usage WHERE phone_number_id = $1", tenant.phone_number_id
+    )
+    assert stats is not None  # the dashboard's month is the current one; November 2026 is asserted above
+
+
+async def test_month_boundaries_follow_the_client_timezone(infra: Infrastructure, tenant: Tenant) -> None:
+    # 2026-12-01 03:00 UTC is still 30 November, 22:00, in Bogotá (UTC-5).
+    deps = Deps(infra.pool, infra.publisher)
+    await count_outbound(sent(tenant, datetime(2026, 12, 1, 3, 0, tzinfo=UTC)), deps)
+    await count_outbound(sent(tenant, datetime(2026, 12, 1, 3, 0, tzinfo=UTC), to="573005554433"), deps)
+    await count_outbound(sent(tenant, datetime(2026, 12, 1, 6, 0, tzinfo=UTC), to="573006665544"), deps)
+    months = await usage(infra, tenant)
+    assert months["2026-11-01"]["conversations"] == 2
+    assert months["2026-12-01"]["conversations"] == 1
+
+
+async def test_inbound_messages_are_counted_once(infra: Infrastructure, tenant: Tenant) -> None:
+    received = wrap(
+        MessageReceived(
+            client_id=tenant.client_id,
+            phone_number_id=tenant.phone_number_id,
+            display_phone_number="57601",
+            wamid=new_wamid(),
+            wa_id=CUSTOMER,
+            message_type="text",
+            text="hola",
+            timestamp=datetime(2026, 11, 10, 15, 0, tzinfo=UTC),
+        ),
+        correlation_id="c",
+        tenant_id=tenant.client_id,
+    )
+    deps = Deps(infra.pool, infra.publisher)
+    await count_inbound(received, deps)
+    await count_inbound(received, deps)
+    assert (await usage(infra, tenant))["2026-11-01"]["messages_in"] == 1
+
+
+async def test_meta_pricing_is_recorded_for_reconciliation(infra: Infrastructure, tenant: Tenant) -> None:
+    wamid = new_wamid()
+    event = wrap(
+        MessageStatusChanged(
+            client_id=tenant.client_id,
+            phone_number_id=tenant.phone_number_id,
+            wamid=wamid,
+            status="sent",
+            recipient_id=CUSTOMER,
+            timestamp=datetime.now(UTC),
+            conversation=MetaConversation(id="CONV9", origin_type="service"),
+            pricing=MetaPricing(billable=True, pricing_model="PMP", category="service"),
+        ),
+        correlation_id="c",
+    )
+    await record_meta_pricing(event, Deps(infra.pool, infra.publisher))
+    row = await infra.pool.fetchrow("SELECT * FROM billing.meta_pricing WHERE wamid = $1", wamid)
+    assert (row["conversation_id"], row["origin_type"], row["billable"], row["pricing_model"]) == (
+        "CONV9",
+        "service",
+        True,
+        "PMP",
+    )

@@ -1,0 +1,23 @@
+from __future__ import annotations
+
+import hashlib
+import hmac
+
+from gateway.signature import is_valid, sign
+
+
+def test_signature_is_meta_s_hmac_sha256_of_the_raw_body() -> None:
+    body = b'{"object":"whatsapp_business_account"}'
+    expected = "sha256=" + hmac.new(b"s3cret", body, hashlib.sha256).hexdigest()
+    assert sign(body, "s3cret") == expected
+    assert is_valid(body, expected, "s3cret")
+
+
+def test_any_change_to_body_secret_or_header_is_refused() -> None:
+    body = b'{"a":1}'
+    good = sign(body, "s3cret")
+    assert not is_valid(b'{"a": 1}', good, "s3cret")  # same JSON, other bytes
+    assert not is_valid(body, good, "other")
+    assert not is_valid(body, good.replace("sha256=", "sha1="), "s3cret")
+    assert not is_valid(body, None, "s3cret")
+    assert not is_valid(body, good, "")  # an unset secret accepts nothing

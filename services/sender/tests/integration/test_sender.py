@@ -1,0 +1,125 @@
+"""The sender against the sandbox's Meta emulator, over HTTP, with the real database and broker."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from pydantic import SecretStr
+from sender.handlers import Deps, Limits, send
+
+from shared.consumer import Retry
+from shared.envelope import Envelope, wrap
+from shared.graph import graph_client
+from shared.messages import SendMessage
+from shared.runtime import Infrastructure
+from tests.support.broker import Tap
+from tests.support.sandbox import Sandbox
+from tests.support.tenants import Tenant
+
+CUSTOMER = "573001112233"
+
+
+@pytest.fixture
+async def deps(infra: Infrastructure, sandbox: Sandbox) -> AsyncIterator[Deps]:
+    settings = infra.settings.model_copy(update={"graph_base_url": sandbox.graph_url})
+    async with graph_client(settings) as graph:
+        yield Deps(
+            infra.pool, infra.publisher, graph, Limits(number_rate_per_s=80, pair_rate_per_s=1 / 6, pair_burst=3)
+        )
+
+
+def command(
+    tenant: Tenant,
+    text: str = "¡Hola! Sí, tenemos apartamentos en Chapinero.",
+    *,
+    to: str = CUSTOMER,
+    last_message_at: datetime | None = None,
+) -> Envelope[SendMessage]:
+    return wrap(
+        SendMessage(
+            client_id=tenant.client_id,
+            phone_number_id=tenant.phone_number_id,
+            to=to,
+            text=text,
+            reply_to_wamid="wamid.in1",
+            customer_last_message_at=last_message_at or datetime.now(UTC),
+        ),
+        correlation_id="corr-s",
+        tenant_id=tenant.client_id,
+    )
+
+
+async def test_send_reaches_meta_and_is_reported_with_its_wamid(
+    deps: Deps, sandbox: Sandbox, tap: Tap, tenant: Tenant
+) -> None:
+    await send(command(tenant), deps)
+    (delivered,) = await sandbox.outbox(phone_number_id=tenant.phone_number_id)
+    assert delivered["to"] == CUSTOMER and delivered["text"] == "¡Hola! Sí, tenemos apartamentos en Chapinero."
+    assert delivered["request"]["context"] == {"message_id": "wamid.in1"}
+    (sent,) = await tap.wait_for("message.sent")
+    assert sent["data"]["wamid"] == delivered["wamid"]
+    assert sent["correlation_id"] == "corr-s" and sent["tenant_id"] == str(tenant.client_id)
+
+
+async def test_the_same_command_twice_sends_once(deps: Deps, sandbox: Sandbox, tenant: Tenant) -> None:
+    once = command(tenant)
+    await send(once, deps)
+    await send(once, deps)
+    assert len(await sandbox.outbox(phone_number_id=tenant.phone_number_id)) == 1
+
+
+async def test_retryable_meta_error_is_retried_later_not_failed(deps: Deps, sandbox: Sandbox, tenant: Tenant) -> None:
+    await sandbox.inject_fault(code=130429, count=1, phone_number_id=tenant.phone_number_id)
+    with pytest.raises(Retry, match="130429"):
+        await send(command(tenant), deps)
+    state = await deps.pool.fetchval(
+        "SELECT count(*) FROM sender.sends WHERE phone_number_id = $1", tenant.phone_number_id
+    )
+    assert state == 0  # nothing recorded: the retry will send it
+
+
+async def test_permanent_meta_error_becomes_message_failed_with_meta_s_code(
+    deps: Deps, sandbox: Sandbox, tap: Tap, tenant: Tenant
+) -> None:
+    await sandbox.inject_fault(code=131026, count=1, phone_number_id=tenant.phone_number_id)
+    await send(command(tenant), deps)
+    (failed,) = await tap.wait_for("message.failed")
+    assert failed["data"]["error_code"] == 131026
+    assert await sandbox.outbox(phone_number_id=tenant.phone_number_id) == []
+
+
+async def test_outside_the_24_hour_window_no_free_form_message_is_sent(
+    deps: Deps, sandbox: Sandbox, tap: Tap, tenant: Tenant
+) -> None:
+    stale = datetime.now(UTC) - timedelta(hours=24, minutes=1)
+    await send(command(tenant, last_message_at=stale), deps)
+    (failed,) = await tap.wait_for("message.failed")
+    assert failed["data"]["error_code"] == 131047
+    assert await sandbox.outbox(phone_number_id=tenant.phone_number_id) == []
+
+
+async def test_pair_rate_is_held_before_meta_enforces_it(deps: Deps, sandbox: Sandbox, tenant: Tenant) -> None:
+    for n in range(3):  # the burst the test limits allow
+        await send(command(tenant, f"mensaje {n}"), deps)
+    with pytest.raises(Retry, match="rate limit") as retry:
+        await send(command(tenant, "uno de más"), deps)
+    assert 0 < retry.value.delay_s <= 6
+    assert len(await sandbox.outbox(phone_number_id=tenant.phone_number_id)) == 3
+    # Another customer of the same number has a pair budget of its own.
+    await send(command(tenant, "otro cliente", to="573009998877"), deps)
+
+
+async def test_invalid_token_fails_the_send_with_code_190(
+    infra: Infrastructure, sandbox: Sandbox, tap: Tap, tenant: Tenant
+) -> None:
+    settings = infra.settings.model_copy(
+        update={"graph_base_url": sandbox.graph_url, "graph_token": SecretStr("wrong")}
+    )
+    async with graph_client(settings) as graph:
+        await send(command(tenant), Deps(infra.pool, infra.publisher, graph))
+    (failed,) = await tap.wait_for("message.failed")
+    assert failed["data"]["error_code"] == 190
+    assert uuid.UUID(failed["data"]["send_id"])

@@ -1,0 +1,137 @@
+"""Publisher confirms and the consumer's ack policy, against the real RabbitMQ."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import aio_pika
+import pytest
+
+from shared import topology
+from shared.broker import PublishFailed
+from shared.consumer import ERROR_HEADER, Consumer, Reject, Retry, Route
+from shared.envelope import Envelope, wrap
+from shared.messages import WebhookReceived
+from shared.runtime import Infrastructure
+from tests.support.broker import get_one, queue_depth
+
+
+def webhook(body: str = "{}") -> Envelope[WebhookReceived]:
+    return wrap(WebhookReceived(body=body, received_at=datetime.now(UTC)), correlation_id="c-test")
+
+
+@dataclass
+class Calls:
+    seen: list[str] = field(default_factory=list)
+    done: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+async def test_published_event_waits_in_its_consumer_queue(infra: Infrastructure) -> None:
+    names = topology.Topology(infra.settings.broker_prefix)
+    await infra.publisher.publish(webhook('{"x": 1}'))
+    message = await get_one(infra.connection, names.queue("router"))
+    envelope = json.loads(message.body)
+    assert envelope["type"] == "webhook.received" and envelope["data"]["body"] == '{"x": 1}'
+    assert message.delivery_mode == aio_pika.DeliveryMode.PERSISTENT
+
+
+async def test_unroutable_publish_is_a_distinct_failure(infra: Infrastructure) -> None:
+    exchange = await infra.publisher.exchange(topology.Topology(infra.settings.broker_prefix).events)
+    with pytest.raises(PublishFailed) as failure:
+        await infra.publisher.publish_raw(exchange, "nobody.listens", aio_pika.Message(b"{}"))
+    assert failure.value.reason == "unroutable"
+
+
+async def _consume(infra: Infrastructure, handler, max_attempts: int = 8) -> Consumer[Calls]:  # type: ignore[no-untyped-def]
+    calls = Calls()
+    consumer = Consumer(
+        "router",
+        {WebhookReceived.TYPE: Route(WebhookReceived, handler)},
+        calls,
+        infra.publisher,
+        topology.Topology(infra.settings.broker_prefix),
+        max_attempts=max_attempts,
+    )
+    await consumer.start(infra.connection, prefetch=4)
+    return consumer
+
+
+async def test_handled_message_is_acked_and_gone(infra: Infrastructure) -> None:
+    async def handle(envelope: Envelope[WebhookReceived], calls: Calls) -> None:
+        calls.seen.append(envelope.data.body)
+        calls.done.set()
+
+    consumer = await _consume(infra, handle)
+    await infra.publisher.publish(webhook("ok"))
+    await asyncio.wait_for(consumer.deps.done.wait(), 10)
+    await consumer.stop()
+    assert consumer.deps.seen == ["ok"]
+    assert await queue_depth(infra.connection, topology.Topology(infra.settings.broker_prefix).queue("router")) == 0
+
+
+async def test_rejected_message_lands_in_the_dead_letter_queue_with_its_reason(infra: Infrastructure) -> None:
+    async def handle(envelope: Envelope[WebhookReceived], calls: Calls) -> None:
+        raise Reject("payload can never be routed")
+
+    consumer = await _consume(infra, handle)
+    await infra.publisher.publish(webhook("poison"))
+    dead = await get_one(infra.connection, topology.Topology(infra.settings.broker_prefix).dead_queue("router"))
+    await consumer.stop()
+    assert json.loads(dead.body)["data"]["body"] == "poison"
+    assert dead.headers[ERROR_HEADER] == "payload can never be routed"
+
+
+async def test_retry_comes_back_after_the_delay_then_succeeds(infra: Infrastructure) -> None:
+    async def handle(envelope: Envelope[WebhookReceived], calls: Calls) -> None:
+        calls.seen.append(datetime.now(UTC).isoformat())
+        if len(calls.seen) == 1:
+            raise Retry("not yet", delay_s=1)
+        calls.done.set()
+
+    consumer = await _consume(infra, handle)
+    await infra.publisher.publish(webhook("later"))
+    await asyncio.wait_for(consumer.deps.done.wait(), 15)
+    await consumer.stop()
+    first, second = (datetime.fromisoformat(t) for t in consumer.deps.seen)
+    assert (second - first).total_seconds() >= 0.9
+
+
+async def test_a_handler_that_keeps_crashing_is_dead_lettered_after_max_attempts(infra: Infrastructure) -> None:
+    async def handle(envelope: Envelope[WebhookReceived], calls: Calls) -> None:
+        calls.seen.append("x")
+        raise RuntimeError("database is down")
+
+    consumer = await _consume(infra, handle, max_attempts=2)
+    await infra.publisher.publish(webhook("unlucky"))
+    dead = await get_one(infra.connection, topology.Topology(infra.settings.broker_prefix).dead_queue("router"), 15)
+    await consumer.stop()
+    assert consumer.deps.seen == ["x", "x"]
+    assert "gave up after 2 attempts: RuntimeError: database is down" in dead.headers[ERROR_HEADER]
+
+
+async def test_a_message_that_is_not_an_envelope_is_dead_lettered_at_once(infra: Infrastructure) -> None:
+    async def handle(envelope: Envelope[WebhookReceived], calls: Calls) -> None:
+        calls.seen.append("called")
+
+    consumer = await _consume(infra, handle)
+    names = topology.Topology(infra.settings.broker_prefix)
+    exchange = await infra.publisher.exchange(names.events)
+    await infra.publisher.publish_raw(exchange, "webhook.received", aio_pika.Message(b"not json"))
+    dead = await get_one(infra.connection, names.dead_queue("router"))
+    await consumer.stop()
+    assert consumer.deps.seen == []
+    assert "not a wamux envelope" in dead.headers[ERROR_HEADER]
+
+
+async def test_an_event_only_the_crm_listens_to_may_have_no_listener_yet(infra: Infrastructure) -> None:
+    from shared.messages import WebhookParked
+
+    await infra.publisher.publish(wrap(WebhookParked(reason="unknown phone_number_id"), correlation_id="c"))
+    names = topology.Topology(infra.settings.broker_prefix)
+    async with infra.connection.channel() as channel:
+        await channel.queue_delete(names.queue("router"))
+    with pytest.raises(PublishFailed):  # but an event a wamux service consumes must reach its queue
+        await infra.publisher.publish(webhook())

@@ -1,0 +1,89 @@
+"""Broker fixtures: a declared topology under a random prefix, and a tap that records what is published."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import aio_pika
+import pytest
+from aio_pika.abc import AbstractIncomingMessage, AbstractRobustConnection
+
+from shared import broker, topology
+from shared.runtime import Infrastructure, infrastructure
+from shared.settings import Settings
+
+
+class Tap:
+    """Every envelope published on the events and commands exchanges, in arrival order."""
+
+    def __init__(self) -> None:
+        self.messages: list[dict[str, Any]] = []
+        self._arrived = asyncio.Condition()
+
+    async def on_message(self, message: AbstractIncomingMessage) -> None:
+        async with self._arrived:
+            self.messages.append(json.loads(message.body))
+            self._arrived.notify_all()
+        await message.ack()
+
+    def of_type(self, type_: str) -> list[dict[str, Any]]:
+        return [m for m in self.messages if m["type"] == type_]
+
+    async def wait_for(
+        self, type_: str, count: int = 1, where: Callable[[dict[str, Any]], bool] = lambda _: True, timeout: float = 10
+    ) -> list[dict[str, Any]]:
+        def matching() -> list[dict[str, Any]]:
+            return [m for m in self.of_type(type_) if where(m)]
+
+        async with self._arrived:
+            await asyncio.wait_for(self._arrived.wait_for(lambda: len(matching()) >= count), timeout)
+        return matching()
+
+
+@pytest.fixture
+async def infra(settings: Settings) -> AsyncIterator[Infrastructure]:
+    async with infrastructure(settings) as value:
+        yield value
+        async with value.connection.channel() as channel:
+            await topology.delete(channel, topology.Topology(settings.broker_prefix))
+
+
+@pytest.fixture
+async def tap(infra: Infrastructure) -> AsyncIterator[Tap]:
+    names = topology.Topology(infra.settings.broker_prefix)
+    recorder = Tap()
+    channel = await infra.connection.channel()
+    queue = await channel.declare_queue(exclusive=True, auto_delete=True)
+    for exchange in (names.events, names.commands):
+        await queue.bind(exchange, "#")
+    tag = await queue.consume(recorder.on_message)
+    yield recorder
+    await queue.cancel(tag)
+    await channel.close()
+
+
+async def queue_depth(connection: AbstractRobustConnection, name: str) -> int:
+    async with connection.channel() as channel:
+        queue = await channel.declare_queue(name, passive=True)
+        return int(queue.declaration_result.message_count or 0)
+
+
+async def get_one(connection: AbstractRobustConnection, name: str, timeout: float = 10) -> aio_pika.IncomingMessage:
+    """Bounded poll for one message on a queue (acked)."""
+    async with connection.channel() as channel:
+        queue = await channel.get_queue(name, ensure=False)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            message = await queue.get(fail=False, no_ack=True)
+            if message is not None:
+                return message  # type: ignore[return-value]
+            if loop.time() > deadline:
+                raise TimeoutError(f"no message on {name} within {timeout}s")
+            await asyncio.sleep(0.05)
+
+
+__all__ = ["Tap", "broker", "get_one", "queue_depth"]
