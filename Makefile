@@ -1,0 +1,52 @@
+# wamux — the two commands: `make demo` runs the platform locally on the sandbox; `make test` runs every test.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: help install demo test test-unit lint typecheck migrate customer schemas bench clean
+
+help:
+	@echo "make demo       run every service and the sandbox locally (Ctrl-C stops)"
+	@echo "make test       run the whole test suite (needs PostgreSQL and RabbitMQ; see README)"
+	@echo "make customer MSG='Hola'   play a customer against the running demo"
+	@echo "make migrate    apply database migrations (WAMUX_DATABASE_URL)"
+	@echo "make lint       ruff + mypy"
+
+# The virtualenv is (re)built whenever pyproject.toml changes.
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(PY) -m sandbox.demo
+
+test: $(STAMP)
+	$(PY) -m pytest
+
+test-unit: $(STAMP)
+	$(PY) -m pytest -m 'not integration and not e2e' services/*/tests/unit shared/tests/unit sandbox/tests
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy shared services/*/[a-z]* sandbox
+
+migrate: $(STAMP)
+	$(PY) -m shared.migrate
+
+customer: $(STAMP)
+	$(PY) -m sandbox.customer --phone-number-id $${PHONE_NUMBER_ID:-100000000000001} "$(MSG)"
+
+schemas: $(STAMP)
+	$(PY) -m shared.schemas docs/schemas
+
+bench: $(STAMP)
+	$(PY) bench/router_throughput.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .demo
