@@ -1,0 +1,57 @@
+"""The whole platform as processes (the five services and the sandbox) on free ports, a fresh broker prefix
+and the session's database. Tests drive it from outside: signed webhooks in, the emulator's outbox and the
+database out."""
+
+from __future__ import annotations
+
+import socket
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from sandbox.stack import Stack
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+async def stack(database_url: str, amqp_url: str, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack]:
+    gateway, graph, llm = free_port(), free_port(), free_port()
+    env = {
+        "WAMUX_DATABASE_URL": database_url,
+        "WAMUX_AMQP_URL": amqp_url,
+        "WAMUX_BROKER_PREFIX": f"e2e{uuid.uuid4().hex[:8]}",
+        "WAMUX_APP_SECRET": "e2e-app-secret",
+        "WAMUX_VERIFY_TOKEN": "e2e-verify-token",
+        "WAMUX_GRAPH_TOKEN": "e2e-graph-token",
+        "WAMUX_GATEWAY_PORT": str(gateway),
+        "WAMUX_GRAPH_BASE_URL": f"http://127.0.0.1:{graph}",
+        "WAMUX_OPENAI_BASE_URL": f"http://127.0.0.1:{llm}/v1",
+        "WAMUX_OPENAI_MODEL": "sandbox-stub",
+        "OPENAI_API_KEY": "e2e",
+        "WAMUX_SANDBOX_GRAPH_PORT": str(graph),
+        "WAMUX_SANDBOX_LLM_PORT": str(llm),
+        "WAMUX_SANDBOX_WEBHOOK_URL": f"http://127.0.0.1:{gateway}/webhook/whatsapp",
+        "WAMUX_SANDBOX_STATUS_DELAY_S": "0.01",
+        "WAMUX_LOG_LEVEL": "INFO",
+    }
+    log_dir: Path = tmp_path_factory.mktemp("stack-logs")
+    running = Stack(env, log_dir)
+    try:
+        await running.start(wait_s=60)
+        yield running
+    finally:
+        await running.stop()
+        import aio_pika
+
+        from shared import topology
+
+        connection = await aio_pika.connect(amqp_url)
+        async with connection, connection.channel() as channel:
+            await topology.delete(channel, topology.Topology(env["WAMUX_BROKER_PREFIX"]))

@@ -1,0 +1,176 @@
+"""One customer message the whole way: Meta's webhook → gateway → router → ai-worker → sender → Meta, counted
+by billing. Every service runs as its own process; the test only speaks HTTP and reads the database."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import aiohttp
+import asyncpg
+import pytest
+
+from sandbox.stack import Stack
+from tests.support.payloads import body, new_wamid, notification, text_message
+from tests.support.tenants import Tenant, create_tenant
+
+pytestmark = pytest.mark.e2e
+T = TypeVar("T")
+QUESTION = "Hola, ¿tienen apartamentos en Chapinero?"
+
+
+def signed(raw: bytes, secret: str = "e2e-app-secret") -> dict[str, str]:
+    return {
+        "X-Hub-Signature-256": "sha256=" + hmac.new(secret.encode(), raw, hashlib.sha256).hexdigest(),
+        "Content-Type": "application/json",
+    }
+
+
+async def eventually(probe: Callable[[], Awaitable[T | None]], what: str, timeout: float = 20) -> T:
+    """Bounded poll: the value once ``probe`` gives one, or fail saying what never happened."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = await probe()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what}: not within {timeout}s")
+        await asyncio.sleep(0.1)
+
+
+async def post_webhook(stack: Stack, raw: bytes, headers: dict[str, str]) -> int:
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(f"{stack.gateway_url}/webhook/whatsapp", data=raw, headers=headers) as response,
+    ):
+        return response.status
+
+
+async def outbox(stack: Stack, tenant: Tenant, to: str) -> list[dict[str, Any]]:
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(
+            f"{stack.env['WAMUX_GRAPH_BASE_URL']}/_sandbox/outbox",
+            params={"phone_number_id": tenant.phone_number_id, "to": to},
+        ) as response,
+    ):
+        return await response.json()  # type: ignore[no-any-return]
+
+
+async def usage(database_url: str, tenant: Tenant) -> asyncpg.Record | None:
+    conn = await asyncpg.connect(database_url)
+    try:
+        return await conn.fetchrow(
+            "SELECT * FROM dashboard.number_usage WHERE phone_number_id = $1", tenant.phone_number_id
+        )
+    finally:
+        await conn.close()
+
+
+async def test_customer_message_gets_an_ai_reply_and_counts_one_conversation(stack: Stack, database_url: str) -> None:
+    tenant = await create_tenant(database_url)
+    customer = "573001110001"
+    wamid = new_wamid()
+    raw = body(notification(tenant.phone_number_id, messages=[text_message(QUESTION, sender=customer, wamid=wamid)]))
+    started = time.monotonic()
+    assert await post_webhook(stack, raw, signed(raw)) == 200
+
+    (reply,) = await eventually(lambda: outbox(stack, tenant, customer), "a reply at the emulator")
+    elapsed_ms = (time.monotonic() - started) * 1000
+    assert QUESTION in reply["text"] and tenant.personality[:40] in reply["text"]
+    assert reply["request"]["context"] == {"message_id": wamid}
+    print(f"end-to-end: webhook to reply at Meta in {elapsed_ms:.0f} ms")
+
+    counted = await eventually(
+        lambda: _when(usage(database_url, tenant), lambda r: r["messages_out"] == 1), "the reply counted"
+    )
+    assert counted["conversations_this_month"] == 1 and counted["free_remaining"] == 999
+    assert counted["messages_in"] == 1
+
+    # The emulator's signed status webhooks come back through the gateway and are kept for reconciliation.
+    async def statuses() -> list[str]:
+        conn = await asyncpg.connect(database_url)
+        try:
+            rows = await conn.fetch("SELECT status FROM billing.meta_pricing WHERE wamid = $1", reply["wamid"])
+        finally:
+            await conn.close()
+        return sorted(r["status"] for r in rows) if len(rows) == 3 else []
+
+    assert await eventually(statuses, "sent/delivered/read recorded") == ["delivered", "read", "sent"]
+
+
+async def _when(fetch: Awaitable[T | None], condition: Callable[[T], bool]) -> T | None:
+    value = await fetch
+    return value if value is not None and condition(value) else None
+
+
+async def test_the_same_webhook_three_times_gets_one_reply_and_one_conversation(
+    stack: Stack, database_url: str
+) -> None:
+    tenant = await create_tenant(database_url)
+    customer = "573001110002"
+    wamid = new_wamid()
+    raw = body(notification(tenant.phone_number_id, messages=[text_message(QUESTION, sender=customer, wamid=wamid)]))
+    statuses = await asyncio.gather(*(post_webhook(stack, raw, signed(raw)) for _ in range(3)))
+    assert statuses == [200, 200, 200]
+
+    # The router says when it has seen both duplicates: after that no second reply can be on its way.
+    async def duplicates_seen() -> bool:
+        return (
+            sum(
+                1
+                for line in stack.log("router").read_text().splitlines()
+                if line.startswith("{")
+                and json.loads(line).get("event") == "message.duplicate"
+                and json.loads(line).get("wamid") == wamid
+            )
+            == 2
+        )
+
+    await eventually(duplicates_seen, "the router dropping two duplicates")
+    await eventually(lambda: outbox(stack, tenant, customer), "the reply")
+    counted = await eventually(
+        lambda: _when(usage(database_url, tenant), lambda r: r["messages_out"] >= 1), "the reply counted"
+    )
+    assert len(await outbox(stack, tenant, customer)) == 1
+    assert counted["conversations_this_month"] == 1 and counted["messages_in"] == 1
+
+
+async def test_a_bad_signature_is_refused_and_nothing_happens(stack: Stack, database_url: str) -> None:
+    tenant = await create_tenant(database_url)
+    customer = "573001110003"
+    forged_wamid = new_wamid()
+    forged = body(
+        notification(tenant.phone_number_id, messages=[text_message("forged", sender=customer, wamid=forged_wamid)])
+    )
+    assert await post_webhook(stack, forged, signed(forged, secret="not-the-app-secret")) == 401
+    assert await post_webhook(stack, forged, {"Content-Type": "application/json"}) == 401
+
+    # A genuine message afterwards goes through; the forged one never reached the router.
+    genuine = body(notification(tenant.phone_number_id, messages=[text_message("genuino", sender=customer)]))
+    assert await post_webhook(stack, genuine, signed(genuine)) == 200
+    (reply,) = await eventually(lambda: outbox(stack, tenant, customer), "the genuine message's reply")
+    assert "genuino" in reply["text"]
+    conn = await asyncpg.connect(database_url)
+    try:
+        assert await conn.fetchval("SELECT count(*) FROM router.messages WHERE wamid = $1", forged_wamid) == 0
+    finally:
+        await conn.close()
+
+
+async def test_a_crashed_ai_worker_loses_no_message(stack: Stack, database_url: str) -> None:
+    tenant = await create_tenant(database_url)
+    customer = "573001110004"
+    stack.kill("ai-worker")
+    await stack.processes["ai-worker"].wait()
+    raw = body(notification(tenant.phone_number_id, messages=[text_message("¿siguen ahí?", sender=customer)]))
+    assert await post_webhook(stack, raw, signed(raw)) == 200
+    await stack.start_one("ai-worker")
+    await stack.wait_ready(["ai-worker"], 30)
+    (reply,) = await eventually(lambda: outbox(stack, tenant, customer), "the reply after the restart")
+    assert "¿siguen ahí?" in reply["text"]
