@@ -1,0 +1,27 @@
+"""The published JSON Schemas are the broker API: they must match the models the code uses."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from shared.messages import BY_TYPE
+from shared.schemas import schemas
+
+DOCS = Path(__file__).resolve().parents[3] / "docs" / "schemas"
+
+
+def test_committed_schemas_match_the_models() -> None:
+    generated = schemas()
+    committed = {p.name: json.loads(p.read_text(encoding="utf-8")) for p in DOCS.glob("*.json")}
+    assert committed == generated, "run `make schemas` and commit docs/schemas"
+
+
+def test_every_message_type_is_unique_and_has_a_schema() -> None:
+    assert sorted(f"{t}.json" for t in BY_TYPE) == sorted(schemas())
+
+
+def test_internal_messages_are_strict() -> None:
+    send = schemas()["message.send.json"]
+    assert send["$defs"]["SendMessage"]["additionalProperties"] is False
+    assert set(send["required"]) >= {"type", "correlation_id", "data"}
