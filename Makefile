@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+TYPED := shared sandbox services/gateway/gateway services/router/router services/ai-worker/ai_worker \
+         services/sender/sender services/billing/billing
 
 .PHONY: help install demo test test-unit lint typecheck migrate customer schemas bench clean
 
@@ -26,6 +28,8 @@ demo: $(STAMP)
 	$(PY) -m sandbox.demo
 
 test: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy $(TYPED)
 	$(PY) -m pytest
 
 test-unit: $(STAMP)
@@ -34,7 +38,7 @@ test-unit: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy shared services/*/[a-z]* sandbox
+	$(VENV)/bin/mypy $(TYPED)
 
 migrate: $(STAMP)
 	$(PY) -m shared.migrate
@@ -46,7 +50,7 @@ schemas: $(STAMP)
 	$(PY) -m shared.schemas docs/schemas
 
 bench: $(STAMP)
-	$(PY) bench/router_throughput.py
+	$(PY) bench/e2e_latency.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .demo

@@ -16,6 +16,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import aio_pika
 import aiohttp
 
 SERVICES: dict[str, str] = {
@@ -26,9 +27,9 @@ SERVICES: dict[str, str] = {
     "sender": "sender",
     "billing": "billing",
 }
-# A line each process prints once it is serving (the workers once their consumer is on).
-READY_MARKERS: dict[str, str] = {"sandbox": "sandbox_started", "gateway": "gateway.listening"}
-WORKER_READY = '"service.started"'
+# Readiness: the sandbox prints a line, the gateway answers /readyz, a worker has its consumer on its queue
+# (asked of the broker, so it holds whatever the log level).
+SANDBOX_READY = "sandbox_started"
 
 
 class StackFailed(Exception):
@@ -70,12 +71,11 @@ class Stack:
 
     async def _pump(self, name: str, process: asyncio.subprocess.Process) -> None:
         assert process.stdout is not None
-        marker = READY_MARKERS.get(name, WORKER_READY)
         with (self.log_dir / f"{name}.log").open("ab") as log:
             async for line in process.stdout:
                 log.write(line)
                 log.flush()
-                if marker in line.decode(errors="replace"):
+                if name == "sandbox" and SANDBOX_READY in line.decode(errors="replace"):
                     self._ready[name].set()
                 if self.echo:
                     print(f"{name:>9} | {line.decode(errors='replace').rstrip()}", flush=True)
@@ -83,25 +83,28 @@ class Stack:
     async def wait_ready(self, names: list[str], wait_s: float) -> None:
         deadline = time.monotonic() + wait_s
         for name in names:
-            while not self._ready[name].is_set():
+            while not await self._is_ready(name):
                 if self.processes[name].returncode is not None:
                     raise StackFailed(f"{name} exited with {self.processes[name].returncode}: see {self.log(name)}")
                 if time.monotonic() > deadline:
                     raise StackFailed(f"{name} not ready within {wait_s}s: see {self.log(name)}")
-                await asyncio.sleep(0.05)
-        if "gateway" in names:
-            await self._wait_http(f"{self.gateway_url}/readyz", deadline)
-
-    async def _wait_http(self, url: str, deadline: float) -> None:
-        async with aiohttp.ClientSession() as session:
-            while True:
-                with contextlib.suppress(aiohttp.ClientError):
-                    async with session.get(url) as response:
-                        if response.status == 200:
-                            return
-                if time.monotonic() > deadline:
-                    raise StackFailed(f"{url} not ready")
                 await asyncio.sleep(0.1)
+
+    async def _is_ready(self, name: str) -> bool:
+        if name == "sandbox":
+            return self._ready[name].is_set()
+        if name == "gateway":
+            with contextlib.suppress(aiohttp.ClientError):
+                async with aiohttp.ClientSession() as session, session.get(f"{self.gateway_url}/readyz") as answer:
+                    return answer.status == 200
+            return False
+        queue = f"{self.env.get('WAMUX_BROKER_PREFIX', 'wamux')}.{name}"
+        amqp_url = self.env.get("WAMUX_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
+        with contextlib.suppress(aio_pika.exceptions.AMQPException, OSError):
+            async with await aio_pika.connect(amqp_url) as connection, connection.channel() as channel:
+                declared = await channel.declare_queue(queue, passive=True)
+                return bool(declared.declaration_result.consumer_count)
+        return False
 
     def log(self, name: str) -> Path:
         return self.log_dir / f"{name}.log"

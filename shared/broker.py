@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Literal
+from typing import Any, Literal
 
 import aio_pika
 from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractRobustConnection
@@ -17,7 +17,7 @@ from aio_pika.exceptions import AMQPError, DeliveryError, PublishError
 from pamqp.commands import Basic
 
 from shared import topology
-from shared.envelope import Envelope, Payload
+from shared.envelope import Envelope
 from shared.settings import Settings
 
 
@@ -63,7 +63,7 @@ class Publisher:
             self._exchanges[name] = await self._channel.get_exchange(name, ensure=False)
         return self._exchanges[name]
 
-    async def publish(self, envelope: Envelope[Payload]) -> None:
+    async def publish(self, envelope: Envelope[Any]) -> None:
         """Commands and the events wamux consumes must reach a queue (mandatory); other events are facts
         for whoever binds to them (the CRM) and may have no listener yet."""
         exchange = await self.exchange(self._names.exchange_for(envelope.data.KIND))
@@ -96,7 +96,7 @@ class Publisher:
         return not self._channel.is_closed
 
 
-def to_message(envelope: Envelope[Payload]) -> aio_pika.Message:
+def to_message(envelope: Envelope[Any]) -> aio_pika.Message:
     return aio_pika.Message(
         body=envelope.model_dump_json().encode(),
         content_type="application/json",

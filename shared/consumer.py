@@ -117,7 +117,8 @@ class Consumer(Generic[D]):
                 await message.ack()
 
     async def _retry(self, message: AbstractIncomingMessage, reason: str, delay_s: float | None) -> None:
-        attempt = int((message.headers or {}).get(ATTEMPT_HEADER, 0) or 0) + 1  # type: ignore[call-overload]
+        previous = (message.headers or {}).get(ATTEMPT_HEADER, 0)
+        attempt = (previous if isinstance(previous, int) else 0) + 1
         if attempt >= self._max_attempts:
             return await self._dead_letter(message, f"gave up after {attempt} attempts: {reason}")
         tiers = topology.RETRY_TIERS_S

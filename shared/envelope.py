@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Any, ClassVar, Generic, Literal, TypeVar
+from typing import Any, ClassVar, Generic, Literal, TypeVar, cast
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -76,4 +76,5 @@ def wrap(
         fields["id"] = id
     if occurred_at is not None:
         fields["occurred_at"] = occurred_at
-    return Envelope[type(data)](data=data, **fields)  # type: ignore[misc]
+    model: Any = Envelope[type(data)]  # type: ignore[misc]  # parametrised at run time, for validation
+    return cast(Envelope[P], model(data=data, **fields))

@@ -26,8 +26,8 @@ class MigrationChanged(Exception):
 
 def migration_files() -> list[tuple[str, str]]:
     folder = resources.files("shared") / "migrations"
-    files = sorted(p for p in folder.iterdir() if p.name.endswith(".sql"))
-    return [(p.name.removesuffix(".sql"), p.read_text(encoding="utf-8")) for p in files]
+    files = sorted((p.name, p) for p in folder.iterdir() if p.name.endswith(".sql"))
+    return [(name.removesuffix(".sql"), p.read_text(encoding="utf-8")) for name, p in files]
 
 
 async def migrate(database_url: str) -> list[str]:

@@ -100,7 +100,7 @@ async def _fail(conn: asyncpg.Connection, envelope: Envelope[SendMessage], error
 
 def _outcome(
     event: MessageSent | MessageFailed, send_id: uuid.UUID, cause: Envelope[SendMessage]
-) -> Envelope[MessageSent] | Envelope[MessageFailed]:
+) -> Envelope[MessageSent | MessageFailed]:
     return wrap(
         event,
         id=derived_id(event.TYPE, str(send_id)),
