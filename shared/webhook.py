@@ -138,6 +138,16 @@ class StatusUpdate:
 
 
 @dataclass(frozen=True)
+class FieldUpdate:
+    """A change whose field is not ``messages``: account_update, message_template_status_update,
+    phone_number_quality_update, … — Meta's value kept whole."""
+
+    waba_id: str
+    field: str
+    value: dict[str, Any]
+
+
+@dataclass(frozen=True)
 class Unparsed:
     """A piece of the payload that could not be read: kept with the reason, never dropped."""
 
@@ -146,7 +156,7 @@ class Unparsed:
     phone_number_id: str | None = None
 
 
-Update = MessageUpdate | StatusUpdate | Unparsed
+Update = MessageUpdate | StatusUpdate | FieldUpdate | Unparsed
 
 
 def updates(notification: Notification) -> Iterator[Update]:
@@ -154,7 +164,7 @@ def updates(notification: Notification) -> Iterator[Update]:
     for entry in notification.entry:
         for change in entry.changes:
             if change.field != "messages":
-                yield Unparsed(f"field {change.field!r} not handled yet", change.model_dump())
+                yield FieldUpdate(entry.id, change.field, change.value)
                 continue
             yield from _messages_change(entry.id, change.value)
 

@@ -24,7 +24,7 @@ from shared.messages import (
     WebhookParked,
     WebhookReceived,
 )
-from shared.webhook import MessageUpdate, Notification, StatusUpdate, Unparsed, updates
+from shared.webhook import FieldUpdate, MessageUpdate, Notification, StatusUpdate, Unparsed, Update, updates
 
 log = get_logger(__name__)
 
@@ -50,11 +50,14 @@ async def route_webhook(envelope: Envelope[WebhookReceived], deps: Deps) -> None
             await record_inbound(update, envelope, deps)
         elif isinstance(update, StatusUpdate):
             await record_status(update, envelope, deps)
+        elif isinstance(update, FieldUpdate):
+            payload = {"field": update.field, "waba_id": update.waba_id, "value": update.value}
+            await park(Unparsed(f"field {update.field!r} not routed yet", payload), envelope, deps)
         else:
             await park(update, envelope, deps)
 
 
-def _order_key(update: MessageUpdate | StatusUpdate | Unparsed) -> tuple[int, float]:
+def _order_key(update: Update) -> tuple[int, float]:
     if isinstance(update, MessageUpdate):
         return (0, update.message.timestamp.timestamp())
     if isinstance(update, StatusUpdate):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from shared.webhook import MessageUpdate, Notification, StatusUpdate, Unparsed, updates
+from shared.webhook import FieldUpdate, MessageUpdate, Notification, StatusUpdate, Unparsed, updates
 
 
 def change(phone_number_id: str, **value: Any) -> dict[str, Any]:
@@ -108,16 +108,18 @@ def test_unknown_type_and_unknown_fields_are_kept_not_rejected() -> None:
     assert update.message.model_extra is not None and update.message.model_extra["brand_new_field"] == 1
 
 
-def test_other_fields_and_changes_without_metadata_are_set_aside_with_a_reason() -> None:
+def test_other_fields_are_their_own_updates_and_changes_without_metadata_are_set_aside() -> None:
     payload = {
         "entry": [
             {
+                "id": "W",
                 "changes": [
                     {"field": "account_update", "value": {"event": "VERIFIED_ACCOUNT"}},
                     {"field": "messages", "value": {"messages": [text("wamid.z", "x")]}},
-                ]
+                ],
             }
         ]
     }
-    reasons = [u.reason for u in updates(Notification.model_validate(payload)) if isinstance(u, Unparsed)]
-    assert reasons == ["field 'account_update' not handled yet", "change without metadata.phone_number_id"]
+    field, unparsed = updates(Notification.model_validate(payload))
+    assert field == FieldUpdate("W", "account_update", {"event": "VERIFIED_ACCOUNT"})
+    assert isinstance(unparsed, Unparsed) and unparsed.reason == "change without metadata.phone_number_id"
