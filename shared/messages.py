@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from shared import meta_events
 from shared.envelope import Command, Event, Payload
 
 
@@ -57,18 +58,36 @@ class WebhookParked(Event):
     phone_number_id: str | None = None
 
 
+class MediaRef(BaseModel):
+    """A customer's media as Meta announces it: fetch the bytes with ``GET /{id}`` then its URL."""
+
+    model_config = ConfigDict(frozen=True)
+    id: str
+    mime_type: str | None = None
+    sha256: str | None = None
+    caption: str | None = None
+    filename: str | None = None
+
+
 class MessageReceived(Event):
+    """A customer wrote to a client's number. ``text`` is what a person would read (body, caption, button
+    title, …); ``content`` is Meta's object for the type, whole."""
+
     TYPE: ClassVar[str] = "message.received"
     client_id: uuid.UUID
     phone_number_id: str
     display_phone_number: str
     wamid: str
     wa_id: str
+    user_id: str | None = None
     profile_name: str | None = None
     message_type: str
     text: str | None = None
+    media: MediaRef | None = None
+    content: dict[str, Any] | None = None
     timestamp: datetime
     context_wamid: str | None = None
+    forwarded: bool = False
 
 
 class MessageStatusChanged(Event):
@@ -154,5 +173,6 @@ ALL: tuple[type[Payload], ...] = (
     MessageFailed,
     ConversationOpened,
     QuotaExhausted,
+    *meta_events.ALL,
 )
 BY_TYPE: dict[str, type[Payload]] = {m.TYPE: m for m in ALL}

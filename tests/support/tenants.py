@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 import asyncpg
 import pytest
+
 from gateway.directory import upsert_client, upsert_number
 
 

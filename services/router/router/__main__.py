@@ -8,7 +8,8 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from router.handlers import Deps, record_outbound, route_webhook
+from router.deps import Deps
+from router.handlers import record_outbound, route_webhook
 from shared.consumer import Route
 from shared.logging import configure_logging
 from shared.messages import MessageSent, WebhookReceived

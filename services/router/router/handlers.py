@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
 from typing import Any
 
-import asyncpg
 from pydantic import ValidationError
 
 from router import store
-from shared.broker import Publisher
+from router.deps import Deps
+from router.fields import route_field
 from shared.envelope import Envelope, derived_id, wrap
 from shared.logging import bind_context, get_logger
 from shared.messages import (
@@ -27,12 +26,6 @@ from shared.messages import (
 from shared.webhook import FieldUpdate, MessageUpdate, Notification, StatusUpdate, Unparsed, Update, updates
 
 log = get_logger(__name__)
-
-
-@dataclass(frozen=True)
-class Deps:
-    pool: asyncpg.Pool
-    publisher: Publisher
 
 
 async def route_webhook(envelope: Envelope[WebhookReceived], deps: Deps) -> None:
@@ -51,8 +44,7 @@ async def route_webhook(envelope: Envelope[WebhookReceived], deps: Deps) -> None
         elif isinstance(update, StatusUpdate):
             await record_status(update, envelope, deps)
         elif isinstance(update, FieldUpdate):
-            payload = {"field": update.field, "waba_id": update.waba_id, "value": update.value}
-            await park(Unparsed(f"field {update.field!r} not routed yet", payload), envelope, deps)
+            await route_field(update, envelope, deps)
         else:
             await park(update, envelope, deps)
 
@@ -81,17 +73,22 @@ async def record_inbound(update: MessageUpdate, cause: Envelope[WebhookReceived]
             if not await store.insert_inbound(conn, client_id, update):
                 log.info("message.duplicate", wamid=message.id)
                 return
+            content = store.content_of(message)
             event = MessageReceived(
                 client_id=client_id,
                 phone_number_id=metadata.phone_number_id,
                 display_phone_number=metadata.display_phone_number,
                 wamid=message.id,
                 wa_id=message.from_,
+                user_id=update.contact.user_id if update.contact else None,
                 profile_name=update.contact.profile.name if update.contact else None,
                 message_type=message.type,
                 text=message.body,
+                media=store.media_of(message.type, content),
+                content=content,
                 timestamp=message.timestamp,
                 context_wamid=message.context.id if message.context else None,
+                forwarded=bool(message.context and (message.context.forwarded or message.context.frequently_forwarded)),
             )
             # Published before the commit: if the publish fails the insert rolls back and the webhook is retried;
             # if the commit fails after it, the redelivered event carries the same id and consumers drop it.

@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 
 import openai
 import pytest
+
 from ai_worker.handlers import Deps, reply
 from ai_worker.llm import OpenAIReplyWriter
-
 from shared.consumer import Retry
 from shared.envelope import Envelope, derived_id, wrap
 from shared.messages import MessageReceived

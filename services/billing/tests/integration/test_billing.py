@@ -6,7 +6,6 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 from billing.handlers import Deps, count_inbound, count_outbound, record_meta_pricing
-
 from shared.envelope import Envelope, wrap
 from shared.messages import MessageReceived, MessageSent, MessageStatusChanged, MetaConversation, MetaPricing
 from shared.runtime import Infrastructure

@@ -7,10 +7,10 @@ from collections.abc import AsyncIterator
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
+
 from gateway.app import create_app
 from gateway.keys import PUBLISHER
 from gateway.signature import sign
-
 from shared import topology
 from shared.runtime import Infrastructure
 from shared.settings import Settings

@@ -6,8 +6,9 @@ import json
 from datetime import UTC, datetime
 
 import asyncpg
-from router.handlers import Deps, route_webhook
 
+from router.deps import Deps
+from router.handlers import route_webhook
 from shared.envelope import wrap
 from shared.messages import WebhookReceived
 from shared.runtime import Infrastructure

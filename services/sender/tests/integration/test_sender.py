@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from pydantic import SecretStr
-from sender.handlers import Deps, Limits, send
 
+from sender.handlers import Deps, Limits, send
 from shared.consumer import Retry
 from shared.envelope import Envelope, wrap
 from shared.graph import graph_client

@@ -1,0 +1,83 @@
+"""Webhook fields other than ``messages``: each becomes one stored record and one event for the CRM.
+
+The tenant is found from what the field carries: ``metadata.phone_number_id`` (coexistence echoes, history),
+a ``display_phone_number`` (quality and name updates), or the WABA when all its numbers are one client's.
+Coexistence echoes (the business answering from the WhatsApp Business app) also join the conversation
+history, so the AI reads what the person said.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from typing import Any
+
+import asyncpg
+
+from router import store
+from router.deps import Deps
+from shared.envelope import Envelope, derived_id, wrap
+from shared.logging import get_logger
+from shared.messages import WebhookReceived
+from shared.meta_events import MessageEchoed, event_for
+from shared.webhook import FieldUpdate
+
+log = get_logger(__name__)
+
+
+async def route_field(update: FieldUpdate, cause: Envelope[WebhookReceived], deps: Deps) -> None:
+    if update.field == "smb_message_echoes":
+        metadata = update.value.get("metadata") or {}
+        for echo in update.value.get("message_echoes") or []:
+            if isinstance(echo, dict):
+                await _publish_once(update, {"metadata": metadata, **echo}, cause, deps)
+        return
+    await _publish_once(update, update.value, cause, deps)
+
+
+async def _publish_once(
+    update: FieldUpdate, value: dict[str, Any], cause: Envelope[WebhookReceived], deps: Deps
+) -> None:
+    digest = hashlib.sha256(
+        json.dumps([update.waba_id, update.field, value], sort_keys=True, ensure_ascii=False).encode()
+    ).hexdigest()
+    event_type = event_for(update.field)
+    async with deps.pool.acquire() as conn, conn.transaction():
+        client_id, phone_number_id = await _tenant(conn, update.waba_id, value)
+        if not await store.insert_meta_event(conn, digest, update, client_id, value):
+            return
+        if event_type is MessageEchoed and client_id is not None and phone_number_id is not None:
+            await store.insert_echo(conn, client_id, phone_number_id, value)
+        event = event_type(
+            waba_id=update.waba_id,
+            field=update.field,
+            event=_meta_event_name(value),
+            client_id=client_id,
+            phone_number_id=phone_number_id,
+            value=value,
+        )
+        await deps.publisher.publish(
+            wrap(event, id=derived_id(event.TYPE, digest), tenant_id=client_id, correlation_id=cause.correlation_id)
+        )
+    log.info("meta_field.routed", field=update.field, event_type=event.TYPE)
+
+
+def _meta_event_name(value: dict[str, Any]) -> str | None:
+    for key in ("event", "decision", "type"):
+        if isinstance(value.get(key), str):
+            return str(value[key])
+    return None
+
+
+async def _tenant(conn: asyncpg.Connection, waba_id: str, value: dict[str, Any]) -> tuple[uuid.UUID | None, str | None]:
+    metadata = value.get("metadata") if isinstance(value.get("metadata"), dict) else {}
+    phone_number_id = metadata.get("phone_number_id") if metadata else None
+    if isinstance(phone_number_id, str):
+        return await store.client_for_number(conn, phone_number_id), phone_number_id
+    display = value.get("display_phone_number")
+    if isinstance(display, str) and display:
+        row = await store.number_by_phone(conn, "+" + "".join(ch for ch in display if ch.isdigit()))
+        if row is not None:
+            return row
+    return await store.client_for_waba(conn, waba_id), None
