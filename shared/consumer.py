@@ -72,6 +72,10 @@ class Consumer(Generic[D]):
         self._queue = await channel.get_queue(self._names.queue(self.role), ensure=False)
         self._tag = await self._queue.consume(self.on_message)
 
+    @property
+    def in_flight(self) -> int:
+        return self._in_flight
+
     async def stop(self, grace_s: float = 30.0) -> None:
         """Stop taking messages, let those in hand finish (unfinished ones are redelivered)."""
         if self._queue is not None and self._tag is not None:

@@ -48,6 +48,8 @@ class WebhookReceived(Event):
     TYPE: ClassVar[str] = "webhook.received"
     body: str
     received_at: datetime
+    # Set only when the signed bytes were not UTF-8: the exact bytes, so that nothing is lost.
+    body_base64: str | None = None
 
 
 class WebhookParked(Event):

@@ -44,8 +44,8 @@ class Settings(BaseSettings):
 
     gateway_host: str = "127.0.0.1"
     gateway_port: int = 8080
-    # Meta's webhook bodies are a few KB; a batch of a thousand updates stays well under 1 MiB.
-    max_body_bytes: int = 1024 * 1024
+    # Meta documents webhook payloads of up to 3 MB (history sync, large batches); past this: 413.
+    max_body_bytes: int = 4 * 1024 * 1024
 
     # Per-number throughput (Meta's default tier) and the per-recipient pair rate (reported: ~1 per 6 s).
     number_rate_per_s: float = 80.0

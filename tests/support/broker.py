@@ -22,6 +22,17 @@ class Tap:
     def __init__(self) -> None:
         self.messages: list[dict[str, Any]] = []
         self._arrived = asyncio.Condition()
+        self.queue: aio_pika.abc.AbstractQueue | None = None
+
+    async def drained(self, timeout: float = 10) -> None:
+        """Bounded poll until everything routed to the tap has been received."""
+        assert self.queue is not None
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while (await self.queue.channel.declare_queue(self.queue.name, passive=True)).declaration_result.message_count:
+            assert loop.time() < deadline, "tap not drained"
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0)
 
     async def on_message(self, message: AbstractIncomingMessage) -> None:
         async with self._arrived:
@@ -59,6 +70,7 @@ async def tap(infra: Infrastructure) -> AsyncIterator[Tap]:
     queue = await channel.declare_queue(exclusive=True, auto_delete=True)
     for exchange in (names.events, names.commands):
         await queue.bind(exchange, "#")
+    recorder.queue = queue
     tag = await queue.consume(recorder.on_message)
     yield recorder
     await queue.cancel(tag)

@@ -48,7 +48,7 @@ def notification(
         "metadata": {"display_phone_number": display_phone_number, "phone_number_id": phone_number_id},
     }
     if messages:
-        value["contacts"] = [{"profile": {"name": name}, "wa_id": m["from"]} for m in messages]
+        value["contacts"] = [{"profile": {"name": name}, "wa_id": m["from"]} for m in messages if "from" in m]
         value["messages"] = list(messages)
     if statuses:
         value["statuses"] = list(statuses)

@@ -6,6 +6,7 @@ and a broker that cannot confirm means 503 (Meta retries for days).
 
 from __future__ import annotations
 
+import base64
 import uuid
 from datetime import UTC, datetime
 
@@ -43,11 +44,17 @@ async def receive(request: web.Request) -> web.Response:
             log.warning("webhook.bad_signature", bytes=len(body))
             return web.Response(status=401, text="invalid or missing X-Hub-Signature-256")
         try:
-            text = body.decode("utf-8")
+            received = WebhookReceived(body=body.decode("utf-8"), received_at=datetime.now(UTC))
         except UnicodeDecodeError:
+            # Signed by Meta yet not UTF-8: accepted and kept byte for byte (the router parks it), since
+            # refusing would only make Meta retry the same bytes for days.
             log.warning("webhook.not_utf8", bytes=len(body))
-            return web.Response(status=400, text="body is not UTF-8")
-        envelope = wrap(WebhookReceived(body=text, received_at=datetime.now(UTC)), correlation_id=correlation_id)
+            received = WebhookReceived(
+                body=body.decode("utf-8", errors="replace"),
+                body_base64=base64.b64encode(body).decode(),
+                received_at=datetime.now(UTC),
+            )
+        envelope = wrap(received, correlation_id=correlation_id)
         try:
             await request.app[PUBLISHER].publish(envelope)
         except PublishFailed as exc:

@@ -29,6 +29,9 @@ log = get_logger(__name__)
 
 
 async def route_webhook(envelope: Envelope[WebhookReceived], deps: Deps) -> None:
+    if envelope.data.body_base64 is not None:
+        await park(Unparsed("body is not UTF-8", {"base64": envelope.data.body_base64}), envelope, deps)
+        return
     try:
         notification = Notification.model_validate_json(envelope.data.body)
     except ValidationError as exc:
