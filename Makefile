@@ -51,6 +51,7 @@ schemas: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) bench/e2e_latency.py
+	$(PY) bench/router_throughput.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .demo
