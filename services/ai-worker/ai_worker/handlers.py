@@ -74,7 +74,7 @@ async def _newer_customer_message(conn: asyncpg.Connection, received: MessageRec
         await conn.fetchval(
             """SELECT true FROM router.messages m JOIN router.messages this ON this.wamid = $3
                 WHERE m.phone_number_id = $1 AND m.wa_id = $2 AND m.direction = 'inbound'
-                  AND (m.sent_at, m.recorded_at) > (this.sent_at, this.recorded_at) LIMIT 1""",
+                  AND (m.sent_at, m.seq) > (this.sent_at, this.seq) LIMIT 1""",
             received.phone_number_id,
             received.wa_id,
             received.wamid,
@@ -95,7 +95,7 @@ async def _history(conn: asyncpg.Connection, received: MessageReceived, limit: i
     rows = await conn.fetch(
         """SELECT direction, body FROM router.messages
             WHERE phone_number_id = $1 AND wa_id = $2 AND sent_at <= $3 AND body IS NOT NULL
-            ORDER BY sent_at DESC, recorded_at DESC LIMIT $4""",
+            ORDER BY sent_at DESC, seq DESC LIMIT $4""",
         received.phone_number_id,
         received.wa_id,
         received.timestamp,

@@ -10,12 +10,20 @@ from typing import Any
 import asyncpg
 
 from shared.messages import MediaRef, MessageSent
-from shared.webhook import FieldUpdate, InboundMessage, MessageUpdate, Status, Unparsed
+from shared.webhook import FieldUpdate, InboundMessage, MessageUpdate, StatusUpdate, Unparsed
 
 
 async def client_for_number(conn: asyncpg.Connection, phone_number_id: str) -> uuid.UUID | None:
     value = await conn.fetchval("SELECT client_id FROM directory.numbers WHERE phone_number_id = $1", phone_number_id)
     return value if isinstance(value, uuid.UUID) else None
+
+
+async def clients_for_numbers(conn: asyncpg.Connection, phone_number_ids: set[str]) -> dict[str, uuid.UUID]:
+    rows = await conn.fetch(
+        "SELECT phone_number_id, client_id FROM directory.numbers WHERE phone_number_id = ANY($1::text[])",
+        list(phone_number_ids),
+    )
+    return {r["phone_number_id"]: r["client_id"] for r in rows}
 
 
 MEDIA_TYPES = frozenset({"image", "audio", "video", "document", "sticker"})
@@ -33,55 +41,83 @@ def media_of(message_type: str, content: dict[str, Any] | None) -> MediaRef | No
     return MediaRef.model_validate({k: v for k, v in content.items() if k in MediaRef.model_fields})
 
 
-async def insert_inbound(conn: asyncpg.Connection, client_id: uuid.UUID, update: MessageUpdate) -> bool:
-    """Store the message once; False if its wamid is already known (a redelivered webhook)."""
-    message, pnid = update.message, update.metadata.phone_number_id
-    media = media_of(message.type, content_of(message))
-    inserted = await conn.fetchval(
+async def insert_inbound(
+    conn: asyncpg.Connection, clients: dict[str, uuid.UUID], batch: list[MessageUpdate]
+) -> set[str]:
+    """Store each message once, in the given order (``seq``); return the wamids that were new."""
+    rows = []
+    for update in batch:
+        message = update.message
+        media = media_of(message.type, content_of(message))
+        rows.append(
+            (
+                message.id,
+                clients[update.metadata.phone_number_id],
+                update.metadata.phone_number_id,
+                message.from_,
+                message.type,
+                message.body,
+                json.dumps(message.model_dump(by_alias=True, mode="json")),
+                message.timestamp,
+                media.id if media else None,
+                media.mime_type if media else None,
+                media.sha256 if media else None,
+            )
+        )
+    inserted = await conn.fetch(
         """INSERT INTO router.messages
                (wamid, client_id, phone_number_id, wa_id, direction, message_type, body, payload, sent_at,
                 media_id, media_mime_type, media_sha256)
-           VALUES ($1, $2, $3, $4, 'inbound', $5, $6, $7, $8, $9, $10, $11)
-           ON CONFLICT (wamid) DO NOTHING RETURNING true""",
-        message.id,
-        client_id,
-        pnid,
-        message.from_,
-        message.type,
-        message.body,
-        message.model_dump(by_alias=True, mode="json"),
-        message.timestamp,
-        media.id if media else None,
-        media.mime_type if media else None,
-        media.sha256 if media else None,
+           SELECT m.wamid, m.client_id, m.pnid, m.wa_id, 'inbound', m.kind, m.body, m.payload::jsonb, m.sent_at,
+                  m.media_id, m.mime, m.sha
+             FROM unnest($1::text[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
+                         $8::timestamptz[], $9::text[], $10::text[], $11::text[])
+                  WITH ORDINALITY AS m(wamid, client_id, pnid, wa_id, kind, body, payload, sent_at, media_id, mime,
+                                       sha, ord)
+            ORDER BY m.ord
+           ON CONFLICT (wamid) DO NOTHING RETURNING wamid""",
+        *(list(column) for column in zip(*rows, strict=True)),
     )
-    if inserted:
+    new = {r["wamid"] for r in inserted}
+    contacts: dict[tuple[str, str], tuple[uuid.UUID, str | None]] = {}
+    for update in batch:
+        if update.message.id in new:
+            name = update.contact.profile.name if update.contact else None
+            key = (update.metadata.phone_number_id, update.message.from_)
+            contacts[key] = (clients[key[0]], name or contacts.get(key, (None, None))[1])
+    if contacts:
         await conn.execute(
             """INSERT INTO router.contacts (phone_number_id, wa_id, client_id, profile_name)
-               VALUES ($1, $2, $3, $4)
+               SELECT * FROM unnest($1::text[], $2::text[], $3::uuid[], $4::text[])
                ON CONFLICT (phone_number_id, wa_id) DO UPDATE
                   SET profile_name = COALESCE(EXCLUDED.profile_name, router.contacts.profile_name),
                       last_seen_at = now()""",
-            pnid,
-            message.from_,
-            client_id,
-            update.contact.profile.name if update.contact else None,
+            [k[0] for k in contacts],
+            [k[1] for k in contacts],
+            [v[0] for v in contacts.values()],
+            [v[1] for v in contacts.values()],
         )
-    return bool(inserted)
+    return new
 
 
-async def insert_status(conn: asyncpg.Connection, client_id: uuid.UUID, pnid: str, status: Status) -> bool:
-    inserted = await conn.fetchval(
+async def insert_statuses(
+    conn: asyncpg.Connection, clients: dict[str, uuid.UUID], batch: list[StatusUpdate]
+) -> set[tuple[str, str]]:
+    """Store each (wamid, status) once; return the pairs that were new."""
+    inserted = await conn.fetch(
         """INSERT INTO router.statuses (wamid, status, client_id, phone_number_id, occurred_at, payload)
-           VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (wamid, status) DO NOTHING RETURNING true""",
-        status.id,
-        status.status,
-        client_id,
-        pnid,
-        status.timestamp,
-        status.model_dump(mode="json"),
+           SELECT wamid, status, client_id, pnid, occurred_at, payload::jsonb
+             FROM unnest($1::text[], $2::text[], $3::uuid[], $4::text[], $5::timestamptz[], $6::text[])
+                  AS s(wamid, status, client_id, pnid, occurred_at, payload)
+           ON CONFLICT (wamid, status) DO NOTHING RETURNING wamid, status""",
+        [u.status.id for u in batch],
+        [u.status.status for u in batch],
+        [clients[u.metadata.phone_number_id] for u in batch],
+        [u.metadata.phone_number_id for u in batch],
+        [u.status.timestamp for u in batch],
+        [json.dumps(u.status.model_dump(mode="json")) for u in batch],
     )
-    return bool(inserted)
+    return {(r["wamid"], r["status"]) for r in inserted}
 
 
 async def insert_parked(conn: asyncpg.Connection, digest: str, item: Unparsed) -> bool:

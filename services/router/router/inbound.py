@@ -1,0 +1,120 @@
+"""Messages and statuses of one webhook, stored in one transaction and published before it commits.
+
+Batched on purpose: one round trip inserts every message (``wamid`` unique), the events of the new ones are
+published concurrently with confirms, then the transaction commits. A failed publish rolls everything back
+and the webhook is retried; a commit lost after the publishes only repeats events whose derived ids
+consumers already recognise.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from router import store
+from router.deps import Deps
+from shared.envelope import Envelope, derived_id, wrap
+from shared.logging import get_logger
+from shared.messages import MessageReceived, MessageStatusChanged, MetaConversation, MetaError, MetaPricing
+from shared.webhook import MessageUpdate, StatusUpdate, Unparsed
+
+log = get_logger(__name__)
+
+
+async def record_messages(batch: Sequence[MessageUpdate], cause: Envelope[Any], deps: Deps) -> list[Unparsed]:
+    """Store and announce the new messages; return those whose number is unknown, for parking."""
+    async with deps.pool.acquire() as conn, conn.transaction():
+        clients = await store.clients_for_numbers(conn, {u.metadata.phone_number_id for u in batch})
+        known = [u for u in batch if u.metadata.phone_number_id in clients]
+        new = await store.insert_inbound(conn, clients, known) if known else set()
+        events = [_received(u, clients[u.metadata.phone_number_id], cause) for u in known if u.message.id in new]
+        await asyncio.gather(*(deps.publisher.publish(e) for e in events))
+    for update in known:
+        if update.message.id not in new:
+            log.info("message.duplicate", wamid=update.message.id)
+    for event in events:
+        log.info(
+            "message.received",
+            wamid=event.data.wamid,
+            message_type=event.data.message_type,
+            tenant_id=str(event.tenant_id),
+        )
+    return [
+        Unparsed(
+            "unknown phone_number_id", u.message.model_dump(by_alias=True, mode="json"), u.metadata.phone_number_id
+        )
+        for u in batch
+        if u.metadata.phone_number_id not in clients
+    ]
+
+
+async def record_statuses(batch: Sequence[StatusUpdate], cause: Envelope[Any], deps: Deps) -> list[Unparsed]:
+    async with deps.pool.acquire() as conn, conn.transaction():
+        clients = await store.clients_for_numbers(conn, {u.metadata.phone_number_id for u in batch})
+        known = [u for u in batch if u.metadata.phone_number_id in clients]
+        new = await store.insert_statuses(conn, clients, known) if known else set()
+        events = [
+            _status(u, clients[u.metadata.phone_number_id], cause)
+            for u in known
+            if (u.status.id, u.status.status) in new
+        ]
+        await asyncio.gather(*(deps.publisher.publish(e) for e in events))
+    return [
+        Unparsed("unknown phone_number_id", u.status.model_dump(mode="json"), u.metadata.phone_number_id)
+        for u in batch
+        if u.metadata.phone_number_id not in clients
+    ]
+
+
+def _received(update: MessageUpdate, client_id: uuid.UUID, cause: Envelope[Any]) -> Envelope[MessageReceived]:
+    message, metadata, contact = update.message, update.metadata, update.contact
+    content = store.content_of(message)
+    event = MessageReceived(
+        client_id=client_id,
+        phone_number_id=metadata.phone_number_id,
+        display_phone_number=metadata.display_phone_number,
+        wamid=message.id,
+        wa_id=message.from_,
+        user_id=contact.user_id if contact else None,
+        profile_name=contact.profile.name if contact else None,
+        message_type=message.type,
+        text=message.body,
+        media=store.media_of(message.type, content),
+        content=content,
+        timestamp=message.timestamp,
+        context_wamid=message.context.id if message.context else None,
+        forwarded=bool(message.context and (message.context.forwarded or message.context.frequently_forwarded)),
+    )
+    return wrap(event, id=derived_id(event.TYPE, message.id), tenant_id=client_id, correlation_id=cause.correlation_id)
+
+
+def _status(update: StatusUpdate, client_id: uuid.UUID, cause: Envelope[Any]) -> Envelope[MessageStatusChanged]:
+    status, conversation = update.status, update.status.conversation
+    event = MessageStatusChanged(
+        client_id=client_id,
+        phone_number_id=update.metadata.phone_number_id,
+        wamid=status.id,
+        status=status.status,
+        recipient_id=status.recipient_id,
+        timestamp=status.timestamp,
+        conversation=MetaConversation(
+            id=conversation.id,
+            origin_type=conversation.origin.get("type"),
+            expiration_timestamp=conversation.expiration_timestamp,
+        )
+        if conversation
+        else None,
+        pricing=MetaPricing.model_validate(status.pricing) if status.pricing else None,
+        errors=tuple(
+            MetaError(code=e.code, title=e.title, message=e.message, details=e.error_data.get("details"))
+            for e in status.errors
+        ),
+    )
+    return wrap(
+        event,
+        id=derived_id(event.TYPE, status.id, status.status),
+        tenant_id=client_id,
+        correlation_id=cause.correlation_id,
+    )
