@@ -142,6 +142,17 @@ class MessageFailed(Event):
     error_details: str | None = None
 
 
+class ReplyPaused(Event):
+    """The AI did not answer a customer because of the client's quota policy (``pause_ai``)."""
+
+    TYPE: ClassVar[str] = "reply.paused"
+    client_id: uuid.UUID
+    phone_number_id: str
+    wa_id: str
+    wamid: str
+    reason: str
+
+
 class ConversationOpened(Event):
     """A 24-hour conversation window was opened by a business message and counted against the quota."""
 
@@ -173,6 +184,7 @@ ALL: tuple[type[Payload], ...] = (
     SendMessage,
     MessageSent,
     MessageFailed,
+    ReplyPaused,
     ConversationOpened,
     QuotaExhausted,
     *meta_events.ALL,

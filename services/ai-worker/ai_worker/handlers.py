@@ -12,7 +12,7 @@ from shared.broker import Publisher
 from shared.consumer import Retry
 from shared.envelope import Envelope, derived_id, wrap
 from shared.logging import get_logger
-from shared.messages import MessageReceived, SendMessage
+from shared.messages import MessageReceived, ReplyPaused, SendMessage
 
 log = get_logger(__name__)
 
@@ -27,8 +27,9 @@ class Deps:
 
 async def reply(envelope: Envelope[MessageReceived], deps: Deps) -> None:
     received = envelope.data
-    if not received.text:
-        log.info("reply.skipped", reason="no text", message_type=received.message_type, wamid=received.wamid)
+    turn = customer_turn(received)
+    if turn is None:
+        log.info("reply.skipped", reason="nothing to answer", message_type=received.message_type)
         return
     async with deps.pool.acquire() as conn, conn.transaction():
         # One conversation at a time: replicas writing to the same customer take turns.
@@ -39,8 +40,10 @@ async def reply(envelope: Envelope[MessageReceived], deps: Deps) -> None:
             # A burst: the latest message's reply will read this one in its history, so answer once.
             log.info("reply.coalesced", wamid=received.wamid)
             return
-        persona = await _persona(conn, received)
-        history = await _history(conn, received, deps.history_messages)
+        persona, policy = await _persona(conn, received)
+        if policy == "pause_ai" and await _quota_spent(conn, received):
+            return await _pause(received, envelope, deps)
+        history = await _history(conn, received, turn, deps.history_messages)
         try:
             text = await deps.writer.write(persona, history)
         except LLMUnavailable as exc:
@@ -82,16 +85,65 @@ async def _newer_customer_message(conn: asyncpg.Connection, received: MessageRec
     )
 
 
-async def _persona(conn: asyncpg.Connection, received: MessageReceived) -> Persona:
+# Types that call for no answer of their own: a reaction, Meta's system notices, what Meta could not read.
+SILENT_TYPES = frozenset({"reaction", "system", "unsupported", "unknown", "errors"})
+
+
+def customer_turn(received: MessageReceived) -> str | None:
+    """What the customer said, as the model reads it; None when there is nothing to answer."""
+    if received.message_type in SILENT_TYPES:
+        return None
+    if received.text:
+        return received.text
+    # A photo or voice note without words still deserves an answer; the model is told what arrived.
+    return f"[{received.message_type} from the customer, with no text]"
+
+
+async def _persona(conn: asyncpg.Connection, received: MessageReceived) -> tuple[Persona, str]:
     row = await conn.fetchrow(
-        "SELECT name, personality FROM directory.clients WHERE id = $1", uuid.UUID(str(received.client_id))
+        "SELECT name, personality, quota_policy FROM directory.clients WHERE id = $1",
+        uuid.UUID(str(received.client_id)),
     )
     if row is None:
         raise Retry(f"client {received.client_id} not found in the directory", delay_s=30)
-    return Persona(business_name=row["name"], personality=row["personality"], customer_name=received.profile_name)
+    persona = Persona(business_name=row["name"], personality=row["personality"], customer_name=received.profile_name)
+    return persona, str(row["quota_policy"])
 
 
-async def _history(conn: asyncpg.Connection, received: MessageReceived, limit: int) -> list[Turn]:
+async def _quota_spent(conn: asyncpg.Connection, received: MessageReceived) -> bool:
+    """True when a reply would open a conversation and the month's free ones are used up."""
+    return bool(
+        await conn.fetchval(
+            """SELECT u.free_remaining = 0 AND NOT EXISTS (
+                      SELECT 1 FROM billing.conversations c
+                       WHERE c.phone_number_id = u.phone_number_id AND c.wa_id = $2 AND c.expires_at > now())
+                 FROM dashboard.number_usage u WHERE u.phone_number_id = $1""",
+            received.phone_number_id,
+            received.wa_id,
+        )
+    )
+
+
+async def _pause(received: MessageReceived, cause: Envelope[MessageReceived], deps: Deps) -> None:
+    paused = ReplyPaused(
+        client_id=received.client_id,
+        phone_number_id=received.phone_number_id,
+        wa_id=received.wa_id,
+        wamid=received.wamid,
+        reason="free conversations of the month used up; the client's policy pauses AI replies",
+    )
+    await deps.publisher.publish(
+        wrap(
+            paused,
+            id=derived_id(paused.TYPE, received.wamid),
+            tenant_id=received.client_id,
+            correlation_id=cause.correlation_id,
+        )
+    )
+    log.info("reply.paused", wamid=received.wamid)
+
+
+async def _history(conn: asyncpg.Connection, received: MessageReceived, turn: str, limit: int) -> list[Turn]:
     rows = await conn.fetch(
         """SELECT direction, body FROM router.messages
             WHERE phone_number_id = $1 AND wa_id = $2 AND sent_at <= $3 AND body IS NOT NULL
@@ -102,6 +154,6 @@ async def _history(conn: asyncpg.Connection, received: MessageReceived, limit: i
         limit,
     )
     turns = [Turn("customer" if r["direction"] == "inbound" else "business", r["body"]) for r in reversed(rows)]
-    if not turns or turns[-1].role != "customer":
-        turns.append(Turn("customer", received.text or ""))
+    if not turns or turns[-1].role != "customer" or received.text is None:
+        turns.append(Turn("customer", turn))
     return turns

@@ -45,7 +45,9 @@ async def stored(infra: Infrastructure, tenant: Tenant, text: str, at: datetime,
     return wamid
 
 
-def received(tenant: Tenant, wamid: str, text: str, at: datetime) -> Envelope[MessageReceived]:
+def received(
+    tenant: Tenant, wamid: str, text: str | None, at: datetime, message_type: str = "text"
+) -> Envelope[MessageReceived]:
     return wrap(
         MessageReceived(
             client_id=tenant.client_id,
@@ -54,7 +56,7 @@ def received(tenant: Tenant, wamid: str, text: str, at: datetime) -> Envelope[Me
             wamid=wamid,
             wa_id=CUSTOMER,
             profile_name="Ana",
-            message_type="text",
+            message_type=message_type,
             text=text,
             timestamp=at,
         ),
@@ -124,3 +126,39 @@ async def test_llm_outage_is_retried_not_lost(
     await reply(received(tenant, wamid, "¿hay alguien?", at), deps)  # the retry
     (command,) = await tap.wait_for("message.send")
     assert command["data"]["reply_to_wamid"] == wamid
+
+
+async def test_when_free_conversations_are_used_up_pause_ai_clients_get_no_reply_and_an_event(
+    deps: Deps, infra: Infrastructure, sandbox: Sandbox, tap: Tap, make_tenant
+) -> None:  # type: ignore[no-untyped-def]
+    tenant = await make_tenant(free_quota=0, quota_policy="pause_ai")
+    at = datetime.now(UTC).replace(microsecond=0)
+    wamid = await stored(infra, tenant, "¿Hola?", at)
+    await reply(received(tenant, wamid, "¿Hola?", at), deps)
+    (paused,) = await tap.wait_for("reply.paused")
+    assert paused["data"]["wamid"] == wamid and paused["tenant_id"] == str(tenant.client_id)
+    assert tap.of_type("message.send") == [] and await sandbox.llm_requests() == []
+
+
+async def test_count_paid_clients_keep_getting_replies_past_the_quota(
+    deps: Deps, infra: Infrastructure, tap: Tap, make_tenant
+) -> None:  # type: ignore[no-untyped-def]
+    tenant = await make_tenant(free_quota=0, quota_policy="count_paid")
+    at = datetime.now(UTC).replace(microsecond=0)
+    wamid = await stored(infra, tenant, "¿Hola?", at)
+    await reply(received(tenant, wamid, "¿Hola?", at), deps)
+    (command,) = await tap.wait_for("message.send")
+    assert command["data"]["reply_to_wamid"] == wamid
+
+
+async def test_a_photo_without_words_is_answered_and_a_reaction_is_not(
+    deps: Deps, infra: Infrastructure, sandbox: Sandbox, tap: Tap, tenant: Tenant
+) -> None:
+    at = datetime.now(UTC).replace(microsecond=0)
+    photo, reaction = new_wamid(), new_wamid()
+    await reply(received(tenant, reaction, "👍", at, message_type="reaction"), deps)
+    await reply(received(tenant, photo, None, at, message_type="image"), deps)
+    (request,) = await sandbox.llm_requests()
+    assert request["messages"][-1] == {"role": "user", "content": "[image from the customer, with no text]"}
+    (command,) = await tap.wait_for("message.send")
+    assert command["data"]["reply_to_wamid"] == photo
