@@ -19,13 +19,14 @@ from shared.broker import Publisher
 from shared.consumer import Retry
 from shared.envelope import Envelope, derived_id, wrap
 from shared.graph import GraphClient
-from shared.graph_errors import GraphError, ReEngagementRequired
+from shared.graph_errors import GraphError, ReEngagementRequired, TokenInvalid
 from shared.logging import get_logger
 from shared.messages import MessageFailed, MessageSent, SendMessage
 
 log = get_logger(__name__)
 # Meta's customer-service window: free-form messages only within 24 h of the customer's last message.
 CUSTOMER_WINDOW = timedelta(hours=24)
+TOKEN_RETRY_S = 600
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,11 @@ async def send(envelope: Envelope[SendMessage], deps: Deps) -> None:
             wamid = await deps.graph.send_text(
                 command.phone_number_id, command.to, command.text, command.reply_to_wamid
             )
+        except TokenInvalid as exc:
+            # The app's token is wrong for every number: hold the messages (retry late, then the dead-letter
+            # queue, replayable) rather than fail them, and make the operator see it.
+            log.error("graph.token_invalid", code=exc.code, action="renew WAMUX_GRAPH_TOKEN, then replay")
+            raise Retry(f"Graph token rejected: {exc}", delay_s=TOKEN_RETRY_S) from exc
         except GraphError as exc:
             if exc.retryable:
                 raise Retry(f"Graph: {exc}", delay_s=exc.retry_after_s * random.uniform(1.0, 2.0)) from exc

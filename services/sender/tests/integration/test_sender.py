@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
@@ -112,14 +111,15 @@ async def test_pair_rate_is_held_before_meta_enforces_it(deps: Deps, sandbox: Sa
     await send(command(tenant, "otro cliente", to="573009998877"), deps)
 
 
-async def test_invalid_token_fails_the_send_with_code_190(
+async def test_a_rejected_token_holds_the_message_for_later_instead_of_failing_it(
     infra: Infrastructure, sandbox: Sandbox, tap: Tap, tenant: Tenant
 ) -> None:
     settings = infra.settings.model_copy(
         update={"graph_base_url": sandbox.graph_url, "graph_token": SecretStr("wrong")}
     )
     async with graph_client(settings) as graph:
-        await send(command(tenant), Deps(infra.pool, infra.publisher, graph))
-    (failed,) = await tap.wait_for("message.failed")
-    assert failed["data"]["error_code"] == 190
-    assert uuid.UUID(failed["data"]["send_id"])
+        with pytest.raises(Retry, match="token rejected") as retry:
+            await send(command(tenant), Deps(infra.pool, infra.publisher, graph))
+    assert retry.value.delay_s >= 600
+    assert tap.of_type("message.failed") == []
+    assert await sandbox.outbox(phone_number_id=tenant.phone_number_id) == []
