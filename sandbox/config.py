@@ -34,3 +34,8 @@ class SandboxSettings(BaseSettings):
     # Pair rate (reported, not documented by Meta): ~1 message per 6 s to one customer, bursts up to ~45.
     sandbox_pair_rate_per_s: float = Field(default=1 / 6, gt=0)
     sandbox_pair_burst: int = Field(default=45, ge=1)
+
+    # Meta's media download URLs are valid for about 5 minutes after GET /{media_id} hands them out.
+    sandbox_media_url_ttl_s: float = Field(default=300.0, ge=0)
+    # Media (uploads and customers' files) is kept in memory; past this total the oldest is forgotten.
+    sandbox_media_store_bytes: int = Field(default=64 * 1024 * 1024, ge=1)

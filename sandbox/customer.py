@@ -2,6 +2,7 @@
 
     python -m sandbox.customer --phone-number-id PNID "Hola, ¿abren hoy?"
     python -m sandbox.customer --phone-number-id PNID          # interactive: one message per line
+    python -m sandbox.customer --phone-number-id PNID --media foto.jpg "¿Tienen este?"   # text is the caption
 
 Each message goes through the emulator (signed inbound webhook to the gateway); the reply is the next
 message the emulator accepts for that customer from that number. Exit codes: 0 replied, 1 no reply in
@@ -12,13 +13,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
+import mimetypes
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import aiohttp
 
 POLL_INTERVAL_S = 0.1
+MEDIA_TYPES = ("image", "audio", "video", "document", "sticker")
 
 
 class Refused(Exception):
@@ -33,12 +38,35 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--name", default="Ana", help="the customer's profile name")
     parser.add_argument("--emulator", default="http://127.0.0.1:8081", help="the Graph emulator's URL")
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for a reply")
+    parser.add_argument("--media", type=Path, help="send this file; the text becomes its caption")
+    parser.add_argument("--media-type", choices=MEDIA_TYPES, help="defaults from the file's extension")
     parser.add_argument("text", nargs="*", help="the message; none starts an interactive session")
     return parser.parse_args(argv)
 
 
+def media_payload(path: Path, kind: str | None, caption: str) -> dict[str, Any]:
+    mime_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+    if kind is None:
+        major = mime_type.split("/")[0]
+        kind = "sticker" if mime_type == "image/webp" else major if major in MEDIA_TYPES else "document"
+    media: dict[str, Any] = {
+        "type": kind,
+        "mime_type": mime_type,
+        "data_base64": base64.b64encode(path.read_bytes()).decode(),
+    }
+    if caption and kind in ("image", "video", "document"):  # the only types Meta gives a caption
+        media["caption"] = caption
+    if kind == "document":
+        media["filename"] = path.name
+    return media
+
+
 async def send(session: aiohttp.ClientSession, args: argparse.Namespace, text: str) -> dict[str, Any]:
-    payload = {"phone_number_id": args.phone_number_id, "from": args.wa_id, "name": args.name, "text": text}
+    payload: dict[str, Any] = {"phone_number_id": args.phone_number_id, "from": args.wa_id, "name": args.name}
+    if args.media is not None:
+        payload["media"] = media_payload(args.media, args.media_type, text)
+    else:
+        payload["text"] = text
     if args.display_phone_number:
         payload["display_phone_number"] = args.display_phone_number
     async with session.post(f"{args.emulator}/_sandbox/customer_message", json=payload) as response:
@@ -88,11 +116,14 @@ async def run(argv: list[str] | None = None) -> int:
     args.emulator = args.emulator.rstrip("/")
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=args.timeout + 10)) as session:
         try:
-            if args.text:
+            if args.text or args.media:
                 return await converse(session, args, " ".join(args.text))
             return await repl(session, args)
         except aiohttp.ClientError as exc:
             print(f"error: emulator unreachable at {args.emulator}: {exc}", file=sys.stderr)
+            return 2
+        except OSError as exc:
+            print(f"error: cannot read {args.media}: {exc.strerror}", file=sys.stderr)
             return 2
 
 

@@ -1,4 +1,4 @@
-"""The WhatsApp Cloud API emulator: ``POST /{version}/{phone_number_id}/messages`` plus sandbox controls.
+"""The WhatsApp Cloud API emulator: ``POST /{version}/{phone_number_id}/messages``, media, sandbox controls.
 
 Checks run in the order Meta's would: token, body, then delivery-side refusals (injected faults,
 throughput, pair rate). A refused send consumes no pair-rate quota, as a message that never left.
@@ -6,7 +6,6 @@ throughput, pair rate). A refused send consumes no pair-rate quota, as a message
 
 from __future__ import annotations
 
-import hmac
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
@@ -16,10 +15,12 @@ from aiohttp import web
 
 from sandbox.config import SandboxSettings
 from sandbox.graph_admin import add_admin_routes
+from sandbox.graph_auth import check_token
+from sandbox.graph_media import add_media_routes
 from sandbox.graph_state import EMULATOR, Emulator
 from sandbox.graph_validation import ReadRequest, parse_messages_body
 from sandbox.ids import new_wamid
-from sandbox.meta_errors import MetaError, error_middleware, invalid_token
+from sandbox.meta_errors import MetaError, error_middleware
 from sandbox.state import OutboxEntry, ReadMark
 from sandbox.webhooks import WebhookPoster
 
@@ -27,9 +28,12 @@ MESSAGES_ROUTE = r"/{version:v\d+\.\d+}/{phone_number_id}/messages"
 
 
 def create_app(settings: SandboxSettings) -> web.Application:
-    app = web.Application(middlewares=[error_middleware])
+    # Customers' media arrives base64-encoded in JSON (4/3 of its size); uploads stream past this limit.
+    max_body = max(1024**2, settings.sandbox_media_store_bytes * 4 // 3 + 64 * 1024)
+    app = web.Application(middlewares=[error_middleware], client_max_size=max_body)
     app[EMULATOR] = Emulator.from_settings(settings)
     app.router.add_post(MESSAGES_ROUTE, send_message)
+    add_media_routes(app)
     add_admin_routes(app)
     app.cleanup_ctx.append(_webhook_delivery)
     return app
@@ -54,20 +58,10 @@ async def _webhook_delivery(app: web.Application) -> AsyncIterator[None]:
         emulator.poster = None
 
 
-def _check_token(request: web.Request, settings: SandboxSettings) -> None:
-    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() != "bearer":
-        token = request.query.get("access_token", "")  # Graph also takes the token as a parameter
-    token = token.strip()
-    expected = settings.graph_token.get_secret_value()
-    if not token or (expected and not hmac.compare_digest(token.encode(), expected.encode())):
-        raise invalid_token()
-
-
 async def send_message(request: web.Request) -> web.Response:
     emulator = request.app[EMULATOR]
     phone_number_id = request.match_info["phone_number_id"]
-    _check_token(request, emulator.settings)
+    check_token(request, emulator.settings)
     try:
         body: Any = await request.json()
     except ValueError as exc:

@@ -14,6 +14,7 @@ from aiohttp import web
 
 from sandbox.config import SandboxSettings
 from sandbox.faults import FaultBook
+from sandbox.media_store import DownloadUrls, MediaStore
 from sandbox.ratelimit import KeyedBuckets
 from sandbox.state import BusinessNumber, Conversation, Conversations, NumberRegistry, Outbox, ReadMark
 from sandbox.webhooks import WebhookPoster, status_payload
@@ -28,6 +29,8 @@ class Emulator:
     settings: SandboxSettings
     throughput: KeyedBuckets[str]
     pair_rate: KeyedBuckets[tuple[str, str]]
+    media: MediaStore
+    media_urls: DownloadUrls
     outbox: Outbox = field(default_factory=Outbox)
     numbers: NumberRegistry = field(default_factory=NumberRegistry)
     conversations: Conversations = field(default_factory=Conversations)
@@ -44,6 +47,8 @@ class Emulator:
             settings=settings,
             throughput=KeyedBuckets(rate, burst=rate),
             pair_rate=KeyedBuckets(settings.sandbox_pair_rate_per_s, burst=settings.sandbox_pair_burst),
+            media=MediaStore(settings.sandbox_media_store_bytes),
+            media_urls=DownloadUrls(settings.sandbox_media_url_ttl_s),
         )
 
     def spawn(self, work: Coroutine[Any, Any, Any]) -> None:

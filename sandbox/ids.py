@@ -21,6 +21,11 @@ def new_wamid(wa_id: str, *, inbound: bool = False) -> str:
     return "wamid." + base64.b64encode(record).decode()
 
 
+def new_media_id() -> str:
+    """Media ids are Graph object ids: 15 or 16 decimal digits."""
+    return str(10**15 + secrets.randbelow(9 * 10**15))
+
+
 def new_conversation_id() -> str:
     return secrets.token_hex(16)
 

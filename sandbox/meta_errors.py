@@ -55,6 +55,7 @@ _CATALOG: dict[int, tuple[str, str]] = {
         "The recipient has stopped marketing messages from this business.",
     ),
     131051: ("Unsupported message type", "Unsupported message type."),
+    131053: ("Media upload error", "Unable to upload the media used in the message."),
     131056: (
         "(Business Account, Consumer Account) pair rate limit hit",
         "Message failed to send because there were too many messages sent from this phone number to the "
@@ -111,6 +112,8 @@ class MetaError(Exception):
         http_status: int | None = None,
         error_subcode: int | None = None,
         message: str | None = None,
+        error_type: str = "OAuthException",
+        with_error_data: bool = True,
     ) -> None:
         title, default_details = _CATALOG.get(code, ("Unknown error", "An unknown error occurred."))
         self.code = code
@@ -118,13 +121,16 @@ class MetaError(Exception):
         self.http_status = http_status or http_status_for(code)
         self.error_subcode = error_subcode
         self.message = message or f"(#{code}) {title}"
+        self.error_type = error_type
+        self.with_error_data = with_error_data
         super().__init__(self.message)
 
     def body(self) -> dict[str, Any]:
-        error: dict[str, Any] = {"message": self.message, "type": "OAuthException", "code": self.code}
+        error: dict[str, Any] = {"message": self.message, "type": self.error_type, "code": self.code}
         if self.error_subcode is not None:
             error["error_subcode"] = self.error_subcode
-        error["error_data"] = {"messaging_product": "whatsapp", "details": self.details}
+        if self.with_error_data:
+            error["error_data"] = {"messaging_product": "whatsapp", "details": self.details}
         error["fbtrace_id"] = fbtrace_id()
         return {"error": error}
 
@@ -135,6 +141,18 @@ def invalid_token() -> MetaError:
         190,
         "Invalid OAuth access token - Cannot parse access token",
         message="Invalid OAuth access token - Cannot parse access token",
+    )
+
+
+def unsupported_request(method: str, object_id: str) -> MetaError:
+    """Graph's answer for an object id it does not know (or may not show): code 100, subcode 33."""
+    message = (
+        f"Unsupported {method} request. Object with ID '{object_id}' does not exist, cannot be loaded due to "
+        "missing permissions, or does not support this operation. Please read the Graph API documentation at "
+        "https://developers.facebook.com/docs/graph-api"
+    )
+    return MetaError(
+        100, message, error_subcode=33, message=message, error_type="GraphMethodException", with_error_data=False
     )
 
 

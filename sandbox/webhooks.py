@@ -71,16 +71,18 @@ def status_payload(
     return envelope(number, {"statuses": [item]})
 
 
+def inbound_payload(
+    number: BusinessNumber, *, wa_id: str, name: str, wamid: str, at: datetime, kind: str, content: dict[str, Any]
+) -> dict[str, Any]:
+    """A customer's message: ``type`` names the object that holds it (text{body}, image{id, …}, …)."""
+    message = {"from": wa_id, "id": wamid, "timestamp": unix(at), "type": kind, kind: content}
+    return envelope(number, {"contacts": [{"profile": {"name": name}, "wa_id": wa_id}], "messages": [message]})
+
+
 def inbound_text_payload(
     number: BusinessNumber, *, wa_id: str, name: str, wamid: str, text: str, at: datetime
 ) -> dict[str, Any]:
-    return envelope(
-        number,
-        {
-            "contacts": [{"profile": {"name": name}, "wa_id": wa_id}],
-            "messages": [{"from": wa_id, "id": wamid, "timestamp": unix(at), "type": "text", "text": {"body": text}}],
-        },
-    )
+    return inbound_payload(number, wa_id=wa_id, name=name, wamid=wamid, at=at, kind="text", content={"body": text})
 
 
 class WebhookPoster:

@@ -102,6 +102,7 @@ _BY_CODE: dict[int, type[GraphError]] = {
     133010: NumberNotRegistered,
     100: InvalidRequest,
     131008: InvalidRequest,
+    131053: InvalidRequest,
     131009: InvalidRequest,
 }
 

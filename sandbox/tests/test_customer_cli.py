@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
 import re
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -80,3 +83,33 @@ async def test_exits_2_when_the_emulator_is_unreachable(capsys: pytest.CaptureFi
 
     assert code == 2
     assert "emulator unreachable" in capsys.readouterr().err
+
+
+async def test_sends_a_file_as_media_with_the_text_as_caption(
+    emulator: str, gateway: WebhookReceiver, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    menu = tmp_path / "menu.pdf"
+    menu.write_bytes(b"%PDF-1.4 carta")
+    argv = ["--phone-number-id", PNID, "--emulator", emulator, "--timeout", "0.2", "--media", str(menu), "la carta"]
+
+    code = await customer.run(argv)
+
+    assert code == 1  # nobody answers here; the message itself went through
+    message = (await gateway.next()).json()["entry"][0]["changes"][0]["value"]["messages"][0]
+    assert message["type"] == "document"
+    document = message["document"]
+    assert (document["caption"], document["filename"], document["mime_type"]) == (
+        "la carta",
+        "menu.pdf",
+        "application/pdf",
+    )
+    assert document["sha256"] == base64.b64encode(hashlib.sha256(b"%PDF-1.4 carta").digest()).decode()
+
+
+async def test_exits_2_when_the_media_file_is_missing(
+    emulator: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = await customer.run(["--phone-number-id", PNID, "--emulator", emulator, "--media", str(tmp_path / "no.jpg")])
+
+    assert code == 2
+    assert "cannot read" in capsys.readouterr().err
