@@ -7,9 +7,10 @@ from collections.abc import AsyncIterator
 import asyncpg
 from aiohttp import web
 
-from gateway import stats, webhooks
-from gateway.keys import POOL, PUBLISHER, SETTINGS
+from gateway import media, stats, webhooks
+from gateway.keys import GRAPH, POOL, PUBLISHER, SETTINGS
 from shared import broker, db
+from shared.graph import graph_client
 from shared.settings import Settings
 
 
@@ -22,6 +23,12 @@ async def _broker(app: web.Application) -> AsyncIterator[None]:
 async def _database(app: web.Application) -> AsyncIterator[None]:
     async with db.pool(app[SETTINGS]) as pool:
         app[POOL] = pool
+        yield
+
+
+async def _graph(app: web.Application) -> AsyncIterator[None]:
+    async with graph_client(app[SETTINGS]) as client:
+        app[GRAPH] = client
         yield
 
 
@@ -41,9 +48,10 @@ async def readyz(request: web.Request) -> web.Response:
 def create_app(settings: Settings) -> web.Application:
     app = web.Application(client_max_size=settings.max_body_bytes)
     app[SETTINGS] = settings
-    app.cleanup_ctx.extend([_broker, _database])
+    app.cleanup_ctx.extend([_broker, _database, _graph])
     app.add_routes(webhooks.routes)
     app.add_routes(stats.routes)
+    app.add_routes(media.routes)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     return app

@@ -6,8 +6,10 @@ import asyncpg
 from aiohttp import web
 
 from shared.broker import Publisher
+from shared.graph import GraphClient
 from shared.settings import Settings
 
 SETTINGS = web.AppKey("settings", Settings)
 PUBLISHER = web.AppKey("publisher", Publisher)
 POOL = web.AppKey("pool", asyncpg.Pool)
+GRAPH = web.AppKey("graph", GraphClient)

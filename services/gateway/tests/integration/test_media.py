@@ -1,0 +1,85 @@
+"""A client downloads its customers' media through the gateway, fetched from the (emulated) Graph API."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+from pydantic import SecretStr
+
+from gateway.app import create_app
+from shared.graph import graph_client
+from shared.runtime import Infrastructure
+from tests.support.payloads import new_wamid
+from tests.support.sandbox import Sandbox
+from tests.support.tenants import Tenant, create_tenant
+
+PHOTO = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 40
+
+
+@pytest.fixture
+async def client(infra: Infrastructure, sandbox: Sandbox) -> AsyncIterator[TestClient]:
+    settings = infra.settings.model_copy(update={"graph_base_url": sandbox.graph_url})
+    async with TestClient(TestServer(create_app(settings))) as test_client:
+        yield test_client
+
+
+async def received_photo(infra: Infrastructure, sandbox: Sandbox, tenant: Tenant) -> str:
+    """Upload a photo to the emulator and record it as a customer's message, as the router would."""
+    settings = infra.settings.model_copy(
+        update={"graph_base_url": sandbox.graph_url, "graph_token": SecretStr("test-graph-token")}
+    )
+    async with graph_client(settings) as graph:
+        media_id = await graph.upload_media(tenant.phone_number_id, PHOTO, "image/png", "casa.png")
+    await infra.pool.execute(
+        """INSERT INTO router.messages (wamid, client_id, phone_number_id, wa_id, direction, message_type, payload,
+                                        sent_at, media_id, media_mime_type)
+           VALUES ($1, $2, $3, '573001112233', 'inbound', 'image', '{}', now(), $4, 'image/png')""",
+        new_wamid(),
+        tenant.client_id,
+        tenant.phone_number_id,
+        media_id,
+    )
+    return media_id
+
+
+async def test_client_downloads_its_customer_s_photo(
+    client: TestClient, infra: Infrastructure, sandbox: Sandbox, tenant: Tenant
+) -> None:
+    media_id = await received_photo(infra, sandbox, tenant)
+    response = await client.get(
+        f"/api/clients/{tenant.client_id}/media/{media_id}", headers={"Authorization": f"Bearer {tenant.api_key}"}
+    )
+    assert response.status == 200
+    assert response.content_type == "image/png"
+    assert await response.read() == PHOTO
+
+
+async def test_another_client_cannot_fetch_it(
+    client: TestClient, infra: Infrastructure, sandbox: Sandbox, tenant: Tenant, database_url: str
+) -> None:
+    media_id = await received_photo(infra, sandbox, tenant)
+    other = await create_tenant(database_url)
+    response = await client.get(
+        f"/api/clients/{other.client_id}/media/{media_id}", headers={"Authorization": f"Bearer {other.api_key}"}
+    )
+    assert response.status == 404
+
+
+async def test_media_meta_no_longer_has_is_404(
+    client: TestClient, infra: Infrastructure, sandbox: Sandbox, tenant: Tenant
+) -> None:
+    await infra.pool.execute(
+        """INSERT INTO router.messages (wamid, client_id, phone_number_id, wa_id, direction, message_type, payload,
+                                        sent_at, media_id) VALUES ($1, $2, $3, '57300', 'inbound', 'image', '{}', now(),
+                                        '1111111111111111')""",
+        new_wamid(),
+        tenant.client_id,
+        tenant.phone_number_id,
+    )
+    response = await client.get(
+        f"/api/clients/{tenant.client_id}/media/1111111111111111", headers={"Authorization": f"Bearer {tenant.api_key}"}
+    )
+    assert response.status == 404
+    assert "media unavailable from Meta" in await response.text()
