@@ -4,6 +4,7 @@ by billing. Every service runs as its own process; the test only speaks HTTP and
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
 import hmac
 import json
@@ -174,3 +175,36 @@ async def test_a_crashed_ai_worker_loses_no_message(stack: Stack, database_url: 
     await stack.wait_ready(["ai-worker"], 30)
     (reply,) = await eventually(lambda: outbox(stack, tenant, customer), "the reply after the restart")
     assert "¿siguen ahí?" in reply["text"]
+
+
+async def test_a_customer_photo_is_answered_and_its_client_can_download_it(stack: Stack, database_url: str) -> None:
+    tenant = await create_tenant(database_url)
+    customer = "573001110005"
+    photo = b"\xff\xd8\xff\xe0" + bytes(range(256)) * 64
+    graph = stack.env["WAMUX_GRAPH_BASE_URL"]
+    async with aiohttp.ClientSession() as session:
+        async with session.post(
+            f"{graph}/_sandbox/customer_message",
+            json={
+                "phone_number_id": tenant.phone_number_id,
+                "display_phone_number": tenant.phone_number.lstrip("+"),
+                "from": customer,
+                "name": "Ana",
+                "media": {
+                    "type": "image",
+                    "mime_type": "image/jpeg",
+                    "caption": "¿Este en Chapinero?",
+                    "data_base64": base64.b64encode(photo).decode(),
+                },
+            },
+        ) as sent:
+            assert sent.status == 200, await sent.text()
+            media_id = (await sent.json())["media_id"]
+        (reply,) = await eventually(lambda: outbox(stack, tenant, customer), "the reply to the photo")
+        assert "¿Este en Chapinero?" in reply["text"]
+        async with session.get(
+            f"{stack.gateway_url}/api/clients/{tenant.client_id}/media/{media_id}",
+            headers={"Authorization": f"Bearer {tenant.api_key}"},
+        ) as download:
+            assert download.status == 200 and download.content_type == "image/jpeg"
+            assert await download.read() == photo
