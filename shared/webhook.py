@@ -2,109 +2,111 @@
 
 Shape (Meta's Cloud API webhook reference): ``{"object", "entry": [{"id": WABA_ID, "changes": [{"field",
 "value"}]}]}``. One POST can carry several entries, each several changes, each several messages and
-statuses: :func:`updates` walks all of them, not just the first.
+statuses: :func:`updates` walks all of them, not just the first. A piece that cannot be read (an entry, a
+change, a message, a status) comes out as :class:`Unparsed` in its place; its neighbours still come out.
+
+The models live beside this module (``webhook_messages``, ``webhook_statuses``, ``webhook_fields``, …);
+import them from here.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any
+from functools import cached_property
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BeforeValidator, Field, InstanceOf, ValidationError, ValidatorFunctionWrapHandler, WrapValidator
 
-
-class MetaModel(BaseModel):
-    model_config = ConfigDict(extra="allow", frozen=True)
-
-
-def _unix(value: Any) -> datetime:
-    return datetime.fromtimestamp(int(value), tz=UTC)
-
-
-class Metadata(MetaModel):
-    display_phone_number: str = ""
-    phone_number_id: str
-
-
-class Profile(MetaModel):
-    name: str | None = None
-
-
-class Contact(MetaModel):
-    wa_id: str | None = None
-    user_id: str | None = None  # business-scoped user id; a contact may come without a wa_id
-    profile: Profile = Field(default_factory=Profile)
-
-
-class Text(MetaModel):
-    body: str = ""
-
-
-class Context(MetaModel):
-    id: str | None = None
-    forwarded: bool | None = None
-    frequently_forwarded: bool | None = None
-
-
-class InboundMessage(MetaModel):
-    id: str  # the wamid
-    from_: str = Field(alias="from")
-    timestamp: datetime
-    type: str = "unknown"
-    text: Text | None = None
-    context: Context | None = None
-
-    _ts = field_validator("timestamp", mode="before")(lambda v: _unix(v))
-
-    @property
-    def body(self) -> str | None:
-        """The text a person would read: the text body, a caption, a button's title."""
-        if self.text is not None:
-            return self.text.body
-        extra = self.model_extra or {}
-        part = extra.get(self.type)
-        if isinstance(part, dict):
-            for key in ("caption", "body", "text", "title", "emoji"):
-                if isinstance(part.get(key), str):
-                    return str(part[key])
-        return None
+from shared.webhook_coexistence import History, HistoryMessage, MessageEcho, MessageEchoes, SmbAppStateSync
+from shared.webhook_contact_cards import ContactCard
+from shared.webhook_content import (
+    Button,
+    FlowReply,
+    Interactive,
+    Location,
+    Media,
+    Order,
+    ProductItem,
+    Reaction,
+    Referral,
+    Reply,
+    System,
+    Text,
+    Unsupported,
+    WebhookError,
+)
+from shared.webhook_fields import (
+    FIELD_VALUES,
+    AccountAlerts,
+    AccountReviewUpdate,
+    AccountUpdate,
+    BusinessCapabilityUpdate,
+    Flows,
+    MessageTemplateQualityUpdate,
+    MessageTemplateStatusUpdate,
+    PhoneNumberNameUpdate,
+    PhoneNumberQualityUpdate,
+    Security,
+    TemplateCategoryUpdate,
+    UserPreferences,
+    parse_field,
+)
+from shared.webhook_messages import MEDIA_TYPES, Contact, Context, InboundMessage, Profile, ReferredProduct
+from shared.webhook_model import Lenient, LenientStr, Metadata, MetaModel, Readable, short_reason
+from shared.webhook_statuses import Pricing, Status, StatusConversation, StatusError
 
 
-class StatusConversation(MetaModel):
-    id: str | None = None
-    origin: dict[str, Any] = Field(default_factory=dict)
-    expiration_timestamp: datetime | None = None
+@dataclass(frozen=True)
+class Unparsed:
+    """A piece of the payload that could not be read: kept with the reason, never dropped."""
 
-    _ts = field_validator("expiration_timestamp", mode="before")(lambda v: None if v is None else _unix(v))
-
-
-class StatusError(MetaModel):
-    code: int | None = None
-    title: str | None = None
-    message: str | None = None
-    error_data: dict[str, Any] = Field(default_factory=dict)
+    reason: str
+    payload: dict[str, Any]
+    phone_number_id: str | None = None
 
 
-class Status(MetaModel):
-    id: str
-    status: str
-    timestamp: datetime
-    recipient_id: str = ""
-    conversation: StatusConversation | None = None
-    pricing: dict[str, Any] | None = None
-    errors: list[StatusError] = Field(default_factory=list)
+def _as_list(value: Any) -> list[Any]:
+    # A lone object where Meta documents a list is read as a list of one: it is then read, or set aside, alone.
+    return [] if value is None else value if isinstance(value, list) else [value]
 
-    _ts = field_validator("timestamp", mode="before")(lambda v: _unix(v))
+
+def _as_payload(item: Any) -> dict[str, Any]:
+    return item if isinstance(item, dict) else {"raw": item}
+
+
+def _pieces(model: type[MetaModel], what: str) -> Any:
+    """Read a list item by item: an unreadable item becomes an :class:`Unparsed` in its place."""
+
+    def read(value: Any, _: ValidatorFunctionWrapHandler) -> list[Any]:
+        read_items: list[Any] = []
+        for item in _as_list(value):
+            try:
+                read_items.append(model.model_validate(item))
+            except ValidationError as exc:
+                reason = f"unreadable {what}: {short_reason(exc)}"
+                read_items.append(Unparsed(reason, _as_payload(item), _pnid_in(item)))
+        return read_items
+
+    return WrapValidator(read)
+
+
+def _pnid_in(item: Any) -> str | None:
+    """The ``phone_number_id`` of a change that could not be read, so that it can still be routed to a tenant."""
+    value = item.get("value") if isinstance(item, dict) else None
+    metadata = value.get("metadata") if isinstance(value, dict) else None
+    pnid = metadata.get("phone_number_id") if isinstance(metadata, dict) else None
+    return pnid if isinstance(pnid, str) else None
 
 
 class Value(MetaModel):
-    messaging_product: str | None = None
-    metadata: Metadata | None = None
-    contacts: list[Contact] = Field(default_factory=list)
-    messages: list[dict[str, Any]] = Field(default_factory=list)
-    statuses: list[dict[str, Any]] = Field(default_factory=list)
+    """The value of a ``messages`` change; messages and statuses are read one by one in :func:`updates`."""
+
+    messaging_product: Lenient[str] = None
+    metadata: Lenient[Metadata] = None
+    contacts: Readable[Contact] = Field(default_factory=list)
+    messages: Annotated[list[Any], BeforeValidator(_as_list)] = Field(default_factory=list)
+    statuses: Annotated[list[Any], BeforeValidator(_as_list)] = Field(default_factory=list)
 
 
 class Change(MetaModel):
@@ -113,13 +115,13 @@ class Change(MetaModel):
 
 
 class Entry(MetaModel):
-    id: str = ""
-    changes: list[Change] = Field(default_factory=list)
+    id: LenientStr = ""  # the WABA id
+    changes: Annotated[list[Change | InstanceOf[Unparsed]], _pieces(Change, "change")] = Field(default_factory=list)
 
 
 class Notification(MetaModel):
-    object: str = ""
-    entry: list[Entry] = Field(default_factory=list)
+    object: LenientStr = ""
+    entry: Annotated[list[Entry | InstanceOf[Unparsed]], _pieces(Entry, "entry")] = Field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -140,20 +142,16 @@ class StatusUpdate:
 @dataclass(frozen=True)
 class FieldUpdate:
     """A change whose field is not ``messages``: account_update, message_template_status_update,
-    phone_number_quality_update, … — Meta's value kept whole."""
+    smb_message_echoes, … — Meta's value kept whole; :attr:`parsed` is its typed reading."""
 
     waba_id: str
     field: str
     value: dict[str, Any]
 
-
-@dataclass(frozen=True)
-class Unparsed:
-    """A piece of the payload that could not be read: kept with the reason, never dropped."""
-
-    reason: str
-    payload: dict[str, Any]
-    phone_number_id: str | None = None
+    @cached_property
+    def parsed(self) -> MetaModel | None:
+        """The value as the model of its field (:data:`FIELD_VALUES`), or ``None`` for a field not known here."""
+        return parse_field(self.field, self.value)
 
 
 Update = MessageUpdate | StatusUpdate | FieldUpdate | Unparsed
@@ -162,32 +160,96 @@ Update = MessageUpdate | StatusUpdate | FieldUpdate | Unparsed
 def updates(notification: Notification) -> Iterator[Update]:
     """Every message and status of every change of every entry; a bad one does not hide the others."""
     for entry in notification.entry:
+        if isinstance(entry, Unparsed):
+            yield entry
+            continue
         for change in entry.changes:
-            if change.field != "messages":
+            if isinstance(change, Unparsed):
+                yield change
+            elif change.field != "messages":
                 yield FieldUpdate(entry.id, change.field, change.value)
-                continue
-            yield from _messages_change(entry.id, change.value)
+            else:
+                yield from _messages_change(entry.id, change.value)
 
 
 def _messages_change(waba_id: str, raw: dict[str, Any]) -> Iterator[Update]:
-    try:
-        value = Value.model_validate(raw)
-    except ValueError as exc:
-        yield Unparsed(f"unreadable change: {exc}", raw)
-        return
+    value = Value.model_validate(raw)  # cannot fail: every field of Value is read leniently
     if value.metadata is None:
         yield Unparsed("change without metadata.phone_number_id", raw)
         return
-    contacts = {c.wa_id: c for c in value.contacts if c.wa_id}
+    metadata, pnid = value.metadata, value.metadata.phone_number_id
+    # A sender is known by wa_id, or only by user_id (BSUID) when they hide their number behind a username.
+    contacts = {key: c for c in value.contacts for key in (c.wa_id, c.user_id) if key}
     for item in value.messages:
         try:
             message = InboundMessage.model_validate(item)
-        except ValueError as exc:
-            yield Unparsed(f"unreadable message: {exc}", item, value.metadata.phone_number_id)
+        except ValidationError as exc:
+            yield Unparsed(f"unreadable message: {short_reason(exc)}", _as_payload(item), pnid)
             continue
-        yield MessageUpdate(waba_id, value.metadata, message, contacts.get(message.from_))
+        contact = contacts.get(message.from_) or contacts.get(message.from_user_id or "")
+        yield MessageUpdate(waba_id, metadata, message, contact)
     for item in value.statuses:
         try:
-            yield StatusUpdate(waba_id, value.metadata, Status.model_validate(item))
-        except ValueError as exc:
-            yield Unparsed(f"unreadable status: {exc}", item, value.metadata.phone_number_id)
+            yield StatusUpdate(waba_id, metadata, Status.model_validate(item))
+        except ValidationError as exc:
+            yield Unparsed(f"unreadable status: {short_reason(exc)}", _as_payload(item), pnid)
+
+
+__all__ = [
+    "FIELD_VALUES",
+    "MEDIA_TYPES",
+    "AccountAlerts",
+    "AccountReviewUpdate",
+    "AccountUpdate",
+    "BusinessCapabilityUpdate",
+    "Button",
+    "Change",
+    "Contact",
+    "ContactCard",
+    "Context",
+    "Entry",
+    "FieldUpdate",
+    "FlowReply",
+    "Flows",
+    "History",
+    "HistoryMessage",
+    "InboundMessage",
+    "Interactive",
+    "Location",
+    "Media",
+    "MessageEcho",
+    "MessageEchoes",
+    "MessageTemplateQualityUpdate",
+    "MessageTemplateStatusUpdate",
+    "MessageUpdate",
+    "MetaModel",
+    "Metadata",
+    "Notification",
+    "Order",
+    "PhoneNumberNameUpdate",
+    "PhoneNumberQualityUpdate",
+    "Pricing",
+    "ProductItem",
+    "Profile",
+    "Reaction",
+    "Referral",
+    "ReferredProduct",
+    "Reply",
+    "Security",
+    "SmbAppStateSync",
+    "Status",
+    "StatusConversation",
+    "StatusError",
+    "StatusUpdate",
+    "System",
+    "TemplateCategoryUpdate",
+    "Text",
+    "Unparsed",
+    "Unsupported",
+    "Update",
+    "UserPreferences",
+    "Value",
+    "WebhookError",
+    "parse_field",
+    "updates",
+]
