@@ -42,9 +42,7 @@ async def record_messages(batch: Sequence[MessageUpdate], cause: Envelope[Any], 
             tenant_id=str(event.tenant_id),
         )
     return [
-        Unparsed(
-            "unknown phone_number_id", u.message.model_dump(by_alias=True, mode="json"), u.metadata.phone_number_id
-        )
+        Unparsed("unknown phone_number_id", u.message.raw, u.metadata.phone_number_id)
         for u in batch
         if u.metadata.phone_number_id not in clients
     ]
@@ -81,7 +79,7 @@ def _received(update: MessageUpdate, client_id: uuid.UUID, cause: Envelope[Any])
         profile_name=contact.profile.name if contact else None,
         message_type=message.type,
         text=message.body,
-        media=store.media_of(message.type, content),
+        media=store.media_of(message),
         content=content,
         timestamp=message.timestamp,
         context_wamid=message.context.id if message.context else None,
@@ -101,15 +99,14 @@ def _status(update: StatusUpdate, client_id: uuid.UUID, cause: Envelope[Any]) ->
         timestamp=status.timestamp,
         conversation=MetaConversation(
             id=conversation.id,
-            origin_type=conversation.origin.get("type"),
+            origin_type=conversation.origin_type,
             expiration_timestamp=conversation.expiration_timestamp,
         )
         if conversation
         else None,
-        pricing=MetaPricing.model_validate(status.pricing) if status.pricing else None,
+        pricing=MetaPricing.model_validate(pricing.model_dump()) if (pricing := status.parsed_pricing) else None,
         errors=tuple(
-            MetaError(code=e.code, title=e.title, message=e.message, details=e.error_data.get("details"))
-            for e in status.errors
+            MetaError(code=e.code, title=e.title, message=e.message, details=e.details) for e in status.errors
         ),
     )
     return wrap(

@@ -26,19 +26,19 @@ async def clients_for_numbers(conn: asyncpg.Connection, phone_number_ids: set[st
     return {r["phone_number_id"]: r["client_id"] for r in rows}
 
 
-MEDIA_TYPES = frozenset({"image", "audio", "video", "document", "sticker"})
-
-
 def content_of(message: InboundMessage) -> dict[str, Any] | None:
-    """Meta's object named after the message's type (``image``, ``location``, …), whole."""
-    part = message.model_dump(by_alias=True, mode="json").get(message.type)
+    """Meta's object named after the message's type (``image``, ``location``, …), exactly as sent."""
+    part = message.raw.get(message.type)
     return part if isinstance(part, dict) else None
 
 
-def media_of(message_type: str, content: dict[str, Any] | None) -> MediaRef | None:
-    if message_type not in MEDIA_TYPES or not content or not isinstance(content.get("id"), str):
+def media_of(message: InboundMessage) -> MediaRef | None:
+    media = message.media
+    if media is None or not media.id:
         return None
-    return MediaRef.model_validate({k: v for k, v in content.items() if k in MediaRef.model_fields})
+    return MediaRef(
+        id=media.id, mime_type=media.mime_type, sha256=media.sha256, caption=media.caption, filename=media.filename
+    )
 
 
 async def insert_inbound(
@@ -48,7 +48,7 @@ async def insert_inbound(
     rows = []
     for update in batch:
         message = update.message
-        media = media_of(message.type, content_of(message))
+        media = media_of(message)
         rows.append(
             (
                 message.id,
@@ -57,7 +57,7 @@ async def insert_inbound(
                 message.from_,
                 message.type,
                 message.body,
-                json.dumps(message.model_dump(by_alias=True, mode="json")),
+                json.dumps(message.raw),
                 message.timestamp,
                 media.id if media else None,
                 media.mime_type if media else None,
