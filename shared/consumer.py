@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
 import aio_pika
@@ -30,6 +31,7 @@ log = get_logger(__name__)
 D = TypeVar("D")
 ATTEMPT_HEADER = "x-wamux-attempt"
 ERROR_HEADER = "x-wamux-error"
+DEAD_AT_HEADER = "x-wamux-dead-at"
 
 
 class Retry(Exception):
@@ -133,7 +135,8 @@ class Consumer(Generic[D]):
     async def _dead_letter(self, message: AbstractIncomingMessage, reason: str) -> None:
         log.error("message.dead_lettered", reason=reason[:500], queue=self.role)
         exchange = self._names.dlx
-        await self._republish(message, exchange, self._names.queue(self.role), {ERROR_HEADER: reason[:2000]})
+        headers = {ERROR_HEADER: reason[:2000], DEAD_AT_HEADER: datetime.now(UTC).isoformat()}
+        await self._republish(message, exchange, self._names.queue(self.role), headers)
 
     async def _republish(
         self, message: AbstractIncomingMessage, exchange: str, routing_key: str, headers: dict[str, Any]

@@ -1,0 +1,346 @@
+"""Operator tool for the dead-letter queues: look, replay to the work queue, or purge.
+
+    python -m shared.deadletters list [ROLE …] [--limit N] [--json]
+    python -m shared.deadletters replay ROLE (--id ENVELOPE_ID … | --all) [--limit N] [--dry-run]
+    python -m shared.deadletters purge ROLE --yes
+
+Order: what is looked at but left in place (``list``, ``--dry-run``, ids not selected) keeps its place. A quorum
+queue serves the messages it got back (redelivered) before the others, in the order they came back; the tool holds
+what it takes unacked on one channel, takes the rest of that returned part too, and closes the channel, which gives
+them all back at the head in their original order (checked on RabbitMQ 3.10, with and without a delivery limit).
+It never uses ``basic.nack(requeue)``: that sends a message to the back of a quorum queue without a delivery limit,
+such as ``{p}.<role>.dead``. Each look adds one to a message's ``x-delivery-count`` (shown as ``deliveries``):
+harmless on 3.x, where the dead queues have no delivery limit, but RabbitMQ 4 gives quorum queues a default limit
+of 20, after which a dead letter with no DLX of its own is dropped. Run one command at a time per queue.
+A replayed message is published (persistent, confirmed) before its dead copy is acked, so a crash in between
+leaves a duplicate, which consumers recognise by the envelope id, rather than losing the message.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import uuid
+from collections.abc import Collection, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import aio_pika
+from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractIncomingMessage, AbstractQueue
+from aio_pika.exceptions import AMQPConnectionError, ChannelNotFoundEntity
+from pydantic import ValidationError
+
+from shared.broker import Publisher, PublishFailed
+from shared.consumer import ATTEMPT_HEADER, DEAD_AT_HEADER, ERROR_HEADER
+from shared.envelope import EnvelopeHeader
+from shared.settings import Settings
+from shared.topology import ROLES, Topology
+
+REPLAYED_AT_HEADER = "x-wamux-replayed-at"
+# What RabbitMQ and the consumer recorded about the failure; a replayed message starts again without it.
+_FAILURE_HEADERS = frozenset(
+    {ERROR_HEADER, DEAD_AT_HEADER, "x-death", "x-delivery-count"}
+    | {f"x-{when}-death-{what}" for when in ("first", "last") for what in ("reason", "queue", "exchange")}
+)
+
+
+class UnknownRole(ValueError):
+    def __init__(self, role: str):
+        super().__init__(f"unknown role {role!r}: one of {', '.join(ROLES)}")
+
+
+class QueueMissing(LookupError):
+    def __init__(self, name: str):
+        super().__init__(f"queue {name!r} does not exist: is WAMUX_BROKER_PREFIX the prefix the services use?")
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    envelope_id: str | None
+    type: str | None
+    correlation_id: str | None
+    tenant_id: str | None
+    reason: str | None  # x-wamux-error, else RabbitMQ's own x-death reason (rejected, delivery_limit, …)
+    attempt: int | None
+    first_death_at: datetime | None
+    deliveries: int  # times RabbitMQ has handed it out of the dead queue (each look counts)
+
+
+@dataclass(frozen=True)
+class DeadQueue:
+    role: str
+    queue: str
+    depth: int
+    messages: list[DeadLetter]
+
+
+@dataclass
+class Replay:
+    source: str
+    target: str
+    dry_run: bool
+    replayed: list[DeadLetter] = field(default_factory=list)
+    not_found: list[str] = field(default_factory=list)
+    failure: str | None = None  # the publish that failed; its dead copy is still in the dead queue
+
+
+def check_role(role: str) -> str:
+    if role not in ROLES:
+        raise UnknownRole(role)
+    return role
+
+
+async def peek(
+    connection: AbstractConnection, names: Topology, roles: Sequence[str] = (), limit: int = 10
+) -> list[DeadQueue]:
+    """The depth and first ``limit`` messages of each role's dead-letter queue, left where they were."""
+    result = []
+    for role in [check_role(r) for r in roles] or list(ROLES):
+        async with connection.channel() as channel:  # closing it returns what we took, in order
+            queue, depth = await _open(channel, names.dead_queue(role))
+            letters, last = [], None
+            for _ in range(min(limit, depth)):
+                if (message := await queue.get(no_ack=False, fail=False)) is None:
+                    break
+                letters.append(describe(message))
+                last = message
+            await _take_returned_rest(queue, last, depth)
+        await _until_back(connection, names.dead_queue(role), depth)
+        result.append(DeadQueue(role, names.dead_queue(role), depth, letters))
+    return result
+
+
+async def replay(
+    connection: AbstractConnection,
+    names: Topology,
+    role: str,
+    *,
+    ids: Collection[uuid.UUID] | None = None,
+    limit: int | None = None,
+    dry_run: bool = False,
+    publish_timeout_s: float = 5.0,
+) -> Replay:
+    """Move dead letters (those with ``ids``, or all) back to the role's work queue, oldest first."""
+    wanted = {str(i) for i in ids} if ids is not None else None
+    report = Replay(names.dead_queue(check_role(role)), names.queue(role), dry_run)
+    async with (
+        connection.channel() as source,
+        connection.channel(publisher_confirms=True, on_return_raises=True) as target,
+    ):
+        queue, depth = await _open(source, report.source)
+        publisher = Publisher(target, names, publish_timeout_s)
+        default_exchange = await publisher.exchange("")
+        last = None
+        for _ in range(depth):  # what arrives meanwhile waits for the next run
+            if (limit is not None and len(report.replayed) >= limit) or wanted == set():
+                break
+            if (message := await queue.get(no_ack=False, fail=False)) is None:
+                break
+            last, letter = message, describe(message)
+            if wanted is not None:
+                if letter.envelope_id not in wanted:
+                    continue  # held unacked until the channel closes, then back in its place
+                wanted.discard(letter.envelope_id)
+            if not dry_run:
+                try:
+                    await publisher.publish_raw(default_exchange, report.target, revived(message))
+                except PublishFailed as exc:
+                    report.failure = f"{letter.envelope_id}: {exc}"
+                    break
+                await message.ack()
+            report.replayed.append(letter)
+        await _take_returned_rest(queue, last, depth)
+    await _until_back(connection, report.source, depth - (0 if dry_run else len(report.replayed)))
+    report.not_found = sorted(wanted or ())
+    return report
+
+
+async def purge(connection: AbstractConnection, names: Topology, role: str) -> int:
+    """Drop what waits in the role's dead-letter queue; returns how many messages went."""
+    async with connection.channel() as channel:
+        queue, _ = await _open(channel, names.dead_queue(check_role(role)))
+        purged = await queue.purge()
+        return int(purged.message_count or 0)
+
+
+async def _take_returned_rest(queue: AbstractQueue, last: AbstractIncomingMessage | None, bound: int) -> None:
+    """Also take the rest of the returned part: left behind, it would be served ahead of what we give back."""
+    for _ in range(bound):
+        if last is None or not last.redelivered:
+            return
+        last = await queue.get(no_ack=False, fail=False)
+
+
+async def _until_back(connection: AbstractConnection, name: str, depth: int, timeout_s: float = 5.0) -> None:
+    """RabbitMQ gives back a closed channel's messages a moment after the close: wait (bounded) until they are in
+    the queue again, so that the next command finds them where they were."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    async with connection.channel() as channel:
+        while loop.time() < deadline:
+            if await _depth(channel, name) >= depth:
+                return
+            await asyncio.sleep(0.02)
+
+
+async def _open(channel: AbstractChannel, name: str) -> tuple[AbstractQueue, int]:
+    depth = await _depth(channel, name)
+    return await channel.get_queue(name, ensure=False), depth
+
+
+async def _depth(channel: AbstractChannel, name: str) -> int:
+    # Asked of the broker every time: a robust channel answers a repeated passive declare from its cache.
+    try:
+        declared = await (await channel.get_underlay_channel()).queue_declare(name, passive=True)
+    except ChannelNotFoundEntity as exc:
+        raise QueueMissing(name) from exc
+    return int(declared.message_count or 0)
+
+
+def describe(message: AbstractIncomingMessage) -> DeadLetter:
+    headers = message.headers or {}
+    try:
+        envelope: EnvelopeHeader | None = EnvelopeHeader.model_validate_json(message.body)
+    except ValidationError:
+        envelope = None  # not an envelope (that may be why it is here): the AMQP properties say what they can
+    recorded = headers.get("x-death")  # RabbitMQ's own dead-letterings, most recent first
+    deaths = [d for d in recorded if isinstance(d, dict)] if isinstance(recorded, list) else []
+    times = [t for d in deaths if isinstance(t := d.get("time"), datetime)]
+    ours = _text(headers.get(DEAD_AT_HEADER))  # set when our consumer dead-letters (no x-death then)
+    if ours:
+        times.append(datetime.fromisoformat(ours))
+    attempt, deliveries = headers.get(ATTEMPT_HEADER), headers.get("x-delivery-count")
+    return DeadLetter(
+        envelope_id=str(envelope.id) if envelope else None,
+        type=envelope.type if envelope else message.type,
+        correlation_id=envelope.correlation_id if envelope else message.correlation_id,
+        tenant_id=str(envelope.tenant_id) if envelope and envelope.tenant_id else _text(headers.get("tenant_id")),
+        reason=_text(headers.get(ERROR_HEADER)) or (_text(deaths[0].get("reason")) if deaths else None),
+        attempt=attempt if isinstance(attempt, int) else None,
+        first_death_at=min(times) if times else None,
+        deliveries=deliveries if isinstance(deliveries, int) else 0,
+    )
+
+
+def revived(message: AbstractIncomingMessage) -> aio_pika.Message:
+    headers = {k: v for k, v in (message.headers or {}).items() if k not in _FAILURE_HEADERS}
+    return aio_pika.Message(
+        body=message.body,
+        content_type=message.content_type,
+        delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+        message_id=message.message_id,
+        correlation_id=message.correlation_id,
+        type=message.type,
+        timestamp=message.timestamp,
+        headers={**headers, ATTEMPT_HEADER: 0, REPLAYED_AT_HEADER: datetime.now(UTC).isoformat()},
+    )
+
+
+def _text(value: Any) -> str | None:
+    if isinstance(value, bytes):
+        return value.decode(errors="replace")
+    return str(value) if value else None
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(
+        prog="python -m shared.deadletters", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    commands = root.add_subparsers(dest="command", required=True)
+    show = commands.add_parser("list", help="depth and first messages of dead-letter queues, left in place")
+    show.add_argument("roles", nargs="*", metavar="ROLE", help=f"default: all ({', '.join(ROLES)})")
+    show.add_argument("--limit", type=_positive, default=10, help="messages shown per queue (default 10)")
+    show.add_argument("--json", action="store_true")
+    back = commands.add_parser("replay", help="move dead letters back to the role's work queue")
+    back.add_argument("role", metavar="ROLE")
+    which = back.add_mutually_exclusive_group(required=True)
+    which.add_argument("--id", dest="ids", type=uuid.UUID, nargs="+", action="extend", metavar="ENVELOPE_ID")
+    which.add_argument("--all", action="store_true", help="every dead letter of the role, oldest first")
+    back.add_argument("--limit", type=_positive, default=None, help="replay at most N")
+    back.add_argument("--dry-run", action="store_true", help="show what would move, move nothing")
+    drop = commands.add_parser("purge", help="drop the content of a dead-letter queue")
+    drop.add_argument("role", metavar="ROLE")
+    drop.add_argument("--yes", action="store_true", help="required: the messages are gone for good")
+    return root
+
+
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive whole number")
+    return int(text)
+
+
+def _line(letter: DeadLetter) -> str:
+    died = letter.first_death_at.isoformat() if letter.first_death_at else "-"
+    return (
+        f"  {letter.envelope_id or '-'}  {letter.type or '-'}  correlation={letter.correlation_id or '-'}"
+        f"  tenant={letter.tenant_id or '-'}  attempt={letter.attempt if letter.attempt is not None else '-'}"
+        f"  deliveries={letter.deliveries}  first_death={died}\n      reason: {letter.reason or '-'}"
+    )
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, default=lambda v: v.isoformat() if isinstance(v, datetime) else str(v), indent=2)
+
+
+async def _run(args: argparse.Namespace, settings: Settings) -> int:
+    names = Topology(settings.broker_prefix)
+    connection = await aio_pika.connect(
+        settings.amqp_url.get_secret_value(), client_properties={"connection_name": settings.service}
+    )
+    async with connection:
+        if args.command == "list":
+            queues = await peek(connection, names, args.roles, args.limit)
+            if args.json:
+                print(_json({q.role: asdict(q) for q in queues}))
+                return 0
+            for q in queues:
+                print(f"{q.queue}: {q.depth} dead letter(s)" + "".join(f"\n{_line(m)}" for m in q.messages))
+            return 0
+        if args.command == "purge":
+            print(f"purged {await purge(connection, names, args.role)} message(s) from {names.dead_queue(args.role)}")
+            return 0
+        report = await replay(
+            connection,
+            names,
+            args.role,
+            ids=args.ids,
+            limit=args.limit,
+            dry_run=args.dry_run,
+            publish_timeout_s=settings.publish_timeout_s,
+        )
+    verb = "would replay" if report.dry_run else "replayed"
+    print(f"{verb} {len(report.replayed)} from {report.source} to {report.target}")
+    print("".join(f"{_line(m)}\n" for m in report.replayed), end="")
+    for missing in report.not_found:
+        print(f"not in {report.source}: {missing}", file=sys.stderr)
+    if report.failure:
+        print(f"stopped: publish failed for {report.failure}; its dead copy stays", file=sys.stderr)
+    return 1 if report.failure or report.not_found else 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        for role in getattr(args, "roles", None) or [getattr(args, "role", "router")]:
+            check_role(role)
+        if args.command == "purge" and not args.yes:
+            print(
+                f"refusing to purge {args.role}'s dead letters without --yes: look first (list {args.role})",
+                file=sys.stderr,
+            )
+            return 2
+        return asyncio.run(_run(args, Settings(service="deadletters")))
+    except (UnknownRole, QueueMissing) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except (ConnectionError, AMQPConnectionError) as exc:
+        print(f"error: cannot reach RabbitMQ ({type(exc).__name__}: {exc}): check WAMUX_AMQP_URL", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
