@@ -84,6 +84,16 @@ async def test_signed_but_malformed_json_is_accepted_and_parked_with_the_reason(
     (_parked,) = await tap.wait_for("webhook.parked", where=lambda e: e["data"]["reason"].startswith("not a Meta"))
     rows = [r for r in await parked_reasons(inbound.infra, "not a Meta") if r["payload"]["raw"] == raw.decode()]
     assert len(rows) == 1
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(inbound.url.replace("/webhook/whatsapp", "/metrics")) as m,
+    ):
+        counted = [
+            line
+            for line in (await m.text()).splitlines()
+            if line.startswith('wamux_parked_total{reason="not a Meta notification"}')
+        ]
+    assert counted and float(counted[0].split()[-1]) >= 1
 
 
 async def test_invalid_utf8_is_kept_byte_for_byte(inbound: Inbound, tap: Tap) -> None:

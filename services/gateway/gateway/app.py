@@ -7,8 +7,8 @@ from collections.abc import AsyncIterator
 import asyncpg
 from aiohttp import web
 
-from gateway import media, stats, webhooks
-from gateway.keys import GRAPH, POOL, PUBLISHER, SETTINGS
+from gateway import media, metrics, stats, webhooks
+from gateway.keys import CONNECTION, GRAPH, POOL, PUBLISHER, SETTINGS
 from shared import broker, db
 from shared.graph import graph_client
 from shared.settings import Settings
@@ -16,6 +16,7 @@ from shared.settings import Settings
 
 async def _broker(app: web.Application) -> AsyncIterator[None]:
     async with broker.connect(app[SETTINGS]) as connection:
+        app[CONNECTION] = connection
         app[PUBLISHER] = await broker.Publisher.open(connection, app[SETTINGS])
         yield
 
@@ -52,6 +53,7 @@ def create_app(settings: Settings) -> web.Application:
     app.add_routes(webhooks.routes)
     app.add_routes(stats.routes)
     app.add_routes(media.routes)
+    app.add_routes(metrics.routes)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     return app

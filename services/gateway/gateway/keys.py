@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncpg
+from aio_pika.abc import AbstractRobustConnection
 from aiohttp import web
 
 from shared.broker import Publisher
@@ -12,4 +13,5 @@ from shared.settings import Settings
 SETTINGS = web.AppKey("settings", Settings)
 PUBLISHER = web.AppKey("publisher", Publisher)
 POOL = web.AppKey("pool", asyncpg.Pool)
+CONNECTION = web.AppKey("connection", AbstractRobustConnection)
 GRAPH = web.AppKey("graph", GraphClient)

@@ -109,3 +109,15 @@ async def test_a_client_key_never_opens_another_client(client: TestClient, datab
     assert (await client.get(f"/api/clients/{mine.client_id}/stats")).status == 401
     bad_key = await client.get(f"/api/clients/{mine.client_id}/stats", headers={"Authorization": "Bearer nope"})
     assert bad_key.status == 401
+
+
+async def test_metrics_show_backlog_and_parked_parts(client: TestClient, infra: Infrastructure) -> None:
+    for _ in range(2):
+        assert (await client.post("/webhook/whatsapp", data=BODY, headers=SIGNED)).status == 200
+    response = await client.get("/metrics")
+    assert response.status == 200 and response.content_type == "text/plain"
+    text = await response.text()
+    assert 'wamux_queue_messages{queue="work",role="router"} 2.0' in text
+    assert 'wamux_queue_messages{queue="dead",role="sender"} 0.0' in text
+    assert 'wamux_queue_consumers{role="router"} 0.0' in text
+    assert "# TYPE wamux_parked_total gauge" in text

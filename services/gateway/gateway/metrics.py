@@ -1,0 +1,67 @@
+"""``GET /metrics``: the platform's backlog and what it set aside, in Prometheus' text format.
+
+Read at scrape time from the broker (queue depths, consumers) and the database (parked webhook parts by reason,
+dead letters are in the broker), so any gateway replica answers for the whole platform; the workers stay free
+of an HTTP port. Scrape it from inside the network only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+
+import asyncpg
+from aio_pika.abc import AbstractRobustConnection
+from aiohttp import web
+from prometheus_client.core import CollectorRegistry, GaugeMetricFamily, Metric
+from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
+
+from gateway.keys import CONNECTION, POOL, SETTINGS
+from shared import topology
+
+routes = web.RouteTableDef()
+
+
+class _Snapshot:
+    """A collector over values already gathered (prometheus_client collects synchronously)."""
+
+    def __init__(self, metrics: Iterable[Metric]):
+        self._metrics = list(metrics)
+
+    def collect(self) -> Iterator[Metric]:
+        return iter(self._metrics)
+
+
+async def _queues(connection: AbstractRobustConnection, names: topology.Topology) -> list[Metric]:
+    ready = GaugeMetricFamily("wamux_queue_messages", "Messages waiting in a queue", labels=["role", "queue"])
+    consumers = GaugeMetricFamily("wamux_queue_consumers", "Consumers on a role's work queue", labels=["role"])
+    async with connection.channel() as channel:
+        for role in topology.ROLES:
+            for kind, name in (
+                ("work", names.queue(role)),
+                ("dead", names.dead_queue(role)),
+                *((f"retry_{d}s", names.retry_queue(role, d)) for d in topology.RETRY_TIERS_S),
+            ):
+                declared = (await channel.declare_queue(name, passive=True)).declaration_result
+                ready.add_metric([role, kind], float(declared.message_count or 0))
+                if kind == "work":
+                    consumers.add_metric([role], float(declared.consumer_count or 0))
+    return [ready, consumers]
+
+
+async def _parked(pool: asyncpg.Pool) -> Metric:
+    parked = GaugeMetricFamily("wamux_parked_total", "Webhook parts kept aside, by reason", labels=["reason"])
+    rows = await pool.fetch(
+        "SELECT split_part(reason, ':', 1) AS reason, count(*) AS n FROM router.parked GROUP BY 1 ORDER BY 1"
+    )
+    for row in rows:
+        parked.add_metric([row["reason"][:80]], float(row["n"]))
+    return parked
+
+
+@routes.get("/metrics")
+async def metrics(request: web.Request) -> web.Response:
+    names = topology.Topology(request.app[SETTINGS].broker_prefix)
+    registry = CollectorRegistry(auto_describe=False)
+    gathered = [*await _queues(request.app[CONNECTION], names), await _parked(request.app[POOL])]
+    registry.register(_Snapshot(gathered))
+    return web.Response(body=generate_latest(registry), headers={"Content-Type": CONTENT_TYPE_LATEST})
