@@ -12,7 +12,7 @@ from contextlib import asynccontextmanager
 from typing import Any, Literal
 
 import aio_pika
-from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractRobustConnection
+from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractIncomingMessage, AbstractRobustConnection
 from aio_pika.exceptions import AMQPError, DeliveryError, PublishError
 from pamqp.commands import Basic
 
@@ -94,6 +94,20 @@ class Publisher:
     @property
     def is_open(self) -> bool:
         return not self._channel.is_closed
+
+
+def persistent_copy(message: AbstractIncomingMessage, headers: dict[str, Any]) -> aio_pika.Message:
+    """The same message, persistent, with ``headers`` as its headers (to retry, dead-letter or replay it)."""
+    return aio_pika.Message(
+        body=message.body,
+        content_type=message.content_type,
+        delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+        message_id=message.message_id,
+        correlation_id=message.correlation_id,
+        type=message.type,
+        timestamp=message.timestamp,
+        headers=headers,
+    )
 
 
 def to_message(envelope: Envelope[Any]) -> aio_pika.Message:

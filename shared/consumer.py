@@ -18,12 +18,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
-import aio_pika
 from aio_pika.abc import AbstractIncomingMessage, AbstractQueue, AbstractRobustConnection
 from pydantic import ValidationError
 
 from shared import topology
-from shared.broker import Publisher, PublishFailed
+from shared.broker import Publisher, PublishFailed, persistent_copy
 from shared.envelope import Envelope, EnvelopeHeader, Payload
 from shared.logging import bind_context, get_logger
 
@@ -141,16 +140,7 @@ class Consumer(Generic[D]):
     async def _republish(
         self, message: AbstractIncomingMessage, exchange: str, routing_key: str, headers: dict[str, Any]
     ) -> None:
-        copy = aio_pika.Message(
-            body=message.body,
-            content_type=message.content_type,
-            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-            message_id=message.message_id,
-            correlation_id=message.correlation_id,
-            type=message.type,
-            timestamp=message.timestamp,
-            headers={**(message.headers or {}), **headers},
-        )
+        copy = persistent_copy(message, {**(message.headers or {}), **headers})
         try:
             target = await self._publisher.exchange(exchange)
             await self._publisher.publish_raw(target, routing_key, copy)

@@ -33,7 +33,7 @@ from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractIncomingMe
 from aio_pika.exceptions import AMQPConnectionError, ChannelNotFoundEntity
 from pydantic import ValidationError
 
-from shared.broker import Publisher, PublishFailed
+from shared.broker import Publisher, PublishFailed, persistent_copy
 from shared.consumer import ATTEMPT_HEADER, DEAD_AT_HEADER, ERROR_HEADER
 from shared.envelope import EnvelopeHeader
 from shared.settings import Settings
@@ -227,16 +227,7 @@ def describe(message: AbstractIncomingMessage) -> DeadLetter:
 
 def revived(message: AbstractIncomingMessage) -> aio_pika.Message:
     headers = {k: v for k, v in (message.headers or {}).items() if k not in _FAILURE_HEADERS}
-    return aio_pika.Message(
-        body=message.body,
-        content_type=message.content_type,
-        delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-        message_id=message.message_id,
-        correlation_id=message.correlation_id,
-        type=message.type,
-        timestamp=message.timestamp,
-        headers={**headers, ATTEMPT_HEADER: 0, REPLAYED_AT_HEADER: datetime.now(UTC).isoformat()},
-    )
+    return persistent_copy(message, {**headers, ATTEMPT_HEADER: 0, REPLAYED_AT_HEADER: datetime.now(UTC).isoformat()})
 
 
 def _text(value: Any) -> str | None:

@@ -18,7 +18,7 @@ from aio_pika.abc import AbstractRobustConnection
 
 from shared import broker, db, topology
 from shared.consumer import Consumer, Route
-from shared.logging import get_logger
+from shared.logging import configure_logging, get_logger
 from shared.settings import Settings
 
 log = get_logger(__name__)
@@ -46,6 +46,17 @@ def stop_on_signals() -> asyncio.Event:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     return stop
+
+
+def serve(
+    role: str,
+    routes: Mapping[str, Route[D]],
+    bootstrap: Callable[[Infrastructure], AbstractAsyncContextManager[D]],
+) -> None:
+    """A worker's ``main``: settings from the environment, JSON logs, consume until SIGTERM."""
+    settings = Settings(service=role)
+    configure_logging(settings.service, settings.log_level)
+    asyncio.run(run_worker(settings, role, routes, bootstrap))
 
 
 async def run_worker(

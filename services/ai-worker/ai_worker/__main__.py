@@ -4,7 +4,6 @@ personality from ``directory`` and the conversation from ``router.messages``).
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -13,10 +12,8 @@ import openai
 from ai_worker.handlers import Deps, reply
 from ai_worker.llm import OpenAIReplyWriter, ReplyWriter
 from shared.consumer import Route
-from shared.logging import configure_logging
 from shared.messages import MessageReceived
-from shared.runtime import Infrastructure, run_worker
-from shared.settings import Settings
+from shared.runtime import Infrastructure, serve
 
 ROLE = "ai-worker"
 ROUTES: dict[str, Route[Deps]] = {MessageReceived.TYPE: Route(MessageReceived, reply)}
@@ -41,9 +38,7 @@ async def bootstrap(infra: Infrastructure, writer: ReplyWriter | None = None) ->
 
 
 def main() -> None:
-    settings = Settings(service=ROLE)
-    configure_logging(settings.service, settings.log_level)
-    asyncio.run(run_worker(settings, ROLE, ROUTES, bootstrap))
+    serve(ROLE, ROUTES, bootstrap)
 
 
 if __name__ == "__main__":

@@ -5,16 +5,13 @@ Meta's pricing data).
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from billing.handlers import Deps, count_inbound, count_outbound, record_meta_pricing
 from shared.consumer import Route
-from shared.logging import configure_logging
 from shared.messages import MessageReceived, MessageSent, MessageStatusChanged
-from shared.runtime import Infrastructure, run_worker
-from shared.settings import Settings
+from shared.runtime import Infrastructure, serve
 
 ROLE = "billing"
 ROUTES: dict[str, Route[Deps]] = {
@@ -30,9 +27,7 @@ async def bootstrap(infra: Infrastructure) -> AsyncIterator[Deps]:
 
 
 def main() -> None:
-    settings = Settings(service=ROLE)
-    configure_logging(settings.service, settings.log_level)
-    asyncio.run(run_worker(settings, ROLE, ROUTES, bootstrap))
+    serve(ROLE, ROUTES, bootstrap)
 
 
 if __name__ == "__main__":

@@ -4,17 +4,14 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from router.deps import Deps
 from router.handlers import record_outbound, route_webhook
 from shared.consumer import Route
-from shared.logging import configure_logging
 from shared.messages import MessageSent, WebhookReceived
-from shared.runtime import Infrastructure, run_worker
-from shared.settings import Settings
+from shared.runtime import Infrastructure, serve
 
 ROLE = "router"
 ROUTES: dict[str, Route[Deps]] = {
@@ -29,9 +26,7 @@ async def bootstrap(infra: Infrastructure) -> AsyncIterator[Deps]:
 
 
 def main() -> None:
-    settings = Settings(service=ROLE)
-    configure_logging(settings.service, settings.log_level)
-    asyncio.run(run_worker(settings, ROLE, ROUTES, bootstrap))
+    serve(ROLE, ROUTES, bootstrap)
 
 
 if __name__ == "__main__":

@@ -4,17 +4,14 @@ schema (sends by idempotency key, rate buckets); calls Meta's Graph API.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from sender.handlers import Deps, Limits, send
 from shared.consumer import Route
 from shared.graph import graph_client
-from shared.logging import configure_logging
 from shared.messages import SendMessage
-from shared.runtime import Infrastructure, run_worker
-from shared.settings import Settings
+from shared.runtime import Infrastructure, serve
 
 ROLE = "sender"
 ROUTES: dict[str, Route[Deps]] = {SendMessage.TYPE: Route(SendMessage, send)}
@@ -29,9 +26,7 @@ async def bootstrap(infra: Infrastructure) -> AsyncIterator[Deps]:
 
 
 def main() -> None:
-    settings = Settings(service=ROLE)
-    configure_logging(settings.service, settings.log_level)
-    asyncio.run(run_worker(settings, ROLE, ROUTES, bootstrap))
+    serve(ROLE, ROUTES, bootstrap)
 
 
 if __name__ == "__main__":
