@@ -6,6 +6,7 @@ Speaks enough of OpenAI's HTTP API for the official ``openai`` package, streamin
 
 from __future__ import annotations
 
+import asyncio
 import json
 import secrets
 import time
@@ -35,9 +36,13 @@ _ERRORS: dict[int, tuple[str, str | None, str]] = {
 
 
 class StubFault(BaseModel):
+    """The next ``count`` calls fail with ``status``, or (without a status) answer only after ``delay_s``:
+    a model that is down, or one slow enough to kill a worker in the middle of it."""
+
     model_config = ConfigDict(extra="forbid")
 
-    status: int = Field(ge=400, le=599)
+    status: int | None = Field(default=None, ge=400, le=599)
+    delay_s: float = Field(default=0.0, ge=0, le=120)
     count: int = Field(default=1, ge=1)
 
 
@@ -46,6 +51,7 @@ class StubState:
     settings: SandboxSettings
     requests: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=10_000))
     faults: deque[int] = field(default_factory=deque)  # one status per call still to fail
+    delays: deque[float] = field(default_factory=deque)  # one pause per call still to slow down
 
 
 STUB: web.AppKey[StubState] = web.AppKey("llm_stub", StubState)
@@ -95,6 +101,8 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
         state.requests.append(body)
     if state.faults:
         return openai_error(state.faults.popleft())
+    if state.delays:
+        await asyncio.sleep(state.delays.popleft())
     if not isinstance(body, dict) or not isinstance(body.get("model"), str):
         return openai_error(400, "you must provide a model parameter", "model")
     messages = body.get("messages")
@@ -133,10 +141,17 @@ async def clear_requests(request: web.Request) -> web.Response:
 
 async def add_fault(request: web.Request) -> web.Response:
     fault = await read_model(request, StubFault)
-    request.app[STUB].faults.extend([fault.status] * fault.count)
-    return web.json_response({"pending": len(request.app[STUB].faults)}, status=201)
+    state = request.app[STUB]
+    if fault.status is not None:
+        state.faults.extend([fault.status] * fault.count)
+    elif fault.delay_s > 0:
+        state.delays.extend([fault.delay_s] * fault.count)
+    else:
+        return openai_error(400, "give a status to fail with or a delay_s to wait")
+    return web.json_response({"pending": len(state.faults) + len(state.delays)}, status=201)
 
 
 async def clear_faults(request: web.Request) -> web.Response:
     request.app[STUB].faults.clear()
+    request.app[STUB].delays.clear()
     return web.Response(status=204)

@@ -107,3 +107,26 @@ async def test_invalid_request_is_a_bad_request_error(client: openai.AsyncOpenAI
 async def test_models_are_listed(client: openai.AsyncOpenAI) -> None:
     models = [m.id async for m in client.models.list()]
     assert "gpt-4o-mini" in models
+
+
+async def test_a_latency_fault_slows_the_next_call_only(start_app) -> None:  # type: ignore[no-untyped-def]
+    import time
+
+    import aiohttp
+
+    from sandbox import llm_stub
+    from sandbox.config import SandboxSettings
+
+    stub = await start_app(llm_stub.create_app(SandboxSettings()))
+    body = {"model": "m", "messages": [{"role": "user", "content": "hola"}]}
+    headers = {"Authorization": "Bearer k"}
+    async with aiohttp.ClientSession() as http:
+        async with http.post(f"{stub}/_stub/faults", json={"delay_s": 0.5}) as response:
+            assert response.status == 201
+        timings = []
+        for _ in range(2):
+            started = time.monotonic()
+            async with http.post(f"{stub}/v1/chat/completions", json=body, headers=headers) as response:
+                assert response.status == 200
+            timings.append(time.monotonic() - started)
+    assert timings[0] >= 0.5 > timings[1]

@@ -208,3 +208,51 @@ async def test_a_customer_photo_is_answered_and_its_client_can_download_it(stack
         ) as download:
             assert download.status == 200 and download.content_type == "image/jpeg"
             assert await download.read() == photo
+
+
+async def test_an_ai_worker_killed_in_the_middle_of_a_reply_loses_nothing_and_sends_once(
+    stack: Stack, database_url: str
+) -> None:
+    tenant = await create_tenant(database_url)
+    customer = "573001110006"
+    llm = stack.env["WAMUX_OPENAI_BASE_URL"].removesuffix("/v1")
+    async with aiohttp.ClientSession() as session:
+        async with session.post(f"{llm}/_stub/faults", json={"delay_s": 30}) as slow:
+            assert slow.status == 201
+
+        async def llm_called() -> bool:
+            async with session.get(f"{llm}/_stub/requests") as answer:
+                return any(customer_text in json.dumps(r, ensure_ascii=False) for r in await answer.json())
+
+        customer_text = "¿Me llaman, por favor?"
+        raw = body(notification(tenant.phone_number_id, messages=[text_message(customer_text, sender=customer)]))
+        assert await post_webhook(stack, raw, signed(raw)) == 200
+        await eventually(llm_called, "the ai-worker asking the model")  # it is now waiting on the slow model
+        stack.kill("ai-worker")
+        await stack.processes["ai-worker"].wait()
+        await stack.start_one("ai-worker")  # the unacked message comes back to the new process
+        await stack.wait_ready(["ai-worker"], 30)
+        (reply,) = await eventually(lambda: outbox(stack, tenant, customer), "the reply after the crash")
+        assert customer_text in reply["text"]
+        await eventually(lambda: _when(usage(database_url, tenant), lambda r: r["messages_out"] == 1), "counted")
+        assert len(await outbox(stack, tenant, customer)) == 1
+
+
+async def test_a_burst_of_messages_gets_one_coherent_reply(stack: Stack, database_url: str) -> None:
+    tenant = await create_tenant(database_url)
+    customer = "573001110007"
+    now = int(time.time())
+    burst = [
+        text_message(text, sender=customer, timestamp=now) for text in ("Hola", "busco apartamento", "en Chapinero")
+    ]
+    raw = body(notification(tenant.phone_number_id, messages=burst))
+    assert await post_webhook(stack, raw, signed(raw)) == 200
+    (reply,) = await eventually(lambda: outbox(stack, tenant, customer), "the reply to the burst")
+    assert "en Chapinero" in reply["text"]
+    assert reply["request"]["context"] == {"message_id": burst[-1]["id"]}
+    counted = await eventually(
+        lambda: _when(usage(database_url, tenant), lambda r: r["messages_in"] == 3 and r["messages_out"] == 1),
+        "the burst counted",
+    )
+    assert counted["conversations_this_month"] == 1
+    assert len(await outbox(stack, tenant, customer)) == 1

@@ -36,6 +36,10 @@ async def reply(envelope: Envelope[MessageReceived], deps: Deps) -> None:
         await conn.execute(
             "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", f"{received.phone_number_id}:{received.wa_id}"
         )
+        if not await _stored(conn, received):
+            # The router publishes just before it commits: its transaction (this message, and any burst that
+            # came with it) is about to be visible. Reading now would miss it.
+            raise Retry("message not visible in router.messages yet", delay_s=1)
         if await _newer_customer_message(conn, received):
             # A burst: the latest message's reply will read this one in its history, so answer once.
             log.info("reply.coalesced", wamid=received.wamid)
@@ -69,6 +73,10 @@ async def reply(envelope: Envelope[MessageReceived], deps: Deps) -> None:
             )
         )
         log.info("reply.written", wamid=received.wamid, chars=len(text))
+
+
+async def _stored(conn: asyncpg.Connection, received: MessageReceived) -> bool:
+    return bool(await conn.fetchval("SELECT true FROM router.messages WHERE wamid = $1", received.wamid))
 
 
 async def _newer_customer_message(conn: asyncpg.Connection, received: MessageReceived) -> bool:

@@ -162,3 +162,13 @@ async def test_a_photo_without_words_is_answered_and_a_reaction_is_not(
     assert request["messages"][-1] == {"role": "user", "content": "[image from the customer, with no text]"}
     (command,) = await tap.wait_for("message.send")
     assert command["data"]["reply_to_wamid"] == photo
+
+
+async def test_an_event_that_outruns_the_router_s_commit_is_retried_not_answered_blind(
+    deps: Deps, infra: Infrastructure, sandbox: Sandbox, tap: Tap, tenant: Tenant
+) -> None:
+    at = datetime.now(UTC).replace(microsecond=0)
+    not_yet_stored = new_wamid()
+    with pytest.raises(Retry, match="not visible"):
+        await reply(received(tenant, not_yet_stored, "Hola", at), deps)
+    assert await sandbox.llm_requests() == []
