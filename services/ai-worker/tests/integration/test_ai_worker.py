@@ -28,17 +28,25 @@ async def deps(infra: Infrastructure, sandbox: Sandbox) -> AsyncIterator[Deps]:
         yield Deps(infra.pool, infra.publisher, OpenAIReplyWriter(client, "stub-model"))
 
 
-async def stored(infra: Infrastructure, tenant: Tenant, text: str, at: datetime, direction: str = "inbound") -> str:
+async def stored(
+    infra: Infrastructure,
+    tenant: Tenant,
+    text: str | None,
+    at: datetime,
+    direction: str = "inbound",
+    message_type: str = "text",
+) -> str:
     """What the router would have stored before publishing ``message.received``."""
     wamid = new_wamid()
     await infra.pool.execute(
         """INSERT INTO router.messages (wamid, client_id, phone_number_id, wa_id, direction, message_type, body,
-                                        payload, sent_at) VALUES ($1, $2, $3, $4, $5, 'text', $6, '{}', $7)""",
+                                        payload, sent_at) VALUES ($1, $2, $3, $4, $5, $6, $7, '{}', $8)""",
         wamid,
         tenant.client_id,
         tenant.phone_number_id,
         CUSTOMER,
         direction,
+        message_type,
         text,
         at,
     )
@@ -155,7 +163,8 @@ async def test_a_photo_without_words_is_answered_and_a_reaction_is_not(
     deps: Deps, infra: Infrastructure, sandbox: Sandbox, tap: Tap, tenant: Tenant
 ) -> None:
     at = datetime.now(UTC).replace(microsecond=0)
-    photo, reaction = new_wamid(), new_wamid()
+    reaction = await stored(infra, tenant, "👍", at, message_type="reaction")
+    photo = await stored(infra, tenant, None, at, message_type="image")
     await reply(received(tenant, reaction, "👍", at, message_type="reaction"), deps)
     await reply(received(tenant, photo, None, at, message_type="image"), deps)
     (request,) = await sandbox.llm_requests()
