@@ -81,14 +81,17 @@ async def _stored(conn: asyncpg.Connection, received: MessageReceived) -> bool:
 
 async def _newer_customer_message(conn: asyncpg.Connection, received: MessageReceived) -> bool:
     # Meta's timestamps have one-second resolution: ties are broken by the order the router stored them in.
+    # A later reaction or system notice gets no answer of its own, so it does not take this message's.
     return bool(
         await conn.fetchval(
             """SELECT true FROM router.messages m JOIN router.messages this ON this.wamid = $3
                 WHERE m.phone_number_id = $1 AND m.wa_id = $2 AND m.direction = 'inbound'
+                  AND m.message_type <> ALL($4::text[])
                   AND (m.sent_at, m.seq) > (this.sent_at, this.seq) LIMIT 1""",
             received.phone_number_id,
             received.wa_id,
             received.wamid,
+            sorted(SILENT_TYPES),
         )
     )
 

@@ -181,3 +181,15 @@ async def test_an_event_that_outruns_the_router_s_commit_is_retried_not_answered
     with pytest.raises(Retry, match="not visible"):
         await reply(received(tenant, not_yet_stored, "Hola", at), deps)
     assert await sandbox.llm_requests() == []
+
+
+async def test_a_reaction_after_a_question_does_not_swallow_its_answer(
+    deps: Deps, infra: Infrastructure, tap: Tap, tenant: Tenant
+) -> None:
+    at = datetime.now(UTC).replace(microsecond=0)
+    question = await stored(infra, tenant, "¿Tienen parqueadero?", at)
+    reaction = await stored(infra, tenant, "👍", at, message_type="reaction")
+    await reply(received(tenant, question, "¿Tienen parqueadero?", at), deps)
+    await reply(received(tenant, reaction, "👍", at, message_type="reaction"), deps)
+    (command,) = await tap.wait_for("message.send")
+    assert command["data"]["reply_to_wamid"] == question
