@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import asyncpg
@@ -31,11 +33,7 @@ async def reply(envelope: Envelope[MessageReceived], deps: Deps) -> None:
     if turn is None:
         log.info("reply.skipped", reason="nothing to answer", message_type=received.message_type)
         return
-    async with deps.pool.acquire() as conn, conn.transaction():
-        # One conversation at a time: replicas writing to the same customer take turns.
-        await conn.execute(
-            "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", f"{received.phone_number_id}:{received.wa_id}"
-        )
+    async with deps.pool.acquire() as conn, _conversation_turn(conn, received):
         if not await _stored(conn, received):
             # The router publishes just before it commits: its transaction (this message, and any burst that
             # came with it) is about to be visible. Reading now would miss it.
@@ -73,6 +71,21 @@ async def reply(envelope: Envelope[MessageReceived], deps: Deps) -> None:
             )
         )
         log.info("reply.written", wamid=received.wamid, chars=len(text))
+
+
+@asynccontextmanager
+async def _conversation_turn(conn: asyncpg.Connection, received: MessageReceived) -> AsyncIterator[None]:
+    """One conversation at a time: replicas writing to the same customer take turns.
+
+    A session lock rather than a transaction, so nothing stays open in PostgreSQL while the model writes. A
+    crashed worker's lock goes with its connection, and the pool unlocks all on release.
+    """
+    key = f"{received.phone_number_id}:{received.wa_id}"
+    await conn.execute("SELECT pg_advisory_lock(hashtextextended($1, 0))", key)
+    try:
+        yield
+    finally:
+        await conn.execute("SELECT pg_advisory_unlock(hashtextextended($1, 0))", key)
 
 
 async def _stored(conn: asyncpg.Connection, received: MessageReceived) -> bool:

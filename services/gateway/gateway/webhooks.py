@@ -7,6 +7,7 @@ and a broker that cannot confirm means 503 (Meta retries for days).
 from __future__ import annotations
 
 import base64
+import hmac
 import uuid
 from datetime import UTC, datetime
 
@@ -28,7 +29,8 @@ async def verify(request: web.Request) -> web.Response:
     settings = request.app[SETTINGS]
     expected = settings.verify_token.get_secret_value()
     query = request.query
-    if query.get("hub.mode") == "subscribe" and expected and query.get("hub.verify_token") == expected:
+    given = query.get("hub.verify_token", "")
+    if query.get("hub.mode") == "subscribe" and expected and hmac.compare_digest(given.encode(), expected.encode()):
         return web.Response(text=query.get("hub.challenge", ""), content_type="text/plain")
     log.warning("webhook.verify_refused", mode=query.get("hub.mode"))
     return web.Response(status=403, text="verification token mismatch")
