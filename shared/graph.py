@@ -104,10 +104,12 @@ class GraphClient:
         except (KeyError, IndexError, TypeError) as exc:
             raise GraphError(f"send answer without a wamid: {str(answer)[:200]}") from exc
 
-    async def mark_read(self, phone_number_id: str, wamid: str) -> None:
-        await self._post(
-            f"{phone_number_id}/messages", {"messaging_product": "whatsapp", "status": "read", "message_id": wamid}
-        )
+    async def mark_read(self, phone_number_id: str, wamid: str, typing: bool = False) -> None:
+        """Blue ticks on the customer's message; with ``typing``, "typing…" until the reply (Meta: at most 25 s)."""
+        payload: dict[str, Any] = {"messaging_product": "whatsapp", "status": "read", "message_id": wamid}
+        if typing:
+            payload["typing_indicator"] = {"type": "text"}
+        await self._post(f"{phone_number_id}/messages", payload)
 
     async def upload_media(self, phone_number_id: str, data: bytes, mime_type: str, filename: str) -> str:
         """Upload a file to send later by id; return the media id. Meta keeps it 30 days."""

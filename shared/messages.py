@@ -118,6 +118,16 @@ class SendMessage(Command):
     customer_last_message_at: datetime | None = None
 
 
+class MarkRead(Command):
+    """Show the customer their message was read and, while a reply is being written, that we are typing."""
+
+    TYPE: ClassVar[str] = "message.mark_read"
+    client_id: uuid.UUID
+    phone_number_id: str
+    wamid: str
+    typing: bool = True
+
+
 class MessageSent(Event):
     TYPE: ClassVar[str] = "message.sent"
     client_id: uuid.UUID
@@ -182,6 +192,7 @@ ALL: tuple[type[Payload], ...] = (
     MessageReceived,
     MessageStatusChanged,
     SendMessage,
+    MarkRead,
     MessageSent,
     MessageFailed,
     ReplyPaused,

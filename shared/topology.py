@@ -63,7 +63,7 @@ class Topology:
 ROLES: dict[str, tuple[Binding, ...]] = {
     "router": (Binding("events", "webhook.received"), Binding("events", "message.sent")),
     "ai-worker": (Binding("events", "message.received"),),
-    "sender": (Binding("commands", "message.send"),),
+    "sender": (Binding("commands", "message.send"), Binding("commands", "message.mark_read")),
     "billing": (
         Binding("events", "message.received"),
         Binding("events", "message.sent"),

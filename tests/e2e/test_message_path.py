@@ -87,6 +87,18 @@ async def test_customer_message_gets_an_ai_reply_and_counts_one_conversation(sta
     assert reply["request"]["context"] == {"message_id": wamid}
     print(f"end-to-end: webhook to reply at Meta in {elapsed_ms:.0f} ms")
 
+    async def read_with_typing() -> list[dict[str, Any]]:
+        async with (
+            aiohttp.ClientSession() as session,
+            session.get(
+                f"{stack.env['WAMUX_GRAPH_BASE_URL']}/_sandbox/reads",
+                params={"phone_number_id": tenant.phone_number_id},
+            ) as response,
+        ):
+            return [r for r in await response.json() if r["message_id"] == wamid and r["typing_indicator"]]
+
+    await eventually(read_with_typing, "the customer's message marked read with typing…")
+
     counted = await eventually(
         lambda: _when(usage(database_url, tenant), lambda r: r["messages_out"] == 1), "the reply counted"
     )

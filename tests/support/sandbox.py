@@ -25,6 +25,13 @@ class Sandbox:
         ):
             return await response.json()  # type: ignore[no-any-return]
 
+    async def reads(self, **query: str) -> list[dict]:  # type: ignore[type-arg]
+        async with (
+            aiohttp.ClientSession() as session,
+            session.get(f"{self.graph_url}/_sandbox/reads", params=query) as response,
+        ):
+            return await response.json()  # type: ignore[no-any-return]
+
     async def inject_fault(self, **fault: object) -> None:
         async with (
             aiohttp.ClientSession() as session,

@@ -1,5 +1,5 @@
-"""ai-worker — consumes ``message.received``; publishes ``message.send``; owns nothing (reads the client's
-personality from ``directory`` and the conversation from ``router.messages``).
+"""ai-worker — consumes ``message.received``; publishes ``message.mark_read`` and ``message.send``; owns
+nothing (reads the client's personality from ``directory`` and the conversation from ``router.messages``).
 """
 
 from __future__ import annotations

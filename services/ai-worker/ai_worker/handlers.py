@@ -14,7 +14,7 @@ from shared.broker import Publisher
 from shared.consumer import Retry
 from shared.envelope import Envelope, derived_id, wrap
 from shared.logging import get_logger
-from shared.messages import MessageReceived, ReplyPaused, SendMessage
+from shared.messages import MarkRead, MessageReceived, ReplyPaused, SendMessage
 
 log = get_logger(__name__)
 
@@ -45,6 +45,7 @@ async def reply(envelope: Envelope[MessageReceived], deps: Deps) -> None:
         persona, policy = await _persona(conn, received)
         if policy == "pause_ai" and await _quota_spent(conn, received):
             return await _pause(received, envelope, deps)
+        await _show_typing(received, envelope, deps)
         history = await _history(conn, received, turn, deps.history_messages)
         try:
             text = await deps.writer.write(persona, history)
@@ -144,6 +145,18 @@ async def _quota_spent(conn: asyncpg.Connection, received: MessageReceived) -> b
                  FROM dashboard.number_usage u WHERE u.phone_number_id = $1""",
             received.phone_number_id,
             received.wa_id,
+        )
+    )
+
+
+async def _show_typing(received: MessageReceived, cause: Envelope[MessageReceived], deps: Deps) -> None:
+    command = MarkRead(client_id=received.client_id, phone_number_id=received.phone_number_id, wamid=received.wamid)
+    await deps.publisher.publish(
+        wrap(
+            command,
+            id=derived_id(command.TYPE, received.wamid),
+            tenant_id=received.client_id,
+            correlation_id=cause.correlation_id,
         )
     )
 

@@ -1,5 +1,5 @@
-"""sender — consumes ``message.send``; publishes ``message.sent`` and ``message.failed``; owns the ``sender``
-schema (sends by idempotency key, rate buckets); calls Meta's Graph API.
+"""sender — consumes ``message.send`` and ``message.mark_read``; publishes ``message.sent`` and
+``message.failed``; owns the ``sender`` schema (sends by idempotency key, rate buckets); calls Meta's Graph API.
 """
 
 from __future__ import annotations
@@ -7,14 +7,17 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from sender.handlers import Deps, Limits, send
+from sender.handlers import Deps, Limits, mark_read, send
 from shared.consumer import Route
 from shared.graph import graph_client
-from shared.messages import SendMessage
+from shared.messages import MarkRead, SendMessage
 from shared.runtime import Infrastructure, serve
 
 ROLE = "sender"
-ROUTES: dict[str, Route[Deps]] = {SendMessage.TYPE: Route(SendMessage, send)}
+ROUTES: dict[str, Route[Deps]] = {
+    SendMessage.TYPE: Route(SendMessage, send),
+    MarkRead.TYPE: Route(MarkRead, mark_read),
+}
 
 
 @asynccontextmanager

@@ -21,12 +21,14 @@ from shared.envelope import Envelope, derived_id, wrap
 from shared.graph import GraphClient
 from shared.graph_errors import GraphError, ReEngagementRequired, TokenInvalid
 from shared.logging import get_logger
-from shared.messages import MessageFailed, MessageSent, SendMessage
+from shared.messages import MarkRead, MessageFailed, MessageSent, SendMessage
 
 log = get_logger(__name__)
 # Meta's customer-service window: free-form messages only within 24 h of the customer's last message.
 CUSTOMER_WINDOW = timedelta(hours=24)
 TOKEN_RETRY_S = 600
+# Meta shows "typing…" for at most 25 s; a late indicator would outlive the reply it announces.
+TYPING_FRESH_S = 20
 
 
 @dataclass(frozen=True)
@@ -113,3 +115,18 @@ def _outcome(
         tenant_id=cause.tenant_id,
         correlation_id=cause.correlation_id,
     )
+
+
+async def mark_read(envelope: Envelope[MarkRead], deps: Deps) -> None:
+    """Blue ticks and "typing…": a courtesy, so never retried and never allowed to delay a reply."""
+    command = envelope.data
+    age_s = (datetime.now(UTC) - envelope.occurred_at).total_seconds()
+    typing = command.typing and age_s < TYPING_FRESH_S
+    async with deps.pool.acquire() as conn:
+        if await store.take_number_token(conn, command.phone_number_id, deps.limits) > 0:
+            log.info("mark_read.skipped", reason="number at its throughput limit")
+            return
+    try:
+        await deps.graph.mark_read(command.phone_number_id, command.wamid, typing=typing)
+    except GraphError as exc:
+        log.info("mark_read.failed", code=exc.code, error=exc.title)

@@ -32,13 +32,18 @@ async def take_tokens(conn: asyncpg.Connection, phone_number_id: str, to: str, l
     )
     if pair_wait > 0:
         return float(pair_wait)
-    number_wait = await conn.fetchval(
+    return await take_number_token(conn, phone_number_id, limits)
+
+
+async def take_number_token(conn: asyncpg.Connection, phone_number_id: str, limits: Limits) -> float:
+    """Meta counts every call on a number's /messages (sends and read receipts) against its throughput."""
+    wait = await conn.fetchval(
         "SELECT sender.take_token($1, $2, $3)",
         f"number:{phone_number_id}",
         limits.number_rate_per_s,
         limits.number_rate_per_s,
     )
-    return float(number_wait)
+    return float(wait)
 
 
 async def record_sent(conn: asyncpg.Connection, send_id: uuid.UUID, command: SendMessage, wamid: str) -> None:

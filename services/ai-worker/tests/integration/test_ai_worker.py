@@ -82,6 +82,9 @@ async def test_reply_is_written_in_the_client_s_personality_and_sent_as_a_comman
     await reply(received(tenant, wamid, text, at), deps)
 
     (command,) = await tap.wait_for("message.send")
+    (typing,) = tap.of_type("message.mark_read")  # published before the model was asked
+    assert typing["data"]["wamid"] == wamid and typing["data"]["typing"] is True
+    assert tap.messages.index(typing) < tap.messages.index(command)
     assert command["id"] == str(derived_id("message.send", wamid))  # the send's idempotency key
     assert command["data"]["to"] == CUSTOMER and command["data"]["reply_to_wamid"] == wamid
     assert tenant.personality[:40] in command["data"]["text"]  # the stub echoes the persona it was given

@@ -8,11 +8,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from pydantic import SecretStr
 
-from sender.handlers import Deps, Limits, send
+from sender.handlers import Deps, Limits, mark_read, send
 from shared.consumer import Retry
 from shared.envelope import Envelope, wrap
 from shared.graph import graph_client
-from shared.messages import SendMessage
+from shared.messages import MarkRead, SendMessage
 from shared.runtime import Infrastructure
 from tests.support.broker import Tap
 from tests.support.sandbox import Sandbox
@@ -123,3 +123,32 @@ async def test_a_rejected_token_holds_the_message_for_later_instead_of_failing_i
     assert retry.value.delay_s >= 600
     assert tap.of_type("message.failed") == []
     assert await sandbox.outbox(phone_number_id=tenant.phone_number_id) == []
+
+
+def mark(tenant: Tenant, wamid: str, *, age_s: float = 0) -> Envelope[MarkRead]:
+    return wrap(
+        MarkRead(client_id=tenant.client_id, phone_number_id=tenant.phone_number_id, wamid=wamid),
+        correlation_id="corr-r",
+        tenant_id=tenant.client_id,
+        occurred_at=datetime.now(UTC) - timedelta(seconds=age_s),
+    )
+
+
+async def test_customer_message_is_marked_read_with_typing_while_the_reply_is_written(
+    deps: Deps, sandbox: Sandbox, tenant: Tenant
+) -> None:
+    await mark_read(mark(tenant, "wamid.in-typing"), deps)
+    (read,) = await sandbox.reads(phone_number_id=tenant.phone_number_id)
+    assert read["message_id"] == "wamid.in-typing" and read["typing_indicator"] is True
+
+
+async def test_a_late_read_receipt_shows_no_typing_and_a_failure_is_not_retried(
+    deps: Deps, infra: Infrastructure, sandbox: Sandbox, tenant: Tenant
+) -> None:
+    await mark_read(mark(tenant, "wamid.in-late", age_s=60), deps)
+    (read,) = await sandbox.reads(phone_number_id=tenant.phone_number_id)
+    assert read["typing_indicator"] is False
+    settings = infra.settings.model_copy(update={"graph_base_url": sandbox.graph_url, "graph_token": SecretStr("x")})
+    async with graph_client(settings) as refused:
+        await mark_read(mark(tenant, "wamid.in-refused"), Deps(deps.pool, deps.publisher, refused))  # raises nothing
+    assert [r["message_id"] for r in await sandbox.reads(phone_number_id=tenant.phone_number_id)] == ["wamid.in-late"]
