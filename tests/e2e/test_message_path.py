@@ -115,6 +115,9 @@ async def test_customer_message_gets_an_ai_reply_and_counts_one_conversation(sta
         return sorted(r["status"] for r in rows) if len(rows) == 3 else []
 
     assert await eventually(statuses, "sent/delivered/read recorded") == ["delivered", "read", "sent"]
+    await eventually(
+        lambda: _when(usage(database_url, tenant), lambda r: r["messages_delivered"] == 1), "the delivery counted"
+    )
 
 
 async def _when(fetch: Awaitable[T | None], condition: Callable[[T], bool]) -> T | None:

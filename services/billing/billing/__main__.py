@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from billing.handlers import Deps, count_inbound, count_outbound, record_meta_pricing
+from billing.handlers import Deps, count_inbound, count_outbound, record_status
 from shared.consumer import Route
 from shared.messages import MessageReceived, MessageSent, MessageStatusChanged
 from shared.runtime import Infrastructure, serve
@@ -17,7 +17,7 @@ ROLE = "billing"
 ROUTES: dict[str, Route[Deps]] = {
     MessageReceived.TYPE: Route(MessageReceived, count_inbound),
     MessageSent.TYPE: Route(MessageSent, count_outbound),
-    MessageStatusChanged.TYPE: Route(MessageStatusChanged, record_meta_pricing),
+    MessageStatusChanged.TYPE: Route(MessageStatusChanged, record_status),
 }
 
 

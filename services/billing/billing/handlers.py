@@ -82,13 +82,23 @@ async def count_outbound(envelope: Envelope[MessageSent], deps: Deps) -> None:
             await _publish(deps, envelope, exhausted, derived_id(exhausted.TYPE, sent.phone_number_id, str(month)))
 
 
-async def record_meta_pricing(envelope: Envelope[MessageStatusChanged], deps: Deps) -> None:
+async def record_status(envelope: Envelope[MessageStatusChanged], deps: Deps) -> None:
+    """Count what Meta delivered and keep its conversation/pricing data to reconcile against our count."""
     status = envelope.data
-    if status.conversation is None and status.pricing is None:
+    delivered = status.status == "delivered"
+    if not delivered and status.conversation is None and status.pricing is None:
         return
     async with deps.pool.acquire() as conn, conn.transaction():
-        if await store.first_time(conn, envelope.id):
+        if not await store.first_time(conn, envelope.id):
+            return
+        if status.conversation is not None or status.pricing is not None:
             await store.insert_meta_pricing(conn, status)
+        if delivered:
+            number = await store.number(conn, status.phone_number_id)
+            if number is None:
+                raise Retry(f"number {status.phone_number_id} not in the directory", delay_s=30)
+            month = await store.month_of(conn, status.timestamp, number.timezone)
+            await store.add_usage(conn, number, month, delivered=1)
 
 
 async def _publish(

@@ -94,17 +94,20 @@ async def add_usage(
     paid: int = 0,
     messages_in: int = 0,
     messages_out: int = 0,
+    delivered: int = 0,
 ) -> None:
     await conn.execute(
         """INSERT INTO billing.usage AS u
-               (phone_number_id, month, client_id, conversations, free_used, paid, messages_in, messages_out)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+               (phone_number_id, month, client_id, conversations, free_used, paid, messages_in, messages_out,
+                delivered)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
            ON CONFLICT (phone_number_id, month) DO UPDATE SET
                conversations = u.conversations + EXCLUDED.conversations,
                free_used = u.free_used + EXCLUDED.free_used,
                paid = u.paid + EXCLUDED.paid,
                messages_in = u.messages_in + EXCLUDED.messages_in,
                messages_out = u.messages_out + EXCLUDED.messages_out,
+               delivered = u.delivered + EXCLUDED.delivered,
                updated_at = now()""",
         number.phone_number_id,
         month,
@@ -114,6 +117,7 @@ async def add_usage(
         paid,
         messages_in,
         messages_out,
+        delivered,
     )
 
 

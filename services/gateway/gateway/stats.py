@@ -18,7 +18,7 @@ routes = web.RouteTableDef()
 _STATS_SQL = """
 SELECT phone_number, phone_number_id, display_name, status, month, free_quota, free_remaining,
        conversations_this_month, paid_conversations, conversations_total, messages_in, messages_out,
-       messages_this_month
+       messages_this_month, messages_delivered
   FROM dashboard.number_usage WHERE client_id = $1 ORDER BY phone_number
 """
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from billing.handlers import Deps, count_inbound, count_outbound, record_meta_pricing
-from shared.envelope import Envelope, wrap
+from billing.handlers import Deps, count_inbound, count_outbound, record_status
+from shared.envelope import Envelope, derived_id, wrap
 from shared.messages import MessageReceived, MessageSent, MessageStatusChanged, MetaConversation, MetaPricing
 from shared.runtime import Infrastructure
 from tests.support.broker import Tap
@@ -34,7 +34,7 @@ def sent(tenant: Tenant, at: datetime, to: str = CUSTOMER) -> Envelope[MessageSe
 
 async def usage(infra: Infrastructure, tenant: Tenant) -> dict:  # type: ignore[type-arg]
     rows = await infra.pool.fetch(
-        "SELECT month, conversations, free_used, paid, messages_in, messages_out FROM billing.usage"
+        "SELECT month, conversations, free_used, paid, messages_in, messages_out, delivered FROM billing.usage"
         " WHERE phone_number_id = $1 ORDER BY month",
         tenant.phone_number_id,
     )
@@ -50,13 +50,14 @@ async def test_first_business_message_opens_one_conversation_and_later_ones_ride
         await count_outbound(sent(tenant, start + timedelta(minutes=minutes)), deps)
     (opened,) = await tap.wait_for("conversation.opened")
     assert opened["data"]["free"] is True and opened["data"]["free_remaining"] == 999
-    assert (await usage(infra, tenant))["2026-11-01"] | {} == {
+    assert (await usage(infra, tenant))["2026-11-01"] == {
         "month": datetime(2026, 11, 1).date(),
         "conversations": 1,
         "free_used": 1,
         "paid": 0,
         "messages_in": 0,
         "messages_out": 3,
+        "delivered": 0,
     }
 
 
@@ -145,7 +146,7 @@ async def test_meta_pricing_is_recorded_for_reconciliation(infra: Infrastructure
         ),
         correlation_id="c",
     )
-    await record_meta_pricing(event, Deps(infra.pool, infra.publisher))
+    await record_status(event, Deps(infra.pool, infra.publisher))
     row = await infra.pool.fetchrow("SELECT * FROM billing.meta_pricing WHERE wamid = $1", wamid)
     assert (row["conversation_id"], row["origin_type"], row["billable"], row["pricing_model"]) == (
         "CONV9",
@@ -153,3 +154,29 @@ async def test_meta_pricing_is_recorded_for_reconciliation(infra: Infrastructure
         True,
         "PMP",
     )
+
+
+async def test_delivered_replies_are_counted_once_per_message_in_the_client_s_month(
+    infra: Infrastructure, tenant: Tenant
+) -> None:
+    deps = Deps(infra.pool, infra.publisher)
+
+    def delivered(wamid: str, at: datetime, state: str = "delivered") -> Envelope[MessageStatusChanged]:
+        return wrap(
+            MessageStatusChanged(
+                client_id=tenant.client_id,
+                phone_number_id=tenant.phone_number_id,
+                wamid=wamid,
+                status=state,
+                recipient_id=CUSTOMER,
+                timestamp=at,
+            ),
+            id=derived_id("message.status", wamid, state),
+            correlation_id="c",
+        )
+
+    first, second = new_wamid(), new_wamid()
+    at = datetime(2026, 11, 10, 15, 0, tzinfo=UTC)
+    for event in (delivered(first, at), delivered(first, at), delivered(second, at), delivered(first, at, "read")):
+        await record_status(event, deps)
+    assert (await usage(infra, tenant))["2026-11-01"]["delivered"] == 2
