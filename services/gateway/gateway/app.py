@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 import asyncpg
 from aiohttp import web
 
-from gateway import media, metrics, stats, webhooks
+from gateway import conversations, dashboard, media, metrics, stats, webhooks
 from gateway.keys import CONNECTION, GRAPH, POOL, PUBLISHER, SETTINGS
 from shared import broker, db
 from shared.graph import graph_client
@@ -53,6 +53,8 @@ def create_app(settings: Settings) -> web.Application:
     app.add_routes(webhooks.routes)
     app.add_routes(stats.routes)
     app.add_routes(media.routes)
+    app.add_routes(conversations.routes)
+    app.add_routes(dashboard.routes)
     app.add_routes(metrics.routes)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
