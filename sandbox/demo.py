@@ -91,6 +91,9 @@ Play the customer (another terminal):
   make customer MSG="Hola, ¿tienen apartamentos en Chapinero?"
   .venv/bin/python -m sandbox.customer --phone-number-id {DEMO_PHONE_NUMBER_ID}      # interactive
 
+The client's dashboard: {stack.gateway_url}/dashboard?client=00000000-0000-4000-8000-00000000b0a7
+  (API key: {DEMO_API_KEY})
+
 See the counter move:
   curl -s -H "Authorization: Bearer {DEMO_API_KEY}" \\
        {stack.gateway_url}/api/clients/00000000-0000-4000-8000-00000000b0a7/stats

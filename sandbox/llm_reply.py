@@ -6,6 +6,7 @@ worker put the right personality and the customer's words into the prompt.
 
 from __future__ import annotations
 
+import itertools
 import secrets
 import time
 from collections.abc import Iterator
@@ -33,8 +34,10 @@ def persona_of(messages: list[dict[str, Any]]) -> str:
     lines = text.splitlines()
     for index, line in enumerate(lines):
         if line.lstrip().startswith(PERSONA_MARKER):
-            rest = line.lstrip()[len(PERSONA_MARKER) :]
-            text = "\n".join([rest, *lines[index + 1 :]])
+            # The personality is that paragraph: up to the first blank line.
+            rest = [line.lstrip()[len(PERSONA_MARKER) :]]
+            rest += itertools.takewhile(str.strip, lines[index + 1 :])
+            text = "\n".join(rest)
             break
     return " ".join(text.split())[:PERSONA_MAX].rstrip()
 

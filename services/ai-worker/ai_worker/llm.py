@@ -38,7 +38,7 @@ class ReplyWriter(Protocol):
 def build_prompt(persona: Persona, history: Sequence[Turn]) -> list[ChatCompletionMessageParam]:
     system = (
         f"You are the WhatsApp assistant of {persona.business_name}.\n"
-        f"Personality: {persona.personality}\n"
+        f"Personality: {persona.personality}\n\n"
         "Answer as this business would, in the customer's language, briefly, as one WhatsApp message. "
         "Never invent prices, addresses or availability you were not told; offer to have a person follow up."
     )
