@@ -33,8 +33,8 @@ async def reply(envelope: Envelope[MessageReceived], deps: Deps) -> None:
         return
     async with deps.pool.acquire() as conn, reads.conversation_turn(conn, received):
         if not await reads.stored(conn, received):
-            # The router publishes just before it commits: its transaction (this message, and any burst that
-            # came with it) is about to be visible. Reading now would miss it.
+            # The router publishes after its commit (outbox), so this only happens when the database the worker
+            # reads lags the router's (a replica): answer once it has caught up, not without the message.
             raise Retry("message not visible in router.messages yet", delay_s=1)
         if await reads.newer_customer_message(conn, received):
             # A burst: the latest message's reply will read this one in its history, so answer once.

@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 
 from router.deps import Deps
 from router.handlers import record_outbound, route_webhook
+from shared import outbox
 from shared.consumer import Route
 from shared.messages import MessageSent, WebhookReceived
 from shared.runtime import Infrastructure, serve
@@ -22,7 +23,8 @@ ROUTES: dict[str, Route[Deps]] = {
 
 @asynccontextmanager
 async def bootstrap(infra: Infrastructure) -> AsyncIterator[Deps]:
-    yield Deps(pool=infra.pool, publisher=infra.publisher)
+    async with outbox.relaying(infra.pool, infra.publisher, "router"):
+        yield Deps(pool=infra.pool, publisher=infra.publisher)
 
 
 def main() -> None:

@@ -17,6 +17,7 @@ import asyncpg
 
 from router import store
 from router.deps import Deps
+from shared import outbox
 from shared.envelope import Envelope, derived_id, wrap
 from shared.logging import get_logger
 from shared.messages import WebhookReceived
@@ -57,9 +58,11 @@ async def _publish_once(
             phone_number_id=phone_number_id,
             value=value,
         )
-        await deps.publisher.publish(
-            wrap(event, id=derived_id(event.TYPE, digest), tenant_id=client_id, correlation_id=cause.correlation_id)
+        staged = wrap(
+            event, id=derived_id(event.TYPE, digest), tenant_id=client_id, correlation_id=cause.correlation_id
         )
+        await outbox.stage(conn, "router", [staged])
+    await outbox.flush(deps.pool, deps.publisher, "router", [staged])
     log.info("meta_field.routed", field=update.field, event_type=event.TYPE)
 
 

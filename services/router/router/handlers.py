@@ -13,6 +13,7 @@ from router import store
 from router.deps import Deps
 from router.fields import route_field
 from router.inbound import record_messages, record_statuses
+from shared import outbox
 from shared.envelope import Envelope, derived_id, wrap
 from shared.logging import get_logger
 from shared.messages import (
@@ -68,9 +69,9 @@ async def park(item: Unparsed, cause: Envelope[Any], deps: Deps) -> None:
         if not await store.insert_parked(conn, digest, item):
             return
         event = WebhookParked(reason=item.reason[:500], phone_number_id=item.phone_number_id)
-        await deps.publisher.publish(
-            wrap(event, id=derived_id(event.TYPE, digest), correlation_id=cause.correlation_id)
-        )
+        staged = wrap(event, id=derived_id(event.TYPE, digest), correlation_id=cause.correlation_id)
+        await outbox.stage(conn, "router", [staged])
+    await outbox.flush(deps.pool, deps.publisher, "router", [staged])
     log.warning("webhook.parked", reason=item.reason[:200], phone_number_id=item.phone_number_id)
 
 

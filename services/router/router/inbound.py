@@ -1,20 +1,19 @@
-"""Messages and statuses of one webhook, stored in one transaction and published before it commits.
+"""Messages and statuses of one webhook, stored in one transaction with their events, published after it.
 
-Batched on purpose: one round trip inserts every message (``wamid`` unique), the events of the new ones are
-published concurrently with confirms, then the transaction commits. A failed publish rolls everything back
-and the webhook is retried; a commit lost after the publishes only repeats events whose derived ids
-consumers already recognise.
+Batched on purpose: one round trip inserts every message (``wamid`` unique) and the events of the new ones go
+to the outbox in the same transaction; once it commits they are published concurrently with confirms. A
+consumer never hears of a message it cannot read yet, and a crash in between leaves the events to the relay.
 """
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import Sequence
 from typing import Any
 
 from router import store
 from router.deps import Deps
+from shared import outbox
 from shared.envelope import Envelope, derived_id, wrap
 from shared.logging import get_logger
 from shared.messages import MessageReceived, MessageStatusChanged, MetaConversation, MetaError, MetaPricing
@@ -30,7 +29,8 @@ async def record_messages(batch: Sequence[MessageUpdate], cause: Envelope[Any], 
         known = [u for u in batch if u.metadata.phone_number_id in clients]
         new = await store.insert_inbound(conn, clients, known) if known else set()
         events = [_received(u, clients[u.metadata.phone_number_id], cause) for u in known if u.message.id in new]
-        await asyncio.gather(*(deps.publisher.publish(e) for e in events))
+        await outbox.stage(conn, "router", events)
+    await outbox.flush(deps.pool, deps.publisher, "router", events)
     for update in known:
         if update.message.id not in new:
             log.info("message.duplicate", wamid=update.message.id)
@@ -58,7 +58,8 @@ async def record_statuses(batch: Sequence[StatusUpdate], cause: Envelope[Any], d
             for u in known
             if (u.status.id, u.status.status) in new
         ]
-        await asyncio.gather(*(deps.publisher.publish(e) for e in events))
+        await outbox.stage(conn, "router", events)
+    await outbox.flush(deps.pool, deps.publisher, "router", events)
     return [
         Unparsed("unknown phone_number_id", u.status.model_dump(mode="json"), u.metadata.phone_number_id)
         for u in batch

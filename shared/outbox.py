@@ -1,0 +1,112 @@
+"""Transactional outbox: events are written in the same transaction as the effect, published after it commits.
+
+Publishing before the commit (the simpler way) lets a consumer receive an event whose rows it cannot see yet;
+publishing after it without an outbox loses the event if the process dies in between. Here the handler stages
+its envelopes in ``<schema>.outbox`` inside its transaction, then :func:`flush` publishes them with confirms and
+deletes them; whatever a crash or a broker outage leaves behind, :func:`relaying` (a background task of the same
+service, safe with many replicas) publishes later. Envelope ids are derived, so a rare double publish is a
+duplicate consumers already drop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+import asyncpg
+
+from shared.broker import Publisher, PublishFailed
+from shared.envelope import Envelope
+from shared.logging import get_logger
+from shared.messages import BY_TYPE
+
+log = get_logger(__name__)
+_SCHEMAS = frozenset({"router", "sender", "billing"})  # services whose schema has an outbox table
+
+
+def _table(schema: str) -> str:
+    # The schema is a code constant, never input: checked against the known ones so SQL text stays ours.
+    if schema not in _SCHEMAS:
+        raise ValueError(f"no outbox in schema {schema!r}")
+    return f"{schema}.outbox"
+
+
+async def stage(conn: asyncpg.Connection, schema: str, envelopes: Sequence[Envelope[Any]]) -> None:
+    """Inside the handler's transaction: keep the envelopes to publish once it commits."""
+    if envelopes:
+        await conn.executemany(
+            f"INSERT INTO {_table(schema)} (id, type, envelope) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING",  # noqa: S608
+            [(e.id, e.type, e.model_dump(mode="json")) for e in envelopes],
+        )
+
+
+async def flush(pool: asyncpg.Pool, publisher: Publisher, schema: str, envelopes: Sequence[Envelope[Any]]) -> None:
+    """After the commit: publish (concurrently, confirmed) and forget. A failure is left to the relay."""
+    table = _table(schema)
+    if not envelopes:
+        return
+    results = await asyncio.gather(*(publisher.publish(e) for e in envelopes), return_exceptions=True)
+    sent = [e.id for e, result in zip(envelopes, results, strict=True) if result is None]
+    for result in results:
+        if isinstance(result, BaseException) and not isinstance(result, PublishFailed):
+            raise result
+    if len(sent) < len(envelopes):
+        log.warning("outbox.left_for_relay", unpublished=len(envelopes) - len(sent))
+    if sent:
+        await pool.execute(f"DELETE FROM {table} WHERE id = ANY($1::uuid[])", sent)  # noqa: S608
+
+
+async def relay_once(pool: asyncpg.Pool, publisher: Publisher, schema: str, min_age_s: float, batch: int = 100) -> int:
+    """Publish what handlers could not (older than ``min_age_s``); return how many were published."""
+    async with pool.acquire() as conn, conn.transaction():
+        query = (
+            f"SELECT id, type, envelope FROM {_table(schema)}"  # noqa: S608
+            " WHERE created_at < now() - make_interval(secs => $1)"
+            " ORDER BY created_at LIMIT $2 FOR UPDATE SKIP LOCKED"
+        )
+        rows = await conn.fetch(query, min_age_s, batch)
+        published: list[uuid.UUID] = []
+        for row in rows:
+            envelope = _envelope_model(row["type"]).model_validate(row["envelope"])
+            try:
+                await publisher.publish(envelope)
+            except PublishFailed as exc:
+                log.warning("outbox.relay_failed", reason=exc.reason, pending=len(rows) - len(published))
+                break
+            published.append(row["id"])
+        if published:
+            await conn.execute(f"DELETE FROM {_table(schema)} WHERE id = ANY($1::uuid[])", published)  # noqa: S608
+            log.info("outbox.relayed", count=len(published))
+        return len(published)
+
+
+def _envelope_model(message_type: str) -> Any:
+    payload = BY_TYPE[message_type]
+    return Envelope[payload]  # type: ignore[valid-type]  # parametrised at run time, for validation
+
+
+@asynccontextmanager
+async def relaying(
+    pool: asyncpg.Pool, publisher: Publisher, schema: str, every_s: float = 1.0, min_age_s: float = 5.0
+) -> AsyncIterator[None]:
+    """Run the relay in the background for as long as the service runs."""
+
+    async def loop() -> None:
+        while True:
+            try:
+                await relay_once(pool, publisher, schema, min_age_s)
+            except (OSError, asyncpg.PostgresError) as exc:
+                log.warning("outbox.relay_error", error=type(exc).__name__)
+            await asyncio.sleep(every_s)
+
+    task = asyncio.create_task(loop(), name=f"{schema}-outbox-relay")
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
