@@ -30,8 +30,13 @@ class PublishFailed(Exception):
 @asynccontextmanager
 async def connect(settings: Settings) -> AsyncIterator[AbstractRobustConnection]:
     """A reconnecting connection; the topology is declared on it before it is handed out."""
+    # A timeout on every (re)connection attempt: against a broker that is still booting, an attempt without one
+    # can hang for good and the process never comes back.
     connection = await aio_pika.connect_robust(
-        settings.amqp_url.get_secret_value(), client_properties={"connection_name": settings.service}
+        settings.amqp_url.get_secret_value(),
+        client_properties={"connection_name": settings.service},
+        timeout=settings.connect_timeout_s,
+        reconnect_interval=settings.reconnect_interval_s,
     )
     try:
         async with connection.channel() as channel:

@@ -70,7 +70,11 @@ class Consumer(Generic[D]):
     async def start(self, connection: AbstractRobustConnection, prefetch: int) -> None:
         channel = await connection.channel()
         await channel.set_qos(prefetch_count=prefetch)
-        self._queue = await channel.get_queue(self._names.queue(self.role), ensure=False)
+        # Declared (idempotently, same arguments) rather than looked up: a robust channel restores the queues it
+        # declared, and their consumers, after the broker comes back; a queue merely looked up it forgets.
+        self._queue = await channel.declare_queue(
+            self._names.queue(self.role), durable=True, arguments=topology.work_queue_arguments(self._names, self.role)
+        )
         self._tag = await self._queue.consume(self.on_message)
 
     @property

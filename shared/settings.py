@@ -20,6 +20,8 @@ class Settings(BaseSettings):
     # Names every exchange and queue: "wamux.events", "wamux.router", … (tests use a random one).
     broker_prefix: str = "wamux"
     publish_timeout_s: float = 5.0
+    connect_timeout_s: float = 10.0
+    reconnect_interval_s: float = 2.0
     database_url: SecretStr = SecretStr("postgresql://postgres@127.0.0.1:5432/test")
     db_pool_max: int = 10
     # Messages taken from a queue before the first is acked: bounded so one replica never hoards work.

@@ -14,6 +14,7 @@ a queue cannot change once declared (RabbitMQ answers PRECONDITION_FAILED): chan
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from aio_pika import ExchangeType
 from aio_pika.abc import AbstractChannel
@@ -76,6 +77,15 @@ ROLES: dict[str, tuple[Binding, ...]] = {
 CONSUMED_TYPES: frozenset[str] = frozenset(b.routing_key for bindings in ROLES.values() for b in bindings)
 
 
+def work_queue_arguments(topology: Topology, role: str) -> dict[str, Any]:
+    return {
+        "x-queue-type": "quorum",
+        "x-delivery-limit": DELIVERY_LIMIT,
+        "x-dead-letter-exchange": topology.dlx,
+        "x-dead-letter-routing-key": topology.queue(role),
+    }
+
+
 def retry_tier(delay_s: float) -> int:
     return next((tier for tier in RETRY_TIERS_S if tier >= delay_s), RETRY_TIERS_S[-1])
 
@@ -87,16 +97,7 @@ async def declare(channel: AbstractChannel, topology: Topology) -> None:
     exchanges = {"events": events, "commands": commands}
     for role, bindings in ROLES.items():
         name = topology.queue(role)
-        queue = await channel.declare_queue(
-            name,
-            durable=True,
-            arguments={
-                "x-queue-type": "quorum",
-                "x-delivery-limit": DELIVERY_LIMIT,
-                "x-dead-letter-exchange": topology.dlx,
-                "x-dead-letter-routing-key": name,
-            },
-        )
+        queue = await channel.declare_queue(name, durable=True, arguments=work_queue_arguments(topology, role))
         for binding in bindings:
             await queue.bind(exchanges[binding.exchange], binding.routing_key)
         dead = await channel.declare_queue(

@@ -48,3 +48,33 @@ async def test_a_database_outage_delays_the_reply_and_loses_nothing(stack: Stack
         await asyncio.to_thread(_cluster, "start")
     (reply,) = await eventually(lambda: outbox(stack, tenant, customer), "the reply once the database is back", 90)
     assert "¿Siguen atendiendo?" in reply["text"]
+
+
+RABBITMQCTL = shutil.which("rabbitmqctl")
+
+
+def _broker(action: str) -> None:
+    subprocess.run([RABBITMQCTL, action], check=True, timeout=120, capture_output=True)  # type: ignore[list-item]
+
+
+@pytest.mark.skipif(RABBITMQCTL is None, reason="needs the local RabbitMQ node")
+async def test_a_broker_restart_refuses_webhooks_meanwhile_then_everything_resumes(
+    stack: Stack, database_url: str
+) -> None:
+    tenant = await create_tenant(database_url)
+    customer = "573001118002"
+    raw = body(notification(tenant.phone_number_id, messages=[text_message("¿Hay alguien ahí?", sender=customer)]))
+    await asyncio.to_thread(_broker, "stop_app")
+    try:
+        # Nothing can be confirmed: Meta is told to retry (it does, for days), nothing is lost meanwhile.
+        assert await post_webhook(stack, raw, signed(raw)) == 503
+    finally:
+        await asyncio.to_thread(_broker, "start_app")
+
+    async def accepted() -> bool:  # Meta's retry, once the gateway has reconnected
+        return await post_webhook(stack, raw, signed(raw)) == 200
+
+    await eventually(accepted, "the gateway accepting webhooks again", 60)
+    # Every worker's consumer was restored with its connection: the message goes the whole way.
+    (reply,) = await eventually(lambda: outbox(stack, tenant, customer), "the reply after the restart", 60)
+    assert "¿Hay alguien ahí?" in reply["text"]
