@@ -51,53 +51,54 @@ async def reply(envelope: Envelope[MessageReceived], deps: Deps) -> None:
             raise Retry(f"LLM unavailable: {exc}", delay_s=5) from exc
         except LLMRefused as exc:
             raise Retry(f"LLM refused the request (check model and key): {exc}", delay_s=120) from exc
-        command = SendMessage(
-            client_id=received.client_id,
-            phone_number_id=received.phone_number_id,
-            to=received.wa_id,
-            text=text,
-            reply_to_wamid=received.wamid,
-            customer_last_message_at=received.timestamp,
-        )
-        # The send's idempotency key is derived from the customer's wamid: a redelivered message.received
-        # produces the same command, and the sender sends it once.
-        await deps.publisher.publish(
-            wrap(
-                command,
-                id=derived_id(command.TYPE, received.wamid),
-                tenant_id=received.client_id,
-                correlation_id=envelope.correlation_id,
-            )
+        # Every id below is derived from the customer's wamid: a redelivered message.received produces the same
+        # commands and events, which the sender and other consumers recognise (the send is made once).
+        await _publish(
+            deps,
+            envelope,
+            SendMessage(
+                client_id=received.client_id,
+                phone_number_id=received.phone_number_id,
+                to=received.wa_id,
+                text=text,
+                reply_to_wamid=received.wamid,
+                customer_last_message_at=received.timestamp,
+            ),
         )
         log.info("reply.written", wamid=received.wamid, chars=len(text))
 
 
 async def _show_typing(received: MessageReceived, cause: Envelope[MessageReceived], deps: Deps) -> None:
-    command = MarkRead(client_id=received.client_id, phone_number_id=received.phone_number_id, wamid=received.wamid)
-    await deps.publisher.publish(
-        wrap(
-            command,
-            id=derived_id(command.TYPE, received.wamid),
-            tenant_id=received.client_id,
-            correlation_id=cause.correlation_id,
-        )
+    await _publish(
+        deps,
+        cause,
+        MarkRead(client_id=received.client_id, phone_number_id=received.phone_number_id, wamid=received.wamid),
     )
 
 
 async def _pause(received: MessageReceived, cause: Envelope[MessageReceived], deps: Deps) -> None:
-    paused = ReplyPaused(
-        client_id=received.client_id,
-        phone_number_id=received.phone_number_id,
-        wa_id=received.wa_id,
-        wamid=received.wamid,
-        reason="free conversations of the month used up; the client's policy pauses AI replies",
+    reason = "free conversations of the month used up; the client's policy pauses AI replies"
+    await _publish(
+        deps,
+        cause,
+        ReplyPaused(
+            client_id=received.client_id,
+            phone_number_id=received.phone_number_id,
+            wa_id=received.wa_id,
+            wamid=received.wamid,
+            reason=reason,
+        ),
     )
+    log.info("reply.paused", wamid=received.wamid)
+
+
+async def _publish(deps: Deps, cause: Envelope[MessageReceived], payload: SendMessage | MarkRead | ReplyPaused) -> None:
+    received = cause.data
     await deps.publisher.publish(
         wrap(
-            paused,
-            id=derived_id(paused.TYPE, received.wamid),
+            payload,
+            id=derived_id(payload.TYPE, received.wamid),
             tenant_id=received.client_id,
             correlation_id=cause.correlation_id,
         )
     )
-    log.info("reply.paused", wamid=received.wamid)
