@@ -26,7 +26,8 @@ async def record_messages(batch: Sequence[MessageUpdate], cause: Envelope[Any], 
     """Store and announce the new messages; return those whose number is unknown, for parking."""
     async with deps.pool.acquire() as conn, conn.transaction():
         clients = await store.clients_for_numbers(conn, {u.metadata.phone_number_id for u in batch})
-        known = [u for u in batch if u.metadata.phone_number_id in clients]
+        # The same wamid twice in one POST is one message: the first occurrence stands.
+        known = list({u.message.id: u for u in reversed(batch) if u.metadata.phone_number_id in clients}.values())[::-1]
         new = await store.insert_inbound(conn, clients, known) if known else set()
         events = [_received(u, clients[u.metadata.phone_number_id], cause) for u in known if u.message.id in new]
         await outbox.stage(conn, "router", events)
@@ -51,7 +52,11 @@ async def record_messages(batch: Sequence[MessageUpdate], cause: Envelope[Any], 
 async def record_statuses(batch: Sequence[StatusUpdate], cause: Envelope[Any], deps: Deps) -> list[Unparsed]:
     async with deps.pool.acquire() as conn, conn.transaction():
         clients = await store.clients_for_numbers(conn, {u.metadata.phone_number_id for u in batch})
-        known = [u for u in batch if u.metadata.phone_number_id in clients]
+        known = list(
+            {
+                (u.status.id, u.status.status): u for u in reversed(batch) if u.metadata.phone_number_id in clients
+            }.values()
+        )[::-1]
         new = await store.insert_statuses(conn, clients, known) if known else set()
         events = [
             _status(u, clients[u.metadata.phone_number_id], cause)

@@ -126,3 +126,14 @@ async def test_body_that_is_not_a_notification_is_parked_not_looped(infra: Infra
             await conn.fetchval("SELECT payload->>'raw' FROM router.parked WHERE reason LIKE 'not a Meta%'")
             == "[1, 2, 3]"
         )
+
+
+async def test_the_same_message_twice_in_one_post_is_one_message(
+    infra: Infrastructure, tap: Tap, tenant: Tenant
+) -> None:
+    message = text_message("una sola vez")
+    payload = notification(tenant.phone_number_id, messages=[message, dict(message), text_message("otra")])
+    await route_webhook(raw(payload), Deps(infra.pool, infra.publisher))  # type: ignore[arg-type]
+    await tap.wait_for("message.received", count=2)
+    await tap.drained()
+    assert sorted(e["data"]["text"] for e in tap.of_type("message.received")) == ["otra", "una sola vez"]
