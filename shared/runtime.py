@@ -7,8 +7,9 @@ routing table and its composition root; the lifetimes of pool, connection and co
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from typing import TypeVar
@@ -38,6 +39,27 @@ async def infrastructure(settings: Settings) -> AsyncIterator[Infrastructure]:
     async with db.pool(settings) as pool, broker.connect(settings) as connection:
         publisher = await broker.Publisher.open(connection, settings)
         yield Infrastructure(settings, pool, connection, publisher)
+
+
+@asynccontextmanager
+async def every(seconds: float, job: Callable[[], Awaitable[object]], name: str) -> AsyncIterator[None]:
+    """Run ``job`` every ``seconds`` in the background while the service runs (housekeeping, not messages)."""
+
+    async def loop() -> None:
+        while True:
+            try:
+                await job()
+            except (OSError, asyncpg.PostgresError) as exc:
+                log.warning("job.failed", job=name, error=type(exc).__name__)
+            await asyncio.sleep(seconds)
+
+    task = asyncio.create_task(loop(), name=name)
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 def stop_on_signals() -> asyncio.Event:

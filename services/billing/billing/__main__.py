@@ -8,10 +8,11 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from billing import store
 from billing.handlers import Deps, count_inbound, count_outbound, record_status
 from shared.consumer import Route
 from shared.messages import MessageReceived, MessageSent, MessageStatusChanged
-from shared.runtime import Infrastructure, serve
+from shared.runtime import Infrastructure, every, serve
 
 ROLE = "billing"
 ROUTES: dict[str, Route[Deps]] = {
@@ -23,7 +24,8 @@ ROUTES: dict[str, Route[Deps]] = {
 
 @asynccontextmanager
 async def bootstrap(infra: Infrastructure) -> AsyncIterator[Deps]:
-    yield Deps(pool=infra.pool, publisher=infra.publisher)
+    async with every(3600, lambda: store.forget_old_envelopes(infra.pool), "billing-inbox-retention"):
+        yield Deps(pool=infra.pool, publisher=infra.publisher)
 
 
 def main() -> None:

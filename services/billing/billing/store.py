@@ -153,3 +153,15 @@ async def insert_meta_pricing(conn: asyncpg.Connection, status: MessageStatusCha
         pricing.pricing_model if pricing else None,
         pricing.category if pricing else None,
     )
+
+
+# Dedup records outlive Meta's redelivery (7 days) and the month they count in; an operator replaying a dead
+# letter older than this would count it again.
+INBOX_RETENTION_DAYS = 35
+
+
+async def forget_old_envelopes(pool: asyncpg.Pool) -> int:
+    deleted = await pool.execute(
+        "DELETE FROM billing.inbox WHERE processed_at < now() - make_interval(days => $1)", INBOX_RETENTION_DAYS
+    )
+    return int(deleted.split()[-1])

@@ -7,11 +7,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from sender import store
 from sender.handlers import Deps, Limits, mark_read, send
 from shared.consumer import Route
 from shared.graph import graph_client
 from shared.messages import MarkRead, SendMessage
-from shared.runtime import Infrastructure, serve
+from shared.runtime import Infrastructure, every, serve
 
 ROLE = "sender"
 ROUTES: dict[str, Route[Deps]] = {
@@ -24,7 +25,10 @@ ROUTES: dict[str, Route[Deps]] = {
 async def bootstrap(infra: Infrastructure) -> AsyncIterator[Deps]:
     settings = infra.settings
     limits = Limits(settings.number_rate_per_s, settings.pair_rate_per_s, settings.pair_burst)
-    async with graph_client(settings) as graph:
+    async with (
+        graph_client(settings) as graph,
+        every(600, lambda: store.forget_idle_buckets(infra.pool, limits.full_after_s()), "sender-bucket-retention"),
+    ):
         yield Deps(pool=infra.pool, publisher=infra.publisher, graph=graph, limits=limits)
 
 

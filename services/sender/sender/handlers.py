@@ -37,6 +37,10 @@ class Limits:
     pair_rate_per_s: float = 1 / 6
     pair_burst: int = 45
 
+    def full_after_s(self) -> float:
+        """After this long untouched, every bucket is full again (with a wide margin)."""
+        return max(3600.0, 2 * self.pair_burst / self.pair_rate_per_s, 2.0)
+
 
 @dataclass(frozen=True)
 class Deps:

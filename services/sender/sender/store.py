@@ -69,3 +69,12 @@ async def record_failed(conn: asyncpg.Connection, send_id: uuid.UUID, command: S
         error.code,
         error.title,
     )
+
+
+async def forget_idle_buckets(pool: asyncpg.Pool, idle_s: float) -> int:
+    """A bucket untouched for this long is full again: dropping it changes no decision, and keeps one row per
+    customer from piling up forever."""
+    deleted = await pool.execute(
+        "DELETE FROM sender.rate_buckets WHERE refilled_at < now() - make_interval(secs => $1)", idle_s
+    )
+    return int(deleted.split()[-1])

@@ -180,3 +180,22 @@ async def test_delivered_replies_are_counted_once_per_message_in_the_client_s_mo
     for event in (delivered(first, at), delivered(first, at), delivered(second, at), delivered(first, at, "read")):
         await record_status(event, deps)
     assert (await usage(infra, tenant))["2026-11-01"]["delivered"] == 2
+
+
+async def test_dedup_records_are_kept_35_days_then_forgotten(infra: Infrastructure) -> None:
+    from billing.store import forget_old_envelopes
+
+    old, recent = uuid.uuid4(), uuid.uuid4()
+    await infra.pool.execute(
+        "INSERT INTO billing.inbox VALUES ($1, now() - interval '36 days'), ($2, now() - interval '34 days')",
+        old,
+        recent,
+    )
+    await forget_old_envelopes(infra.pool)
+    kept = {
+        r["envelope_id"]
+        for r in await infra.pool.fetch(
+            "SELECT envelope_id FROM billing.inbox WHERE envelope_id = ANY($1::uuid[])", [old, recent]
+        )
+    }
+    assert kept == {recent}

@@ -152,3 +152,14 @@ async def test_a_late_read_receipt_shows_no_typing_and_a_failure_is_not_retried(
     async with graph_client(settings) as refused:
         await mark_read(mark(tenant, "wamid.in-refused"), Deps(deps.pool, deps.publisher, refused))  # raises nothing
     assert [r["message_id"] for r in await sandbox.reads(phone_number_id=tenant.phone_number_id)] == ["wamid.in-late"]
+
+
+async def test_idle_rate_buckets_are_forgotten_and_busy_ones_kept(deps: Deps, tenant: Tenant) -> None:
+    from sender.store import forget_idle_buckets
+
+    await send(command(tenant, "hola", to="573005550001"), deps)
+    idle = f"pair:{tenant.phone_number_id}:573000000999"
+    await deps.pool.execute("INSERT INTO sender.rate_buckets VALUES ($1, 0, now() - interval '2 hours')", idle)
+    assert await forget_idle_buckets(deps.pool, deps.limits.full_after_s()) >= 1
+    buckets = {r["bucket"] for r in await deps.pool.fetch("SELECT bucket FROM sender.rate_buckets")}
+    assert idle not in buckets and f"pair:{tenant.phone_number_id}:573005550001" in buckets
