@@ -11,10 +11,9 @@ duplicate consumers already drop.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import uuid
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 import asyncpg
@@ -23,6 +22,7 @@ from shared.broker import Publisher, PublishFailed
 from shared.envelope import Envelope
 from shared.logging import get_logger
 from shared.messages import BY_TYPE
+from shared.runtime import every
 
 log = get_logger(__name__)
 _SCHEMAS = frozenset({"router", "sender", "billing"})  # services whose schema has an outbox table
@@ -89,24 +89,8 @@ def _envelope_model(message_type: str) -> Any:
     return Envelope[payload]  # type: ignore[valid-type]  # parametrised at run time, for validation
 
 
-@asynccontextmanager
-async def relaying(
+def relaying(
     pool: asyncpg.Pool, publisher: Publisher, schema: str, every_s: float = 1.0, min_age_s: float = 5.0
-) -> AsyncIterator[None]:
+) -> AbstractAsyncContextManager[None]:
     """Run the relay in the background for as long as the service runs."""
-
-    async def loop() -> None:
-        while True:
-            try:
-                await relay_once(pool, publisher, schema, min_age_s)
-            except (OSError, asyncpg.PostgresError) as exc:
-                log.warning("outbox.relay_error", error=type(exc).__name__)
-            await asyncio.sleep(every_s)
-
-    task = asyncio.create_task(loop(), name=f"{schema}-outbox-relay")
-    try:
-        yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+    return every(every_s, lambda: relay_once(pool, publisher, schema, min_age_s), f"{schema}-outbox-relay")
