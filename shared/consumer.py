@@ -34,9 +34,16 @@ DEAD_AT_HEADER = "x-wamux-dead-at"
 
 
 class Retry(Exception):
-    def __init__(self, reason: str, delay_s: float = 1.0):
+    """Try again later: after ``delay_s`` (rounded up to a retry tier), or with growing delays when ``None``.
+
+    ``counts=False`` is for waits that are scheduling, not failure (a rate limit's turn): they never bring the
+    message closer to the dead-letter queue, however busy the number.
+    """
+
+    def __init__(self, reason: str, delay_s: float | None = None, *, counts: bool = True):
         super().__init__(reason)
         self.delay_s = delay_s
+        self.counts = counts
 
 
 class Reject(Exception):
@@ -116,7 +123,7 @@ class Consumer(Generic[D]):
             try:
                 await route.handler(envelope, self.deps)
             except Retry as exc:
-                await self._retry(message, str(exc), exc.delay_s)
+                await self._retry(message, str(exc), exc.delay_s, counts=exc.counts)
             except Reject as exc:
                 await self._dead_letter(message, str(exc))
             except Exception as exc:
@@ -125,13 +132,15 @@ class Consumer(Generic[D]):
             else:
                 await message.ack()
 
-    async def _retry(self, message: AbstractIncomingMessage, reason: str, delay_s: float | None) -> None:
+    async def _retry(
+        self, message: AbstractIncomingMessage, reason: str, delay_s: float | None, *, counts: bool = True
+    ) -> None:
         previous = (message.headers or {}).get(ATTEMPT_HEADER, 0)
-        attempt = (previous if isinstance(previous, int) else 0) + 1
-        if attempt >= self._max_attempts:
+        attempt = (previous if isinstance(previous, int) else 0) + (1 if counts else 0)
+        if counts and attempt >= self._max_attempts:
             return await self._dead_letter(message, f"gave up after {attempt} attempts: {reason}")
         tiers = topology.RETRY_TIERS_S
-        tier = topology.retry_tier(delay_s) if delay_s is not None else tiers[min(attempt - 1, len(tiers) - 1)]
+        tier = topology.retry_tier(delay_s) if delay_s is not None else tiers[min(max(attempt, 1) - 1, len(tiers) - 1)]
         log.info("message.retry", attempt=attempt, delay_s=tier, reason=reason)
         await self._republish(message, "", self._names.retry_queue(self.role, tier), {ATTEMPT_HEADER: attempt})
 

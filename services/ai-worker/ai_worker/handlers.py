@@ -48,7 +48,7 @@ async def reply(envelope: Envelope[MessageReceived], deps: Deps) -> None:
         try:
             text = await deps.writer.write(persona, history)
         except LLMUnavailable as exc:
-            raise Retry(f"LLM unavailable: {exc}", delay_s=5) from exc
+            raise Retry(f"LLM unavailable: {exc}") from exc  # growing delays: an outage lasts
         except LLMRefused as exc:
             raise Retry(f"LLM refused the request (check model and key): {exc}", delay_s=120) from exc
         # Every id below is derived from the customer's wamid: a redelivered message.received produces the same

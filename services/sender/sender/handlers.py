@@ -62,7 +62,7 @@ async def send(envelope: Envelope[SendMessage], deps: Deps) -> None:
             return await _fail(conn, envelope, error, deps)
         wait_s = await store.take_tokens(conn, command.phone_number_id, command.to, deps.limits)
         if wait_s > 0:
-            raise Retry("rate limit reached before Meta's", delay_s=wait_s)
+            raise Retry("rate limit reached before Meta's", delay_s=wait_s, counts=False)
         try:
             wamid = await deps.graph.send_text(
                 command.phone_number_id, command.to, command.text, command.reply_to_wamid

@@ -135,3 +135,20 @@ async def test_an_event_only_the_crm_listens_to_may_have_no_listener_yet(infra: 
         await channel.queue_delete(names.queue("router"))
     with pytest.raises(PublishFailed):  # but an event a wamux service consumes must reach its queue
         await infra.publisher.publish(webhook())
+
+
+async def test_waiting_for_a_turn_never_brings_a_message_closer_to_the_dead_letter_queue(infra: Infrastructure) -> None:
+    async def handle(envelope: Envelope[WebhookReceived], calls: Calls) -> None:
+        calls.seen.append("turn")
+        if len(calls.seen) < 4:
+            raise Retry("rate limit: not your turn yet", delay_s=0.5, counts=False)
+        calls.done.set()
+
+    consumer = await _consume(infra, handle, max_attempts=2)
+    await infra.publisher.publish(webhook("busy number"))
+    await asyncio.wait_for(consumer.deps.done.wait(), 20)
+    await consumer.stop()
+    assert consumer.deps.seen == ["turn"] * 4
+    assert (
+        await queue_depth(infra.connection, topology.Topology(infra.settings.broker_prefix).dead_queue("router")) == 0
+    )
