@@ -84,7 +84,14 @@ async def send_message(request: web.Request) -> web.Response:
     emulator.outbox.add(OutboxEntry(wamid, phone_number_id, parsed.wa_id, parsed.type, parsed.text, body, now))
     # The emulator cannot know a template's category; utility is the common case for replies.
     category = "utility" if parsed.type == "template" else "service"
-    emulator.schedule_statuses(emulator.numbers.get(phone_number_id), wamid, parsed.wa_id, category)
+    callback = body.get("biz_opaque_callback_data") if isinstance(body, dict) else None
+    emulator.schedule_statuses(
+        emulator.numbers.get(phone_number_id),
+        wamid,
+        parsed.wa_id,
+        category,
+        callback if isinstance(callback, str) else None,
+    )
 
     message: dict[str, str] = {"id": wamid}
     if parsed.type == "template":

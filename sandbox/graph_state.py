@@ -63,11 +63,13 @@ class Emulator:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
 
-    def schedule_statuses(self, number: BusinessNumber, wamid: str, wa_id: str, category: str) -> None:
+    def schedule_statuses(
+        self, number: BusinessNumber, wamid: str, wa_id: str, category: str, callback_data: str | None = None
+    ) -> None:
         if self.poster is None:
             return
         conversation = self.conversations.current(number.phone_number_id, wa_id, datetime.now(UTC))
-        self.spawn(self._post_statuses(self.poster, number, wamid, wa_id, conversation, category))
+        self.spawn(self._post_statuses(self.poster, number, wamid, wa_id, conversation, category, callback_data))
 
     async def _post_statuses(
         self,
@@ -77,6 +79,7 @@ class Emulator:
         wa_id: str,
         conversation: Conversation,
         category: str,
+        callback_data: str | None = None,
     ) -> None:
         for index, status in enumerate(STATUS_SEQUENCE):
             if index:
@@ -89,6 +92,7 @@ class Emulator:
                 conversation=conversation,
                 category=category,
                 at=datetime.now(UTC),
+                callback_data=callback_data,
             )
             await poster.deliver(payload)
 

@@ -55,6 +55,7 @@ def status_payload(
     conversation: Conversation,
     category: str,
     at: datetime,
+    callback_data: str | None = None,
 ) -> dict[str, Any]:
     conv: dict[str, Any] = {"id": conversation.id}
     if status == "sent":  # Meta puts the expiration on the first status of a conversation's message
@@ -68,6 +69,8 @@ def status_payload(
         "conversation": conv,
         "pricing": {"billable": True, "pricing_model": "PMP", "category": category, "type": "regular"},
     }
+    if callback_data is not None:  # echoed on every status of the message, as Meta does
+        item["biz_opaque_callback_data"] = callback_data
     return envelope(number, {"statuses": [item]})
 
 

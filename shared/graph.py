@@ -40,7 +40,14 @@ class GraphClient:
         self._base = f"{base_url.rstrip('/')}/{version}"
         self._token = token
 
-    async def send_text(self, phone_number_id: str, to: str, body: str, reply_to_wamid: str | None = None) -> str:
+    async def send_text(
+        self,
+        phone_number_id: str,
+        to: str,
+        body: str,
+        reply_to_wamid: str | None = None,
+        callback_data: str | None = None,
+    ) -> str:
         """Send a free-form text; return the new message's wamid."""
         payload: dict[str, Any] = {
             "messaging_product": "whatsapp",
@@ -51,6 +58,8 @@ class GraphClient:
         }
         if reply_to_wamid:
             payload["context"] = {"message_id": reply_to_wamid}
+        if callback_data:  # echoed by Meta on every status of this message
+            payload["biz_opaque_callback_data"] = callback_data
         answer = await self._post(f"{phone_number_id}/messages", payload)
         try:
             return str(answer["messages"][0]["id"])

@@ -167,3 +167,20 @@ async def test_cleanup_cancels_pending_status_deliveries(
 
     assert time.monotonic() - started < 5
     assert not app[EMULATOR].tasks
+
+
+async def test_biz_opaque_callback_data_comes_back_on_every_status(
+    emulator: str, gateway: WebhookReceiver, http: aiohttp.ClientSession, auth: dict[str, str]
+) -> None:
+    await register(http, emulator)
+    body = {
+        "messaging_product": "whatsapp",
+        "to": CUSTOMER,
+        "type": "text",
+        "text": {"body": "hola"},
+        "biz_opaque_callback_data": "send-7f3a",
+    }
+    async with http.post(f"{emulator}/v23.0/{PNID}/messages", json=body, headers=auth) as response:
+        assert response.status == 200
+    items = [only_value((await gateway.next()).json())["statuses"][0] for _ in range(3)]
+    assert [i["biz_opaque_callback_data"] for i in items] == ["send-7f3a"] * 3

@@ -115,6 +115,16 @@ async def test_customer_message_gets_an_ai_reply_and_counts_one_conversation(sta
         return sorted(r["status"] for r in rows) if len(rows) == 3 else []
 
     assert await eventually(statuses, "sent/delivered/read recorded") == ["delivered", "read", "sent"]
+    conn = await asyncpg.connect(database_url)
+    try:  # Meta echoes the send's idempotency key on its statuses: what lets a crashed sender know it sent
+        echoed = await conn.fetchval(
+            """SELECT count(*) FROM router.statuses st JOIN sender.sends se ON se.send_id::text = st.callback_data
+                WHERE st.wamid = $1 AND se.wamid = $1""",
+            reply["wamid"],
+        )
+    finally:
+        await conn.close()
+    assert echoed == 3
     await eventually(
         lambda: _when(usage(database_url, tenant), lambda r: r["messages_delivered"] == 1), "the delivery counted"
     )

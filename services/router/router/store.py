@@ -105,10 +105,11 @@ async def insert_statuses(
 ) -> set[tuple[str, str]]:
     """Store each (wamid, status) once; return the pairs that were new."""
     inserted = await conn.fetch(
-        """INSERT INTO router.statuses (wamid, status, client_id, phone_number_id, occurred_at, payload)
-           SELECT wamid, status, client_id, pnid, occurred_at, payload::jsonb
-             FROM unnest($1::text[], $2::text[], $3::uuid[], $4::text[], $5::timestamptz[], $6::text[])
-                  AS s(wamid, status, client_id, pnid, occurred_at, payload)
+        """INSERT INTO router.statuses
+               (wamid, status, client_id, phone_number_id, occurred_at, payload, callback_data)
+           SELECT wamid, status, client_id, pnid, occurred_at, payload::jsonb, callback
+             FROM unnest($1::text[], $2::text[], $3::uuid[], $4::text[], $5::timestamptz[], $6::text[], $7::text[])
+                  AS s(wamid, status, client_id, pnid, occurred_at, payload, callback)
            ON CONFLICT (wamid, status) DO NOTHING RETURNING wamid, status""",
         [u.status.id for u in batch],
         [u.status.status for u in batch],
@@ -116,6 +117,7 @@ async def insert_statuses(
         [u.metadata.phone_number_id for u in batch],
         [u.status.timestamp for u in batch],
         [json.dumps(u.status.model_dump(mode="json")) for u in batch],
+        [u.status.biz_opaque_callback_data for u in batch],
     )
     return {(r["wamid"], r["status"]) for r in inserted}
 

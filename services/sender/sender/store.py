@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 import asyncpg
@@ -14,8 +16,39 @@ if TYPE_CHECKING:
     from sender.handlers import Limits
 
 
-async def outcome(conn: asyncpg.Connection, send_id: uuid.UUID) -> str | None:
-    value = await conn.fetchval("SELECT state FROM sender.sends WHERE send_id = $1", send_id)
+@dataclass(frozen=True)
+class SendState:
+    state: str  # sending (Meta may have it), sent, failed
+    started_at: datetime
+
+
+async def outcome(conn: asyncpg.Connection, send_id: uuid.UUID) -> SendState | None:
+    row = await conn.fetchrow("SELECT state, started_at FROM sender.sends WHERE send_id = $1", send_id)
+    return SendState(row["state"], row["started_at"]) if row else None
+
+
+async def mark_sending(conn: asyncpg.Connection, send_id: uuid.UUID, command: SendMessage) -> None:
+    """Committed before the call to Meta: a crash after Meta's answer leaves this trace behind."""
+    await conn.execute(
+        """INSERT INTO sender.sends (send_id, client_id, phone_number_id, recipient, state, started_at)
+           VALUES ($1, $2, $3, $4, 'sending', now())
+           ON CONFLICT (send_id) DO UPDATE SET started_at = now(), attempts = sender.sends.attempts + 1
+           WHERE sender.sends.state = 'sending'""",
+        send_id,
+        command.client_id,
+        command.phone_number_id,
+        command.to,
+    )
+
+
+async def forget_sending(conn: asyncpg.Connection, send_id: uuid.UUID) -> None:
+    """Meta answered with an error: it certainly does not have the message."""
+    await conn.execute("DELETE FROM sender.sends WHERE send_id = $1 AND state = 'sending'", send_id)
+
+
+async def wamid_meta_reported(conn: asyncpg.Connection, send_id: uuid.UUID) -> str | None:
+    """The wamid of a message Meta reported a status for under this send's callback data (read-only, router's)."""
+    value = await conn.fetchval("SELECT wamid FROM router.statuses WHERE callback_data = $1 LIMIT 1", str(send_id))
     return str(value) if value is not None else None
 
 
@@ -49,7 +82,9 @@ async def take_number_token(conn: asyncpg.Connection, phone_number_id: str, limi
 async def record_sent(conn: asyncpg.Connection, send_id: uuid.UUID, command: SendMessage, wamid: str) -> None:
     await conn.execute(
         """INSERT INTO sender.sends (send_id, client_id, phone_number_id, recipient, state, wamid)
-           VALUES ($1, $2, $3, $4, 'sent', $5) ON CONFLICT (send_id) DO NOTHING""",
+           VALUES ($1, $2, $3, $4, 'sent', $5)
+           ON CONFLICT (send_id) DO UPDATE SET state = 'sent', wamid = EXCLUDED.wamid
+           WHERE sender.sends.state = 'sending'""",
         send_id,
         command.client_id,
         command.phone_number_id,
@@ -61,7 +96,10 @@ async def record_sent(conn: asyncpg.Connection, send_id: uuid.UUID, command: Sen
 async def record_failed(conn: asyncpg.Connection, send_id: uuid.UUID, command: SendMessage, error: GraphError) -> None:
     await conn.execute(
         """INSERT INTO sender.sends (send_id, client_id, phone_number_id, recipient, state, error_code, error_title)
-           VALUES ($1, $2, $3, $4, 'failed', $5, $6) ON CONFLICT (send_id) DO NOTHING""",
+           VALUES ($1, $2, $3, $4, 'failed', $5, $6)
+           ON CONFLICT (send_id) DO UPDATE SET state = 'failed', error_code = EXCLUDED.error_code,
+               error_title = EXCLUDED.error_title
+           WHERE sender.sends.state = 'sending'""",
         send_id,
         command.client_id,
         command.phone_number_id,

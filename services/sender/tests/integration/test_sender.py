@@ -163,3 +163,54 @@ async def test_idle_rate_buckets_are_forgotten_and_busy_ones_kept(deps: Deps, te
     assert await forget_idle_buckets(deps.pool, deps.limits.full_after_s()) >= 1
     buckets = {r["bucket"] for r in await deps.pool.fetch("SELECT bucket FROM sender.rate_buckets")}
     assert idle not in buckets and f"pair:{tenant.phone_number_id}:573005550001" in buckets
+
+
+async def crashed_attempt(deps: Deps, send: Envelope[SendMessage], minutes_ago: float) -> None:
+    """What a sender killed between Meta's answer and its own record leaves behind."""
+    from sender.store import mark_sending
+
+    async with deps.pool.acquire() as conn:
+        await mark_sending(conn, send.id, send.data)
+        await conn.execute(
+            "UPDATE sender.sends SET started_at = now() - make_interval(mins => $2) WHERE send_id = $1",
+            send.id,
+            minutes_ago,
+        )
+
+
+async def test_every_send_carries_its_idempotency_key_to_meta(deps: Deps, sandbox: Sandbox, tenant: Tenant) -> None:
+    once = command(tenant)
+    await send(once, deps)
+    (delivered,) = await sandbox.outbox(phone_number_id=tenant.phone_number_id)
+    assert delivered["request"]["biz_opaque_callback_data"] == str(once.id)
+
+
+async def test_after_a_crash_meta_s_statuses_prove_the_message_left_and_it_is_not_sent_again(
+    deps: Deps, sandbox: Sandbox, tap: Tap, tenant: Tenant
+) -> None:
+    lost = command(tenant)
+    await crashed_attempt(deps, lost, minutes_ago=0)
+    await deps.pool.execute(
+        """INSERT INTO router.statuses (wamid, status, client_id, phone_number_id, occurred_at, payload, callback_data)
+           VALUES ('wamid.left-before-the-crash', 'sent', $1, $2, now(), '{}', $3)""",
+        tenant.client_id,
+        tenant.phone_number_id,
+        str(lost.id),
+    )
+    await send(lost, deps)
+    assert await sandbox.outbox(phone_number_id=tenant.phone_number_id) == []
+    (sent,) = await tap.wait_for("message.sent")
+    assert sent["data"]["wamid"] == "wamid.left-before-the-crash"
+
+
+async def test_after_a_crash_without_news_from_meta_the_sender_waits_then_sends_again(
+    deps: Deps, sandbox: Sandbox, tenant: Tenant
+) -> None:
+    recent, old = command(tenant, "reciente"), command(tenant, "antiguo", to="573009998877")
+    await crashed_attempt(deps, recent, minutes_ago=0)
+    await crashed_attempt(deps, old, minutes_ago=5)
+    with pytest.raises(Retry, match="outcome is unknown") as waiting:
+        await send(recent, deps)
+    assert waiting.value.counts is False
+    await send(old, deps)
+    assert [m["text"] for m in await sandbox.outbox(phone_number_id=tenant.phone_number_id)] == ["antiguo"]
