@@ -20,6 +20,7 @@ from shared.messages import MessageReceived, MessageStatusChanged, MetaConversat
 from shared.webhook import MessageUpdate, StatusUpdate, Unparsed
 
 log = get_logger(__name__)
+UNKNOWN_NUMBER = "unknown phone_number_id"
 
 
 async def record_messages(batch: Sequence[MessageUpdate], cause: Envelope[Any], deps: Deps) -> list[Unparsed]:
@@ -43,7 +44,7 @@ async def record_messages(batch: Sequence[MessageUpdate], cause: Envelope[Any], 
             tenant_id=str(event.tenant_id),
         )
     return [
-        Unparsed("unknown phone_number_id", u.message.raw, u.metadata.phone_number_id)
+        Unparsed(UNKNOWN_NUMBER, _replayable(u, messages=[u.message.raw]), u.metadata.phone_number_id)
         for u in batch
         if u.metadata.phone_number_id not in clients
     ]
@@ -66,10 +67,21 @@ async def record_statuses(batch: Sequence[StatusUpdate], cause: Envelope[Any], d
         await outbox.stage(conn, "router", events)
     await outbox.flush(deps.pool, deps.publisher, "router", events)
     return [
-        Unparsed("unknown phone_number_id", u.status.model_dump(mode="json"), u.metadata.phone_number_id)
+        Unparsed(
+            UNKNOWN_NUMBER, _replayable(u, statuses=[u.status.model_dump(mode="json")]), u.metadata.phone_number_id
+        )
         for u in batch
         if u.metadata.phone_number_id not in clients
     ]
+
+
+def _replayable(update: MessageUpdate | StatusUpdate, **items: list[dict[str, Any]]) -> dict[str, Any]:
+    """A part for a number not (yet) in the directory, kept whole — WABA, metadata, contact — so that
+    ``python -m router.parked replay`` can hand it to the router again once the number is registered."""
+    value: dict[str, Any] = {"messaging_product": "whatsapp", "metadata": update.metadata.model_dump(), **items}
+    if isinstance(update, MessageUpdate) and update.contact is not None:
+        value["contacts"] = [update.contact.model_dump(mode="json", exclude_none=True)]
+    return {"waba_id": update.waba_id, "value": value}
 
 
 def _received(update: MessageUpdate, client_id: uuid.UUID, cause: Envelope[Any]) -> Envelope[MessageReceived]:
