@@ -2,23 +2,15 @@
 
 from __future__ import annotations
 
-import json
-from datetime import UTC, datetime
-
 import asyncpg
 
 from router.deps import Deps
 from router.handlers import route_webhook
-from shared.envelope import wrap
-from shared.messages import WebhookReceived
 from shared.runtime import Infrastructure
 from tests.support.broker import Tap
 from tests.support.payloads import new_wamid, notification, status, text_message
+from tests.support.router import raw_webhook
 from tests.support.tenants import Tenant
-
-
-def raw(payload: dict) -> object:  # type: ignore[type-arg]
-    return wrap(WebhookReceived(body=json.dumps(payload), received_at=datetime.now(UTC)), correlation_id="corr-1")
 
 
 async def test_customer_message_is_stored_and_published_for_its_tenant(
@@ -28,11 +20,11 @@ async def test_customer_message_is_stored_and_published_for_its_tenant(
     payload = notification(
         tenant.phone_number_id, messages=[text_message("Hola, ¿tienen apartamentos en Chapinero?", wamid=wamid)]
     )
-    await route_webhook(raw(payload), Deps(infra.pool, infra.publisher))  # type: ignore[arg-type]
+    await route_webhook(raw_webhook(payload), Deps(infra.pool, infra.publisher))  # type: ignore[arg-type]
 
     (event,) = await tap.wait_for("message.received")
     assert event["tenant_id"] == str(tenant.client_id)
-    assert event["correlation_id"] == "corr-1"
+    assert event["correlation_id"] == "corr-test"
     assert event["data"]["wamid"] == wamid
     assert event["data"]["text"] == "Hola, ¿tienen apartamentos en Chapinero?"
     assert event["data"]["profile_name"] == "Ana"
@@ -46,14 +38,14 @@ async def test_redelivered_webhook_changes_nothing_and_publishes_nothing_twice(
     payload = notification(tenant.phone_number_id, messages=[text_message("uno"), text_message("dos")])
     deps = Deps(infra.pool, infra.publisher)
     for _ in range(3):
-        await route_webhook(raw(payload), deps)  # type: ignore[arg-type]
+        await route_webhook(raw_webhook(payload), deps)  # type: ignore[arg-type]
     await tap.wait_for("message.received", count=2)
     stored = await infra.pool.fetchval(
         "SELECT count(*) FROM router.messages WHERE phone_number_id = $1", tenant.phone_number_id
     )
     assert stored == 2
     # A sentinel after the duplicates: once it arrives, any duplicate would have arrived too.
-    await route_webhook(raw(notification(tenant.phone_number_id, messages=[text_message("tres")])), deps)  # type: ignore[arg-type]
+    await route_webhook(raw_webhook(notification(tenant.phone_number_id, messages=[text_message("tres")])), deps)  # type: ignore[arg-type]
     events = await tap.wait_for("message.received", count=3)
     assert sorted(e["data"]["text"] for e in events) == ["dos", "tres", "uno"]
 
@@ -63,7 +55,7 @@ async def test_every_change_of_every_entry_is_routed(infra: Infrastructure, tap:
     a = notification(first.phone_number_id, messages=[text_message("para A")])
     b = notification(second.phone_number_id, messages=[text_message("para B")])
     a["entry"].append(b["entry"][0])
-    await route_webhook(raw(a), Deps(infra.pool, infra.publisher))  # type: ignore[arg-type]
+    await route_webhook(raw_webhook(a), Deps(infra.pool, infra.publisher))  # type: ignore[arg-type]
     events = await tap.wait_for("message.received", count=2)
     assert {(e["tenant_id"], e["data"]["text"]) for e in events} == {
         (str(first.client_id), "para A"),
@@ -78,7 +70,7 @@ async def test_burst_is_published_in_meta_timestamp_order(infra: Infrastructure,
         text_message("segundo", timestamp=1764000002),
     ]
     await route_webhook(
-        raw(notification(tenant.phone_number_id, messages=messages)),  # type: ignore[arg-type]
+        raw_webhook(notification(tenant.phone_number_id, messages=messages)),  # type: ignore[arg-type]
         Deps(infra.pool, infra.publisher),
     )
     events = await tap.wait_for("message.received", count=3)
@@ -89,8 +81,8 @@ async def test_statuses_are_published_once_per_wamid_and_state(infra: Infrastruc
     wamid = new_wamid()
     payload = notification(tenant.phone_number_id, statuses=[status(wamid, "sent"), status(wamid, "delivered")])
     deps = Deps(infra.pool, infra.publisher)
-    await route_webhook(raw(payload), deps)  # type: ignore[arg-type]
-    await route_webhook(raw(payload), deps)  # type: ignore[arg-type]
+    await route_webhook(raw_webhook(payload), deps)  # type: ignore[arg-type]
+    await route_webhook(raw_webhook(payload), deps)  # type: ignore[arg-type]
     events = await tap.wait_for("message.status", count=2)
     assert sorted(e["data"]["status"] for e in events) == ["delivered", "sent"]
     assert events[0]["data"]["pricing"]["pricing_model"] == "PMP"
@@ -106,8 +98,8 @@ async def test_unknown_number_is_parked_once_and_its_neighbours_still_routed(
     known = notification(tenant.phone_number_id, messages=[text_message("sí llega")])
     unknown["entry"].append(known["entry"][0])
     deps = Deps(infra.pool, infra.publisher)
-    await route_webhook(raw(unknown), deps)  # type: ignore[arg-type]
-    await route_webhook(raw(unknown), deps)  # type: ignore[arg-type]
+    await route_webhook(raw_webhook(unknown), deps)  # type: ignore[arg-type]
+    await route_webhook(raw_webhook(unknown), deps)  # type: ignore[arg-type]
     (received,) = await tap.wait_for("message.received")
     assert received["data"]["text"] == "sí llega"
     (parked,) = await tap.wait_for("webhook.parked")
@@ -117,7 +109,7 @@ async def test_unknown_number_is_parked_once_and_its_neighbours_still_routed(
 
 
 async def test_body_that_is_not_a_notification_is_parked_not_looped(infra: Infrastructure, tap: Tap) -> None:
-    await route_webhook(raw([1, 2, 3]), Deps(infra.pool, infra.publisher))  # type: ignore[arg-type]
+    await route_webhook(raw_webhook([1, 2, 3]), Deps(infra.pool, infra.publisher))  # type: ignore[arg-type]
     (parked,) = await tap.wait_for("webhook.parked")
     assert parked["data"]["reason"].startswith("not a Meta notification")
     conn: asyncpg.Connection
@@ -133,7 +125,7 @@ async def test_the_same_message_twice_in_one_post_is_one_message(
 ) -> None:
     message = text_message("una sola vez")
     payload = notification(tenant.phone_number_id, messages=[message, dict(message), text_message("otra")])
-    await route_webhook(raw(payload), Deps(infra.pool, infra.publisher))  # type: ignore[arg-type]
+    await route_webhook(raw_webhook(payload), Deps(infra.pool, infra.publisher))  # type: ignore[arg-type]
     await tap.wait_for("message.received", count=2)
     await tap.drained()
     assert sorted(e["data"]["text"] for e in tap.of_type("message.received")) == ["otra", "una sola vez"]

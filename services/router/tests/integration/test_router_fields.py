@@ -2,23 +2,16 @@
 
 from __future__ import annotations
 
-import json
 import time
-from datetime import UTC, datetime
 from typing import Any
 
 from router.deps import Deps
 from router.handlers import route_webhook
-from shared.envelope import Envelope, wrap
-from shared.messages import WebhookReceived
 from shared.runtime import Infrastructure
 from tests.support.broker import Tap
 from tests.support.payloads import new_wamid, notification
+from tests.support.router import raw_webhook
 from tests.support.tenants import Tenant
-
-
-def raw(payload: dict[str, Any]) -> Envelope[WebhookReceived]:
-    return wrap(WebhookReceived(body=json.dumps(payload), received_at=datetime.now(UTC)), correlation_id="corr-f")
 
 
 def field_change(field: str, value: dict[str, Any], waba_id: str = "200000000000009") -> dict[str, Any]:
@@ -44,7 +37,9 @@ async def test_media_message_is_recorded_with_id_mime_and_sha256(
             "sha256": "Yqk0cLmBqDxsPhBNMtm6Lz3UqmUiRNJ3tMmwZ0mmc8M=",
         },
     }
-    await route_webhook(raw(notification(tenant.phone_number_id, messages=[image])), Deps(infra.pool, infra.publisher))
+    await route_webhook(
+        raw_webhook(notification(tenant.phone_number_id, messages=[image])), Deps(infra.pool, infra.publisher)
+    )
     (event,) = await tap.wait_for("message.received")
     assert event["data"]["message_type"] == "image" and event["data"]["text"] == "¿Este apartamento?"
     assert event["data"]["media"] == {
@@ -63,8 +58,8 @@ async def test_media_message_is_recorded_with_id_mime_and_sha256(
 async def test_quality_update_reaches_the_number_s_tenant_once(infra: Infrastructure, tap: Tap, tenant: Tenant) -> None:
     value = {"display_phone_number": tenant.phone_number.lstrip("+"), "event": "FLAGGED", "current_limit": "TIER_1K"}
     deps = Deps(infra.pool, infra.publisher)
-    await route_webhook(raw(field_change("phone_number_quality_update", value)), deps)
-    await route_webhook(raw(field_change("phone_number_quality_update", value)), deps)
+    await route_webhook(raw_webhook(field_change("phone_number_quality_update", value)), deps)
+    await route_webhook(raw_webhook(field_change("phone_number_quality_update", value)), deps)
     (event,) = await tap.wait_for("number.quality_changed")
     assert event["tenant_id"] == str(tenant.client_id)
     assert event["data"]["phone_number_id"] == tenant.phone_number_id
@@ -87,7 +82,9 @@ async def test_template_status_of_a_shared_waba_has_no_tenant_but_is_published(
         "message_template_language": "es",
         "reason": None,
     }
-    await route_webhook(raw(field_change("message_template_status_update", value)), Deps(infra.pool, infra.publisher))
+    await route_webhook(
+        raw_webhook(field_change("message_template_status_update", value)), Deps(infra.pool, infra.publisher)
+    )
     (event,) = await tap.wait_for("template.status_changed")
     assert event["tenant_id"] is None and event["data"]["event"] == "APPROVED"
     assert event["data"]["value"]["message_template_name"] == "visita_confirmada"
@@ -114,7 +111,7 @@ async def test_coexistence_echo_joins_the_conversation_as_the_business_s_message
             }
         ],
     }
-    await route_webhook(raw(field_change("smb_message_echoes", value)), Deps(infra.pool, infra.publisher))
+    await route_webhook(raw_webhook(field_change("smb_message_echoes", value)), Deps(infra.pool, infra.publisher))
     (event,) = await tap.wait_for("message.echoed")
     assert event["tenant_id"] == str(tenant.client_id)
     row = await infra.pool.fetchrow("SELECT direction, wa_id, body FROM router.messages WHERE wamid = $1", wamid)
@@ -123,6 +120,8 @@ async def test_coexistence_echo_joins_the_conversation_as_the_business_s_message
 
 async def test_a_field_never_seen_before_is_published_as_is(infra: Infrastructure, tap: Tap) -> None:
     value = {"something": "new", "nested": {"a": [1, 2]}}
-    await route_webhook(raw(field_change("quantum_update", value, waba_id="999")), Deps(infra.pool, infra.publisher))
+    await route_webhook(
+        raw_webhook(field_change("quantum_update", value, waba_id="999")), Deps(infra.pool, infra.publisher)
+    )
     (event,) = await tap.wait_for("meta.field_received")
     assert event["data"]["field"] == "quantum_update" and event["data"]["value"] == value
