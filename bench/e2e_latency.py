@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
-import json
 import socket
 import statistics
 import sys
@@ -22,12 +21,11 @@ import uuid
 from pathlib import Path
 
 import aiohttp
-import asyncpg
+from scratch import scratch_database, text_notification
 
 from sandbox.stack import Stack
-from shared.migrate import migrate
 
-SERVER = "postgresql://postgres@127.0.0.1:5432/test"
+PNID = "900000000000001"
 SECRET = "bench-app-secret"
 
 
@@ -38,23 +36,11 @@ def free_port() -> int:
 
 
 async def main(n: int) -> None:
-    db = f"wamux_bench_{uuid.uuid4().hex[:8]}"
-    admin = await asyncpg.connect(SERVER)
-    await admin.execute(f'CREATE DATABASE "{db}"')
-    url = SERVER.rsplit("/", 1)[0] + f"/{db}"
-    await migrate(url)
-    conn = await asyncpg.connect(url)
-    client_id = uuid.uuid4()
-    await conn.execute(
-        "INSERT INTO directory.clients (id, name, personality) VALUES ($1, 'Bench', 'Bench agency')", client_id
-    )
-    await conn.execute(
-        "INSERT INTO directory.numbers (id, client_id, phone_number, phone_number_id, waba_id, status)"
-        " VALUES ($1, $2, '+576015550199', '900000000000001', '1', 'active')",
-        uuid.uuid4(),
-        client_id,
-    )
-    await conn.close()
+    async with scratch_database("+576015550199", PNID) as url:
+        await measure(url, n)
+
+
+async def measure(url: str, n: int) -> None:
     gateway, graph, llm = free_port(), free_port(), free_port()
     env = {
         "WAMUX_DATABASE_URL": url,
@@ -77,38 +63,7 @@ async def main(n: int) -> None:
         async with aiohttp.ClientSession() as http:
             for i in range(n):
                 customer = f"5730000{i:05d}"
-                body = json.dumps(
-                    {
-                        "object": "whatsapp_business_account",
-                        "entry": [
-                            {
-                                "id": "1",
-                                "changes": [
-                                    {
-                                        "field": "messages",
-                                        "value": {
-                                            "messaging_product": "whatsapp",
-                                            "metadata": {
-                                                "display_phone_number": "576015550199",
-                                                "phone_number_id": "900000000000001",
-                                            },
-                                            "contacts": [{"profile": {"name": "B"}, "wa_id": customer}],
-                                            "messages": [
-                                                {
-                                                    "from": customer,
-                                                    "id": f"wamid.bench{uuid.uuid4().hex}",
-                                                    "timestamp": str(int(time.time())),
-                                                    "type": "text",
-                                                    "text": {"body": "hola"},
-                                                }
-                                            ],
-                                        },
-                                    }
-                                ],
-                            }
-                        ],
-                    }
-                ).encode()
+                body = text_notification(PNID, "576015550199", [(customer, "hola")]).encode()
                 signature = "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
                 started = time.perf_counter()
                 async with http.post(
@@ -123,8 +78,6 @@ async def main(n: int) -> None:
                 latencies.append((time.perf_counter() - started) * 1000)
     finally:
         await stack.stop()
-        await admin.execute(f'DROP DATABASE "{db}" WITH (FORCE)')
-        await admin.close()
     latencies.sort()
     q = statistics.quantiles(latencies, n=100)
     print(f"e2e latency over {n} messages (webhook POST → reply at the Graph emulator), one of each service:")

@@ -10,7 +10,6 @@ Publishes W ``webhook.received`` envelopes of B text messages each (as the gatew
 from __future__ import annotations
 
 import asyncio
-import json
 import sys
 import tempfile
 import time
@@ -19,70 +18,32 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import asyncpg
+from scratch import scratch_database, text_notification
 
 from sandbox.stack import Stack
 from shared import topology
 from shared.envelope import wrap
 from shared.messages import WebhookReceived
-from shared.migrate import migrate
 from shared.runtime import infrastructure
 from shared.settings import Settings
 
-SERVER = "postgresql://postgres@127.0.0.1:5432/test"
 PNID = "900000000000002"
 
 
 def webhook(batch: int, seq: int) -> str:
-    now = int(time.time())
-    messages = [
-        {
-            "from": f"57300{seq:05d}{i:03d}",
-            "id": f"wamid.bench.{uuid.uuid4().hex}",
-            "timestamp": str(now),
-            "type": "text",
-            "text": {"body": f"mensaje {i}"},
-        }
-        for i in range(batch)
-    ]
-    return json.dumps(
-        {
-            "object": "whatsapp_business_account",
-            "entry": [
-                {
-                    "id": "1",
-                    "changes": [
-                        {
-                            "field": "messages",
-                            "value": {
-                                "messaging_product": "whatsapp",
-                                "metadata": {"display_phone_number": "576015550198", "phone_number_id": PNID},
-                                "contacts": [{"profile": {"name": "B"}, "wa_id": m["from"]} for m in messages],
-                                "messages": messages,
-                            },
-                        }
-                    ],
-                }
-            ],
-        }
-    )
+    return text_notification(PNID, "576015550198", [(f"57300{seq:05d}{i:03d}", f"mensaje {i}") for i in range(batch)])
 
 
 async def main(webhooks: int, batch: int) -> None:
-    db = f"wamux_bench_{uuid.uuid4().hex[:8]}"
-    admin = await asyncpg.connect(SERVER)
-    await admin.execute(f'CREATE DATABASE "{db}"')
-    url = SERVER.rsplit("/", 1)[0] + f"/{db}"
-    await migrate(url)
-    client_id = uuid.uuid4()
-    conn = await asyncpg.connect(url)
-    await conn.execute("INSERT INTO directory.clients (id, name) VALUES ($1, 'Bench')", client_id)
-    await conn.execute(
-        "INSERT INTO directory.numbers (id, client_id, phone_number, phone_number_id, waba_id)"
-        " VALUES ($1, $2, '+576015550198', $3, '1')",
-        uuid.uuid4(),
-        client_id,
-        PNID,
-    )
+    async with scratch_database("+576015550198", PNID) as url:
+        conn = await asyncpg.connect(url)
+        try:
+            await measure(url, conn, webhooks, batch)
+        finally:
+            await conn.close()
+
+
+async def measure(url: str, conn: asyncpg.Connection, webhooks: int, batch: int) -> None:
     prefix = f"bench{uuid.uuid4().hex[:6]}"
     settings = Settings(service="bench", database_url=url, broker_prefix=prefix)
     bodies = [webhook(batch, n) for n in range(webhooks)]
@@ -107,9 +68,6 @@ async def main(webhooks: int, batch: int) -> None:
                 await topology.delete(channel, topology.Topology(prefix))
     finally:
         await stack.stop()
-        await conn.close()
-        await admin.execute(f'DROP DATABASE "{db}" WITH (FORCE)')
-        await admin.close()
     print(
         f"router, one process: {total} updates in {webhooks} webhooks of {batch} "
         f"(published in {published:.2f} s) routed in {elapsed:.2f} s → {total / elapsed:,.0f} updates/s"
