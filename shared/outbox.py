@@ -25,7 +25,7 @@ from shared.messages import BY_TYPE
 from shared.runtime import every
 
 log = get_logger(__name__)
-_SCHEMAS = frozenset({"router", "sender", "billing"})  # services whose schema has an outbox table
+_SCHEMAS = frozenset({"router"})  # services whose schema has an outbox table (migration 0010)
 
 
 def _table(schema: str) -> str:

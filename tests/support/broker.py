@@ -11,7 +11,7 @@ import aio_pika
 import pytest
 from aio_pika.abc import AbstractIncomingMessage, AbstractRobustConnection
 
-from shared import broker, topology
+from shared import topology
 from shared.runtime import Infrastructure, infrastructure
 from shared.settings import Settings
 
@@ -98,4 +98,4 @@ async def get_one(connection: AbstractRobustConnection, name: str, timeout: floa
             await asyncio.sleep(0.05)
 
 
-__all__ = ["Tap", "broker", "get_one", "queue_depth"]
+__all__ = ["Tap", "get_one", "queue_depth"]

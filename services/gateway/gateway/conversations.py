@@ -6,8 +6,8 @@ from typing import Any
 
 from aiohttp import web
 
+from gateway.auth import authenticated_client
 from gateway.keys import POOL
-from gateway.stats import authenticated_client
 
 routes = web.RouteTableDef()
 MAX_LIMIT = 200

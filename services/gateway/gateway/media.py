@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from gateway.auth import authenticated_client
 from gateway.keys import GRAPH, POOL
-from gateway.stats import authenticated_client
 from shared.graph_errors import GraphError
 from shared.logging import get_logger
 
@@ -22,7 +22,7 @@ async def client_media(request: web.Request) -> web.Response:
     client_id = await authenticated_client(request)
     media_id = request.match_info["media_id"]
     phone_number_id = await request.app[POOL].fetchval(
-        "SELECT phone_number_id FROM router.messages WHERE media_id = $1 AND client_id = $2 LIMIT 1",
+        "SELECT phone_number_id FROM dashboard.messages WHERE media_id = $1 AND client_id = $2 LIMIT 1",
         media_id,
         client_id,
     )

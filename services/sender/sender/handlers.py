@@ -41,7 +41,7 @@ class Limits:
 
     def full_after_s(self) -> float:
         """After this long untouched, every bucket is full again (with a wide margin)."""
-        return max(3600.0, 2 * self.pair_burst / self.pair_rate_per_s, 2.0)
+        return max(3600.0, 2 * self.pair_burst / self.pair_rate_per_s)
 
 
 @dataclass(frozen=True)

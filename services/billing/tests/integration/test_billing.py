@@ -93,10 +93,20 @@ async def test_past_the_free_quota_conversations_are_paid_and_the_crm_is_told_on
     assert [e["data"]["free"] for e in opened] == [True, True, False, False]
     (exhausted,) = await tap.wait_for("quota.exhausted")
     assert exhausted["data"]["free_quota"] == 2 and exhausted["data"]["policy"] == "count_paid"
-    stats = await infra.pool.fetchrow(
-        "SELECT free_remaining FROM dashboard.number_usage WHERE phone_number_id = $1", tenant.phone_number_id
+
+
+async def test_the_dashboard_shows_this_month_s_free_conversations_left(infra: Infrastructure, make_tenant) -> None:  # type: ignore[no-untyped-def]
+    tenant = await make_tenant(free_quota=2)
+    deps = Deps(infra.pool, infra.publisher)
+    now = datetime.now(UTC)  # the dashboard reads the client's current month
+    for customer in ("573000000011", "573000000012", "573000000013"):
+        await count_outbound(sent(tenant, now, to=customer), deps)
+    row = await infra.pool.fetchrow(
+        "SELECT free_remaining, conversations_this_month, paid_conversations FROM dashboard.number_usage"
+        " WHERE phone_number_id = $1",
+        tenant.phone_number_id,
     )
-    assert stats is not None  # the dashboard's month is the current one; November 2026 is asserted above
+    assert tuple(row) == (0, 3, 1)
 
 
 async def test_month_boundaries_follow_the_client_timezone(infra: Infrastructure, tenant: Tenant) -> None:
