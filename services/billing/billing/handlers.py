@@ -1,13 +1,16 @@
 """billing handlers: conversation windows and each number's monthly free-conversation counter.
 
-A conversation is a 24-hour window per (number, customer), opened by the first business message when none
-is open. Each opened window uses one of the number's free conversations for the month (the month in the
-client's timezone); past the quota it counts as paid, and ``quota.exhausted`` tells the CRM once.
+A conversation is a 24-hour window per (client, number, customer), opened by the first business message when
+none is open. Each opened window uses one of the number's free conversations for the client's month (in the
+client's timezone); past the quota it counts as paid, and ``quota.exhausted`` tells the CRM once. Everything is
+counted for the event's tenant: when a number moves, its new owner starts from its own quota and the previous
+owner keeps its month (a window the previous owner opened is not the new owner's).
 Every handler records the envelope id in the same transaction as its effect: redelivery changes nothing.
 """
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -35,9 +38,7 @@ async def count_inbound(envelope: Envelope[MessageReceived], deps: Deps) -> None
     async with deps.pool.acquire() as conn, conn.transaction():
         if not await store.first_time(conn, envelope.id):
             return
-        number = await store.number(conn, received.phone_number_id)
-        if number is None:
-            raise Retry(f"number {received.phone_number_id} not in the directory", delay_s=30)
+        number = await _number(conn, received.client_id, received.phone_number_id)
         month = await store.month_of(conn, received.timestamp, number.timezone)
         await store.add_usage(conn, number, month, messages_in=1)
 
@@ -47,15 +48,13 @@ async def count_outbound(envelope: Envelope[MessageSent], deps: Deps) -> None:
     async with deps.pool.acquire() as conn, conn.transaction():
         if not await store.first_time(conn, envelope.id):
             return
-        number = await store.number(conn, sent.phone_number_id)
-        if number is None:
-            raise Retry(f"number {sent.phone_number_id} not in the directory", delay_s=30)
-        await store.lock_window(conn, sent.phone_number_id, sent.to)
+        number = await _number(conn, sent.client_id, sent.phone_number_id)
+        await store.lock_window(conn, number, sent.to)
         month = await store.month_of(conn, sent.sent_at, number.timezone)
         await store.add_usage(conn, number, month, messages_out=1)
-        if await store.open_window_exists(conn, sent.phone_number_id, sent.to, sent.sent_at):
+        if await store.open_window_exists(conn, number, sent.to, sent.sent_at):
             return
-        usage = await store.usage(conn, sent.phone_number_id, month)
+        usage = await store.usage(conn, number, month)
         free = usage.free_used < number.free_quota
         opened = ConversationOpened(
             client_id=number.client_id,
@@ -79,7 +78,9 @@ async def count_outbound(envelope: Envelope[MessageSent], deps: Deps) -> None:
                 free_quota=number.free_quota,
                 policy=number.quota_policy,
             )
-            await _publish(deps, envelope, exhausted, derived_id(exhausted.TYPE, sent.phone_number_id, str(month)))
+            # Once per client, number and month: a number's next owner exhausting it the same month is news too.
+            exhausted_id = derived_id(exhausted.TYPE, str(number.client_id), sent.phone_number_id, str(month))
+            await _publish(deps, envelope, exhausted, exhausted_id)
 
 
 async def record_status(envelope: Envelope[MessageStatusChanged], deps: Deps) -> None:
@@ -94,11 +95,16 @@ async def record_status(envelope: Envelope[MessageStatusChanged], deps: Deps) ->
         if status.conversation is not None or status.pricing is not None:
             await store.insert_meta_pricing(conn, status)
         if delivered:
-            number = await store.number(conn, status.phone_number_id)
-            if number is None:
-                raise Retry(f"number {status.phone_number_id} not in the directory", delay_s=30)
+            number = await _number(conn, status.client_id, status.phone_number_id)
             month = await store.month_of(conn, status.timestamp, number.timezone)
             await store.add_usage(conn, number, month, delivered=1)
+
+
+async def _number(conn: asyncpg.Connection, client_id: uuid.UUID, phone_number_id: str) -> store.Number:
+    number = await store.number(conn, client_id, phone_number_id)
+    if number is None:
+        raise Retry(f"number {phone_number_id} of client {client_id} not in the directory", delay_s=30)
+    return number
 
 
 async def _publish(

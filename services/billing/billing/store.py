@@ -1,4 +1,8 @@
-"""SQL of the billing schema (``billing``); reads ``directory`` for quotas, policies and timezones."""
+"""SQL of the billing schema (``billing``); reads ``directory`` for quotas, policies and timezones.
+
+Usage and windows are the client's: keyed by (client, number, …), never by the number alone, since a number
+can change owner and its past stays with the owner it had.
+"""
 
 from __future__ import annotations
 
@@ -34,18 +38,30 @@ async def first_time(conn: asyncpg.Connection, envelope_id: uuid.UUID) -> bool:
     return bool(inserted)
 
 
-async def number(conn: asyncpg.Connection, phone_number_id: str) -> Number | None:
+async def number(conn: asyncpg.Connection, client_id: uuid.UUID, phone_number_id: str) -> Number | None:
+    """The number as ``client_id``'s, whose event it is: its quota, and the client's timezone and policy.
+
+    The tenant is the event's (the router resolved it when the message came in), not whoever holds the number
+    by the time billing reads it: an event of the previous owner that lags behind a move still counts for it,
+    against the quota it had. ``None`` while the number is not in the directory.
+    """
     row = await conn.fetchrow(
-        """SELECT n.client_id, n.phone_number_id, n.free_quota, c.timezone, c.quota_policy
-             FROM directory.numbers n JOIN directory.clients c ON c.id = n.client_id
-            WHERE n.phone_number_id = $1""",
+        """SELECT CASE WHEN n.client_id = $1 THEN n.free_quota ELSE COALESCE(m.from_free_quota, n.free_quota) END
+                  AS free_quota, c.timezone, c.quota_policy
+             FROM directory.numbers n
+             JOIN directory.clients c ON c.id = $1
+             LEFT JOIN LATERAL (SELECT from_free_quota FROM directory.number_moves
+                                 WHERE phone_number_id = n.phone_number_id AND from_client_id = $1
+                                 ORDER BY moved_at DESC LIMIT 1) m ON true
+            WHERE n.phone_number_id = $2""",
+        client_id,
         phone_number_id,
     )
     if row is None:
         return None
     return Number(
-        row["client_id"],
-        row["phone_number_id"],
+        client_id,
+        phone_number_id,
         row["free_quota"],
         row["timezone"],
         cast(Literal["count_paid", "pause_ai"], row["quota_policy"]),
@@ -58,27 +74,34 @@ async def month_of(conn: asyncpg.Connection, moment: datetime, timezone: str) ->
     return cast(date, value)
 
 
-async def lock_window(conn: asyncpg.Connection, phone_number_id: str, wa_id: str) -> None:
-    """Serialise decisions about one (number, customer) window across billing replicas."""
-    await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 1))", f"{phone_number_id}:{wa_id}")
+async def lock_window(conn: asyncpg.Connection, number: Number, wa_id: str) -> None:
+    """Serialise decisions about one (client, number, customer) window across billing replicas."""
+    await conn.execute(
+        "SELECT pg_advisory_xact_lock(hashtextextended($1, 1))", f"{number.client_id}:{number.phone_number_id}:{wa_id}"
+    )
 
 
-async def open_window_exists(conn: asyncpg.Connection, phone_number_id: str, wa_id: str, at: datetime) -> bool:
+async def open_window_exists(conn: asyncpg.Connection, number: Number, wa_id: str, at: datetime) -> bool:
+    """A window of this client's: one the number's previous owner opened with the customer is not."""
     return bool(
         await conn.fetchval(
             """SELECT true FROM billing.conversations
-                WHERE phone_number_id = $1 AND wa_id = $2 AND opened_at <= $3 AND expires_at > $3 LIMIT 1""",
-            phone_number_id,
+                WHERE client_id = $1 AND phone_number_id = $2 AND wa_id = $3 AND opened_at <= $4 AND expires_at > $4
+                LIMIT 1""",
+            number.client_id,
+            number.phone_number_id,
             wa_id,
             at,
         )
     )
 
 
-async def usage(conn: asyncpg.Connection, phone_number_id: str, month: date) -> Usage:
+async def usage(conn: asyncpg.Connection, number: Number, month: date) -> Usage:
     row = await conn.fetchrow(
-        "SELECT conversations, free_used FROM billing.usage WHERE phone_number_id = $1 AND month = $2",
-        phone_number_id,
+        """SELECT conversations, free_used FROM billing.usage
+            WHERE client_id = $1 AND phone_number_id = $2 AND month = $3""",
+        number.client_id,
+        number.phone_number_id,
         month,
     )
     return Usage(row["conversations"], row["free_used"]) if row else Usage(0, 0)
@@ -98,10 +121,10 @@ async def add_usage(
 ) -> None:
     await conn.execute(
         """INSERT INTO billing.usage AS u
-               (phone_number_id, month, client_id, conversations, free_used, paid, messages_in, messages_out,
+               (client_id, phone_number_id, month, conversations, free_used, paid, messages_in, messages_out,
                 delivered)
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-           ON CONFLICT (phone_number_id, month) DO UPDATE SET
+           ON CONFLICT (client_id, phone_number_id, month) DO UPDATE SET
                conversations = u.conversations + EXCLUDED.conversations,
                free_used = u.free_used + EXCLUDED.free_used,
                paid = u.paid + EXCLUDED.paid,
@@ -109,9 +132,9 @@ async def add_usage(
                messages_out = u.messages_out + EXCLUDED.messages_out,
                delivered = u.delivered + EXCLUDED.delivered,
                updated_at = now()""",
+        number.client_id,
         number.phone_number_id,
         month,
-        number.client_id,
         conversations,
         free_used,
         paid,
@@ -141,11 +164,12 @@ async def open_conversation(conn: asyncpg.Connection, opened: ConversationOpened
 async def insert_meta_pricing(conn: asyncpg.Connection, status: MessageStatusChanged) -> None:
     conversation, pricing = status.conversation, status.pricing
     await conn.execute(
-        """INSERT INTO billing.meta_pricing (wamid, status, phone_number_id, conversation_id, origin_type, billable,
-                                            pricing_model, category)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (wamid, status) DO NOTHING""",
+        """INSERT INTO billing.meta_pricing (wamid, status, client_id, phone_number_id, conversation_id, origin_type,
+                                            billable, pricing_model, category)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (wamid, status) DO NOTHING""",
         status.wamid,
         status.status,
+        status.client_id,
         status.phone_number_id,
         conversation.id if conversation else None,
         conversation.origin_type if conversation else None,

@@ -209,3 +209,32 @@ async def test_dedup_records_are_kept_35_days_then_forgotten(infra: Infrastructu
         )
     }
     assert kept == {recent}
+
+
+async def test_usage_and_windows_are_the_client_s_when_a_number_changes_owner(
+    infra: Infrastructure, tap: Tap, make_tenant
+) -> None:  # type: ignore[no-untyped-def]
+    from gateway.directory import move_number
+
+    old, new = await make_tenant(free_quota=10), await make_tenant()
+    deps = Deps(infra.pool, infra.publisher)
+    at = datetime(2026, 11, 10, 15, 0, tzinfo=UTC)
+    await count_outbound(sent(old, at), deps)
+    async with infra.pool.acquire() as conn:
+        await move_number(conn, phone_number_id=old.phone_number_id, to_client_id=new.client_id, free_quota=4)
+    as_new_owner = Tenant(new.client_id, new.api_key, old.phone_number, old.phone_number_id, old.waba_id, "")
+    # The new owner's first reply to the same customer, inside the old owner's window: a window of its own.
+    await count_outbound(sent(as_new_owner, at + timedelta(hours=1)), deps)
+    # A reply of the old owner's that billing sees only after the move still counts for the old owner.
+    await count_outbound(sent(old, at + timedelta(hours=2), to="573009998877"), deps)
+    rows = await infra.pool.fetch(
+        "SELECT client_id, conversations, free_used, messages_out FROM billing.usage WHERE phone_number_id = $1",
+        old.phone_number_id,
+    )
+    assert {r["client_id"]: tuple(r)[1:] for r in rows} == {old.client_id: (2, 2, 2), new.client_id: (1, 1, 1)}
+    opened = await tap.wait_for("conversation.opened", count=3)
+    assert [(e["tenant_id"] == str(new.client_id), e["data"]["free_remaining"]) for e in opened] == [
+        (False, 9),
+        (True, 3),
+        (False, 8),
+    ]
