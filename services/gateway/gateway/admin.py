@@ -3,7 +3,13 @@
     python -m gateway.admin add-client --name "Inmobiliaria Andes" --personality "…" --timezone America/Bogota
     python -m gateway.admin add-number --client-id UUID --phone-number "+57 601 555 0100" \
         --phone-number-id 106540352242922 --waba-id 102290129340398
+    python -m gateway.admin move-number --phone-number-id 106540352242922 --to-client-id UUID [--free-quota N]
     python -m gateway.admin seed-demo      # the demo's Bogotá real-estate agency, idempotent
+
+``add-number`` refuses a number another client holds: a number changes owner only with ``move-number``, which
+moves it in one transaction and announces ``number.moved`` (confirmed by the broker). Its past — usage, conversations,
+contacts, media — stays with the client it belonged to. A move whose announcement failed is completed by running
+the same command again: it publishes the same event, never a second move.
 """
 
 from __future__ import annotations
@@ -11,12 +17,26 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import sys
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 import asyncpg
 
-from gateway.directory import upsert_client, upsert_number
+from gateway.directory import (
+    InvalidPhoneNumber,
+    Move,
+    NotInDirectory,
+    NumberConflict,
+    move_number,
+    upsert_client,
+    upsert_number,
+)
+from shared.broker import Publisher, PublishFailed
+from shared.envelope import Envelope, derived_id, wrap
+from shared.messages import NumberMoved
+from shared.runtime import infrastructure
 from shared.settings import Settings
 
 DEMO_CLIENT_ID = uuid.UUID("00000000-0000-4000-8000-00000000b0a7")
@@ -34,7 +54,80 @@ DEMO = {
 }
 
 
+async def move(
+    pool: asyncpg.Pool,
+    publisher: Publisher,
+    *,
+    phone_number_id: str,
+    to_client_id: uuid.UUID,
+    free_quota: int | None = None,
+    display_name: str | None = None,
+    waba_id: str | None = None,
+) -> Move | None:
+    """Move the number, then announce it; ``None`` when the client already held it and nothing moved."""
+    async with pool.acquire() as conn:
+        moved = await move_number(
+            conn,
+            phone_number_id=phone_number_id,
+            to_client_id=to_client_id,
+            free_quota=free_quota,
+            display_name=display_name,
+            waba_id=waba_id,
+        )
+    if moved is not None:
+        await publisher.publish(number_moved(moved))
+    return moved
+
+
+def number_moved(moved: Move) -> Envelope[NumberMoved]:
+    event = NumberMoved(
+        phone_number_id=moved.phone_number_id,
+        phone_number=moved.phone_number,
+        from_client_id=moved.from_client_id,
+        to_client_id=moved.to_client_id,
+        moved_at=moved.moved_at,
+    )
+    # The id comes from the recorded move: a retried move publishes the same event, a later move a new one.
+    return wrap(
+        event,
+        id=derived_id(event.TYPE, str(moved.id)),
+        tenant_id=moved.to_client_id,
+        correlation_id=f"move-{moved.id}",
+        occurred_at=moved.moved_at,
+    )
+
+
+async def _move(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
+    async with infrastructure(settings) as infra:
+        moved = await move(
+            infra.pool,
+            infra.publisher,
+            phone_number_id=args.phone_number_id,
+            to_client_id=args.to_client_id,
+            free_quota=args.free_quota,
+            display_name=args.display_name,
+            waba_id=args.waba_id,
+        )
+    if moved is None:
+        return {
+            "moved": False,
+            "phone_number_id": args.phone_number_id,
+            "client_id": str(args.to_client_id),
+            "reason": "the client already holds this number",
+        }
+    return {
+        "moved": True,
+        "move_id": str(moved.id),
+        "phone_number_id": moved.phone_number_id,
+        "from_client_id": str(moved.from_client_id),
+        "to_client_id": str(moved.to_client_id),
+        "moved_at": moved.moved_at.isoformat(),
+    }
+
+
 async def _run(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
+    if args.command == "move-number":
+        return await _move(args, settings)
     conn = await asyncpg.connect(settings.database_url.get_secret_value())
     try:
         async with conn.transaction():
@@ -50,7 +143,7 @@ async def _run(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
             if args.command == "add-number":
                 number_id = await upsert_number(
                     conn,
-                    client_id=uuid.UUID(args.client_id),
+                    client_id=args.client_id,
                     phone_number=args.phone_number,
                     phone_number_id=args.phone_number_id,
                     waba_id=args.waba_id,
@@ -90,21 +183,41 @@ def parser() -> argparse.ArgumentParser:
     client.add_argument("--timezone", default="UTC")
     client.add_argument("--quota-policy", choices=("count_paid", "pause_ai"), default="count_paid")
     number = commands.add_parser("add-number", help="put a WhatsApp number under a client")
-    number.add_argument("--client-id", required=True)
+    number.add_argument("--client-id", required=True, type=uuid.UUID)
     number.add_argument("--phone-number", required=True, help="E.164, e.g. +573001234567")
     number.add_argument("--phone-number-id", required=True)
     number.add_argument("--waba-id", required=True)
     number.add_argument("--display-name", default="")
     number.add_argument("--free-quota", type=int, default=1000)
+    moving = commands.add_parser(
+        "move-number", help="give a number to another client (its past stays with the old one); announces number.moved"
+    )
+    moving.add_argument("--phone-number-id", required=True)
+    moving.add_argument("--to-client-id", required=True, type=uuid.UUID)
+    moving.add_argument("--free-quota", type=int, default=None, help="the new owner's monthly free conversations")
+    moving.add_argument("--display-name", default=None)
+    moving.add_argument("--waba-id", default=None, help="the new owner's WABA, when the number moved to another")
     demo = commands.add_parser("seed-demo", help="the demo client and number (idempotent)")
     demo.add_argument("--api-key", default=None, help="use this API key instead of a new random one")
     return root
 
 
-def main() -> None:
-    args = parser().parse_args()
-    print(json.dumps(asyncio.run(_run(args, Settings(service="admin"))), ensure_ascii=False, indent=2))
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        result = asyncio.run(_run(args, Settings(service="admin")))
+    except (NumberConflict, NotInDirectory, InvalidPhoneNumber) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except PublishFailed as exc:
+        print(
+            f"error: the number moved but number.moved was not announced ({exc}): run the same command again",
+            file=sys.stderr,
+        )
+        return 1
+    print(json.dumps(result, ensure_ascii=False, indent=2))
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
