@@ -9,6 +9,7 @@ from aiohttp import web
 
 from gateway import conversations, dashboard, media, metrics, stats, webhooks
 from gateway.keys import CONNECTION, GRAPH, POOL, PUBLISHER, SETTINGS
+from gateway.signed_body import BUDGET, WebhookBudget
 from shared import broker, db
 from shared.graph import graph_client
 from shared.settings import Settings
@@ -46,9 +47,15 @@ async def readyz(request: web.Request) -> web.Response:
     return web.json_response(checks, status=200 if all(checks.values()) else 503)
 
 
+# aiohttp buffers up to twice this per connection before a handler reads (its default: 64 KiB). Measured under a
+# flood of 160 unsigned 4 MB bodies, 16 KiB holds the gateway's growth to 25 MiB instead of 75 (signed_body.py).
+READ_BUFFER_BYTES = 16 * 1024
+
+
 def create_app(settings: Settings) -> web.Application:
-    app = web.Application(client_max_size=settings.max_body_bytes)
+    app = web.Application(client_max_size=settings.max_body_bytes, handler_args={"read_bufsize": READ_BUFFER_BYTES})
     app[SETTINGS] = settings
+    app[BUDGET] = WebhookBudget.from_settings(settings)
     app.cleanup_ctx.extend([_broker, _database, _graph])
     app.add_routes(webhooks.routes)
     app.add_routes(stats.routes)

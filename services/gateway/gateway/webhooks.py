@@ -1,7 +1,8 @@
 """Meta's webhook endpoint: verify the handshake, check the signature, publish the raw body, then 200.
 
 Nothing is parsed or processed here: the answer is given only once the broker has confirmed the publish,
-and a broker that cannot confirm means 503 (Meta retries for days).
+and a broker that cannot confirm means 503 (Meta retries for days). The body is read within a memory budget
+and refused as early as it can be (gateway/signed_body.py).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from datetime import UTC, datetime
 from aiohttp import web
 
 from gateway.keys import PUBLISHER, SETTINGS
-from gateway.signature import is_valid
+from gateway.signed_body import Refused, signed_body
 from shared.broker import PublishFailed
 from shared.envelope import wrap
 from shared.logging import bind_context, get_logger
@@ -41,26 +42,31 @@ async def receive(request: web.Request) -> web.Response:
     settings = request.app[SETTINGS]
     correlation_id = uuid.uuid4().hex
     with bind_context(correlation_id=correlation_id):
-        body = await request.read()  # aiohttp answers 413 past client_max_size
-        if not is_valid(body, request.headers.get("X-Hub-Signature-256"), settings.app_secret.get_secret_value()):
-            log.warning("webhook.bad_signature", bytes=len(body))
-            return web.Response(status=401, text="invalid or missing X-Hub-Signature-256")
         try:
-            received = WebhookReceived(body=body.decode("utf-8"), received_at=datetime.now(UTC))
-        except UnicodeDecodeError:
-            # Signed by Meta yet not UTF-8: accepted and kept byte for byte (the router parks it), since
-            # refusing would only make Meta retry the same bytes for days.
-            log.warning("webhook.not_utf8", bytes=len(body))
-            received = WebhookReceived(
-                body=body.decode("utf-8", errors="replace"),
-                body_base64=base64.b64encode(body).decode(),
-                received_at=datetime.now(UTC),
-            )
-        envelope = wrap(received, correlation_id=correlation_id)
-        try:
-            await request.app[PUBLISHER].publish(envelope)
-        except PublishFailed as exc:
-            log.error("webhook.publish_failed", reason=exc.reason)
-            return web.Response(status=503, text="broker unavailable, retry later")
-        log.info("webhook.accepted", bytes=len(body))
-        return web.Response(text="EVENT_RECEIVED")
+            async with signed_body(request, settings) as body:  # its bytes stay reserved until published
+                return await _publish(request, body, correlation_id)
+        except Refused as refused:
+            log.warning("webhook.refused", status=refused.status, declared_bytes=request.content_length)
+            return web.Response(status=refused.status, text=refused.text)
+
+
+async def _publish(request: web.Request, body: bytes, correlation_id: str) -> web.Response:
+    try:
+        received = WebhookReceived(body=body.decode("utf-8"), received_at=datetime.now(UTC))
+    except UnicodeDecodeError:
+        # Signed by Meta yet not UTF-8: accepted and kept byte for byte (the router parks it), since
+        # refusing would only make Meta retry the same bytes for days.
+        log.warning("webhook.not_utf8", bytes=len(body))
+        received = WebhookReceived(
+            body=body.decode("utf-8", errors="replace"),
+            body_base64=base64.b64encode(body).decode(),
+            received_at=datetime.now(UTC),
+        )
+    envelope = wrap(received, correlation_id=correlation_id)
+    try:
+        await request.app[PUBLISHER].publish(envelope)
+    except PublishFailed as exc:
+        log.error("webhook.publish_failed", reason=exc.reason)
+        return web.Response(status=503, text="broker unavailable, retry later")
+    log.info("webhook.accepted", bytes=len(body))
+    return web.Response(text="EVENT_RECEIVED")
