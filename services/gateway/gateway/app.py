@@ -8,6 +8,7 @@ import asyncpg
 from aiohttp import web
 
 from gateway import conversations, dashboard, media, metrics, stats, webhooks
+from gateway.failed_keys import LIMIT, FailedKeyLimit
 from gateway.keys import CONNECTION, GRAPH, POOL, PUBLISHER, SETTINGS
 from gateway.signed_body import BUDGET, WebhookBudget
 from shared import broker, db
@@ -56,6 +57,7 @@ def create_app(settings: Settings) -> web.Application:
     app = web.Application(client_max_size=settings.max_body_bytes, handler_args={"read_bufsize": READ_BUFFER_BYTES})
     app[SETTINGS] = settings
     app[BUDGET] = WebhookBudget.from_settings(settings)
+    app[LIMIT] = FailedKeyLimit(settings.api_key_failures_per_minute)
     app.cleanup_ctx.extend([_broker, _database, _graph])
     app.add_routes(webhooks.routes)
     app.add_routes(stats.routes)

@@ -1,4 +1,8 @@
-"""Who is calling the client API: the client whose API key it carries, and no other."""
+"""Who is calling the client API: the client whose API key it carries, and no other.
+
+An address that keeps presenting wrong keys is refused with 429 before its key is even looked up
+(gateway/failed_keys.py): looking it up would tell a guesser which key is right.
+"""
 
 from __future__ import annotations
 
@@ -7,18 +11,33 @@ import uuid
 from aiohttp import web
 
 from gateway.directory import hash_api_key
-from gateway.keys import POOL
+from gateway.failed_keys import LIMIT, client_address
+from gateway.keys import POOL, SETTINGS
+
+
+def bearer_key(header: str) -> str:
+    """The key of ``Authorization: Bearer <key>``; the scheme in any case (RFC 9110), whitespace around ignored."""
+    parts = header.split(None, 1)
+    return parts[1].strip() if len(parts) == 2 and parts[0].lower() == "bearer" else ""
 
 
 async def authenticated_client(request: web.Request) -> uuid.UUID:
-    header = request.headers.get("Authorization", "")
-    api_key = header.removeprefix("Bearer ").strip() if header.startswith("Bearer ") else ""
+    address = client_address(
+        request.remote, request.headers.getall("X-Forwarded-For", []), request.app[SETTINGS].trusted_proxies
+    )
+    limit = request.app[LIMIT]
+    if (retry_after_s := limit.retry_after_s(address)) is not None:
+        raise web.HTTPTooManyRequests(
+            text="too many wrong API keys from this address", headers={"Retry-After": str(retry_after_s)}
+        )
+    api_key = bearer_key(request.headers.get("Authorization", ""))
     if not api_key:
         raise web.HTTPUnauthorized(text="missing API key: send 'Authorization: Bearer <key>'")
     client_id = await request.app[POOL].fetchval(
         "SELECT id FROM directory.clients WHERE api_key_hash = $1", hash_api_key(api_key)
     )
     if client_id is None:
+        limit.failed(address)
         raise web.HTTPUnauthorized(text="unknown API key")
     try:
         requested = uuid.UUID(request.match_info["client_id"])
