@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import Field
 
-from shared.webhook_model import Lenient, LenientDict, LenientStr, MetaModel, Readable
+from shared.webhook_model import Lenient, LenientDict, LenientStr, MetaId, MetaModel, Readable
 
 
 class WebhookError(MetaModel):
@@ -39,7 +39,7 @@ class Media(MetaModel):
     """image, audio, video, document and sticker: fetch the bytes with ``GET /{id}``, then its short-lived URL."""
 
     # History sync sends media messages without an id first (they follow in a later webhook).
-    id: Lenient[str] = None
+    id: Lenient[MetaId] = None
     mime_type: Lenient[str] = None
     sha256: Lenient[str] = None
     caption: Lenient[str] = None  # image, video, document

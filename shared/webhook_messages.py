@@ -27,7 +27,7 @@ from shared.webhook_content import (
     WebhookError,
     first_text,
 )
-from shared.webhook_model import Lenient, MetaModel, Readable, UnixTime, or_default
+from shared.webhook_model import Lenient, MetaId, MetaModel, Readable, UnixTime, or_default
 
 MEDIA_TYPES = frozenset({"image", "audio", "video", "document", "sticker"})
 Content = Text | Media | Location | list[ContactCard] | Interactive | Button | Reaction | Order | System | Unsupported
@@ -64,9 +64,9 @@ class Context(MetaModel):
 
 
 class InboundMessage(MetaModel):
-    id: str  # the wamid
+    id: MetaId  # the wamid
     # The customer's wa_id; for a customer known only by a business-scoped user id, that id (see from_user_id).
-    from_: str = Field(alias="from")
+    from_: MetaId = Field(alias="from")
     from_user_id: Lenient[str] = None
     from_parent_user_id: Lenient[str] = None
     timestamp: UnixTime

@@ -17,6 +17,7 @@ from pydantic import (
     BaseModel,
     BeforeValidator,
     ConfigDict,
+    StringConstraints,
     ValidationError,
     ValidatorFunctionWrapHandler,
     WrapValidator,
@@ -64,6 +65,9 @@ def _readable_items(value: Any, handler: ValidatorFunctionWrapHandler) -> list[A
 
 
 UnixTime = Annotated[datetime, BeforeValidator(unix_time)]
+# An identifier Meta assigns (wamid, wa_id, phone_number_id, status): a few dozen characters. Bounded because they
+# are stored in indexes, which refuse entries of more than a few kB; a longer one makes its piece unreadable.
+MetaId = Annotated[str, StringConstraints(max_length=256)]
 # An optional value that, when unreadable, is read as absent (``None``) instead of failing its parent.
 Lenient = Annotated[T | None, WrapValidator(_or_none)]
 # A list whose unreadable items are left out (they remain in the raw payload).
@@ -95,4 +99,4 @@ def short_reason(exc: ValidationError) -> str:
 
 class Metadata(MetaModel):
     display_phone_number: LenientStr = ""
-    phone_number_id: str
+    phone_number_id: MetaId

@@ -7,12 +7,12 @@ message after), recorded beside wamux's count to reconcile against it.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import Field
+from pydantic import Field, StringConstraints
 
 from shared.webhook_content import WebhookError
-from shared.webhook_model import Lenient, LenientDict, LenientStr, MetaModel, Readable, UnixTime
+from shared.webhook_model import Lenient, LenientDict, LenientStr, MetaId, MetaModel, Readable, UnixTime
 
 KNOWN_STATUSES = frozenset({"sent", "delivered", "read", "failed", "deleted"})
 StatusError = WebhookError  # code, title, message, error_data.details
@@ -40,13 +40,14 @@ class Pricing(MetaModel):
 
 
 class Status(MetaModel):
-    id: str  # the wamid of the business's message
-    status: str
+    id: MetaId  # the wamid of the business's message
+    status: MetaId
     timestamp: UnixTime
     recipient_id: LenientStr = ""  # the customer's wa_id; may be absent for a customer known by user id only
     recipient_user_id: Lenient[str] = None
     recipient_parent_user_id: Lenient[str] = None
-    biz_opaque_callback_data: Lenient[str] = None  # what the business attached when sending
+    # What the business attached when sending (Meta allows 512 characters; anything longer is not ours).
+    biz_opaque_callback_data: Lenient[Annotated[str, StringConstraints(max_length=512)]] = None
     conversation: Lenient[StatusConversation] = None
     # Kept as Meta's dict (callers validate it into their own models); :attr:`parsed_pricing` is the typed view.
     pricing: Lenient[dict[str, Any]] = None

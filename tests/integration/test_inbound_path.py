@@ -160,3 +160,17 @@ async def test_the_same_batch_posted_concurrently_yields_one_event_per_update(
     assert len(tap.of_type("message.received")) == 50
     assert len({e["id"] for e in tap.of_type("message.received")}) == 50
     assert sorted(e["data"]["status"] for e in tap.of_type("message.status")) == ["delivered", "read", "sent"]
+
+
+async def test_a_nul_in_one_message_is_answered_beside_its_neighbour_and_nothing_is_dead_lettered(
+    inbound: Inbound, tap: Tap, tenant: Tenant
+) -> None:
+    poison, fine = text_message("hola\x00mundo"), text_message("¿Siguen abiertos?")
+    raw = body(notification(tenant.phone_number_id, messages=[poison, fine]))
+    assert b"\\u0000" in raw
+    assert await inbound.post(raw) == 200
+    events = await tap.wait_for("message.received", count=2)
+    assert sorted(e["data"]["text"] for e in events) == ["hola\ufffdmundo", "¿Siguen abiertos?"]
+    await inbound.settled()
+    names = topology.Topology(inbound.infra.settings.broker_prefix)
+    assert await queue_depth(inbound.infra.connection, names.dead_queue("router")) == 0

@@ -22,22 +22,35 @@ from shared.envelope import Envelope, derived_id, wrap
 from shared.logging import get_logger
 from shared.messages import WebhookReceived
 from shared.meta_events import MessageEchoed, event_for
-from shared.webhook import FieldUpdate
+from shared.webhook import FieldUpdate, Unparsed
 
 log = get_logger(__name__)
 
 
-async def route_field(update: FieldUpdate, cause: Envelope[WebhookReceived], deps: Deps) -> None:
-    if update.field == "smb_message_echoes":
-        metadata = update.value.get("metadata") or {}
-        for echo in update.value.get("message_echoes") or []:
-            if isinstance(echo, dict):
-                await _publish_once(update, {"metadata": metadata, **echo}, cause, deps)
-        return
-    await _publish_once(update, update.value, cause, deps)
+async def route_field(update: FieldUpdate, cause: Envelope[WebhookReceived], deps: Deps) -> list[Unparsed]:
+    """Store and announce the field; return what PostgreSQL refused, for parking (each echo on its own)."""
+    if update.field != "smb_message_echoes":
+        return await _publish_once(update, update.value, cause, deps)
+    metadata = update.value.get("metadata") or {}
+    refused: list[Unparsed] = []
+    for echo in update.value.get("message_echoes") or []:
+        if isinstance(echo, dict):
+            refused += await _publish_once(update, {"metadata": metadata, **echo}, cause, deps)
+    return refused
 
 
 async def _publish_once(
+    update: FieldUpdate, value: dict[str, Any], cause: Envelope[WebhookReceived], deps: Deps
+) -> list[Unparsed]:
+    try:
+        await _store_and_announce(update, value, cause, deps)
+    except store.UNSTORABLE as exc:
+        reason = f"{update.field} could not be stored: {type(exc).__name__}: {str(exc)[:200]}"
+        return [Unparsed(reason, {"waba_id": update.waba_id, "field": update.field, "value": value})]
+    return []
+
+
+async def _store_and_announce(
     update: FieldUpdate, value: dict[str, Any], cause: Envelope[WebhookReceived], deps: Deps
 ) -> None:
     digest = hashlib.sha256(

@@ -3,16 +3,16 @@ what cannot be routed is parked with its reason."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 from typing import Any
-
-from pydantic import ValidationError
 
 from router import store
 from router.deps import Deps
 from router.fields import route_field
 from router.inbound import record_messages, record_statuses
+from router.reading import read, storable
 from shared import outbox
 from shared.envelope import Envelope, derived_id, wrap
 from shared.logging import get_logger
@@ -21,36 +21,37 @@ from shared.messages import (
     WebhookParked,
     WebhookReceived,
 )
-from shared.webhook import FieldUpdate, MessageUpdate, Notification, StatusUpdate, Unparsed, Update, updates
+from shared.webhook import FieldUpdate, MessageUpdate, StatusUpdate, Unparsed, Update, updates
 
 log = get_logger(__name__)
 
 
 async def route_webhook(envelope: Envelope[WebhookReceived], deps: Deps) -> None:
-    if envelope.data.body_base64 is not None:
-        await park(Unparsed("body is not UTF-8", {"base64": envelope.data.body_base64}), envelope, deps)
+    received = envelope.data
+    if received.body_base64 is not None:
+        exact = await store.keep_original(deps.pool, base64.b64decode(received.body_base64))
+        await park(Unparsed("body is not UTF-8", {"base64": received.body_base64}), envelope, deps, exact)
         return
-    try:
-        notification = Notification.model_validate_json(envelope.data.body)
-    except ValidationError as exc:
-        await park(
-            Unparsed(f"not a Meta notification: {exc.errors()[0]['msg']}", {"raw": envelope.data.body}), envelope, deps
-        )
+    reading = read(received.body)
+    # Re-encoding gives back the bytes the gateway decoded: a UTF-8 round trip is exact.
+    original = await store.keep_original(deps.pool, received.body.encode()) if reading.altered else None
+    if reading.notification is None:
+        await park(Unparsed(reading.reason or "unreadable", {"raw": reading.payload}), envelope, deps, original)
         return
     # Meta's timestamp order, so that a customer's burst is stored and answered in the order it was written.
-    ordered = sorted(updates(notification), key=_order_key)
+    ordered = sorted(updates(reading.notification), key=_order_key)
     unparsed = [u for u in ordered if isinstance(u, Unparsed)]
     messages = [u for u in ordered if isinstance(u, MessageUpdate)]
     statuses = [u for u in ordered if isinstance(u, StatusUpdate)]
     if messages:
-        unparsed += await record_messages(messages, envelope, deps)
+        unparsed += await record_messages(messages, envelope, deps, original)
     if statuses:
         unparsed += await record_statuses(statuses, envelope, deps)
     for update in ordered:
         if isinstance(update, FieldUpdate):
-            await route_field(update, envelope, deps)
+            unparsed += await route_field(update, envelope, deps)
     for item in unparsed:
-        await park(item, envelope, deps)
+        await park(item, envelope, deps, original)
 
 
 def _order_key(update: Update) -> tuple[int, float]:
@@ -61,18 +62,20 @@ def _order_key(update: Update) -> tuple[int, float]:
     return (2, 0.0)
 
 
-async def park(item: Unparsed, cause: Envelope[Any], deps: Deps) -> None:
+async def park(item: Unparsed, cause: Envelope[Any], deps: Deps, original_sha256: str | None = None) -> None:
     """Keep what cannot be routed, once, with the reason; tell the CRM; never loop on it."""
-    payload_json = json.dumps(item.payload, sort_keys=True, ensure_ascii=False)
-    digest = hashlib.sha256(payload_json.encode()).hexdigest()
+    payload, _ = storable(json.loads(json.dumps(item.payload, default=str)))
+    digest = hashlib.sha256(json.dumps(payload, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
     async with deps.pool.acquire() as conn, conn.transaction():
-        if not await store.insert_parked(conn, digest, item):
+        if not await store.insert_parked(conn, digest, item, payload, original_sha256):
             return
-        event = WebhookParked(reason=item.reason[:500], phone_number_id=item.phone_number_id)
+        event = WebhookParked(
+            reason=item.reason[:500], phone_number_id=item.phone_number_id[:128] if item.phone_number_id else None
+        )
         staged = wrap(event, id=derived_id(event.TYPE, digest), correlation_id=cause.correlation_id)
         await outbox.stage(conn, "router", [staged])
     await outbox.flush(deps.pool, deps.publisher, "router", [staged])
-    log.warning("webhook.parked", reason=item.reason[:200], phone_number_id=item.phone_number_id)
+    log.warning("webhook.parked", reason=item.reason[:200], phone_number_id=event.phone_number_id)
 
 
 async def record_outbound(envelope: Envelope[MessageSent], deps: Deps) -> None:

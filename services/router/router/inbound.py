@@ -23,13 +23,42 @@ log = get_logger(__name__)
 UNKNOWN_NUMBER = "unknown phone_number_id"
 
 
-async def record_messages(batch: Sequence[MessageUpdate], cause: Envelope[Any], deps: Deps) -> list[Unparsed]:
-    """Store and announce the new messages; return those whose number is unknown, for parking."""
+async def record_messages(
+    batch: Sequence[MessageUpdate], cause: Envelope[Any], deps: Deps, original_sha256: str | None = None
+) -> list[Unparsed]:
+    """Store and announce the new messages; return those that cannot be (unknown number, refused by
+    PostgreSQL), for parking. One refused message costs only itself: the batch is then stored one by one."""
+    try:
+        return await _record_messages(batch, cause, deps, original_sha256)
+    except store.UNSTORABLE as exc:
+        if len(batch) > 1:
+            return [part for u in batch for part in await record_messages([u], cause, deps, original_sha256)]
+        (update,) = batch
+        reason = f"message could not be stored: {type(exc).__name__}: {str(exc)[:200]}"
+        return [Unparsed(reason, _replayable(update, messages=[update.message.raw]), update.metadata.phone_number_id)]
+
+
+async def record_statuses(batch: Sequence[StatusUpdate], cause: Envelope[Any], deps: Deps) -> list[Unparsed]:
+    """As :func:`record_messages`, for Meta's statuses of the business's messages."""
+    try:
+        return await _record_statuses(batch, cause, deps)
+    except store.UNSTORABLE as exc:
+        if len(batch) > 1:
+            return [part for u in batch for part in await record_statuses([u], cause, deps)]
+        (update,) = batch
+        reason = f"status could not be stored: {type(exc).__name__}: {str(exc)[:200]}"
+        status = update.status.model_dump(mode="json")
+        return [Unparsed(reason, _replayable(update, statuses=[status]), update.metadata.phone_number_id)]
+
+
+async def _record_messages(
+    batch: Sequence[MessageUpdate], cause: Envelope[Any], deps: Deps, original_sha256: str | None
+) -> list[Unparsed]:
     async with deps.pool.acquire() as conn, conn.transaction():
         clients = await store.clients_for_numbers(conn, {u.metadata.phone_number_id for u in batch})
         # The same wamid twice in one POST is one message: the first occurrence stands.
         known = list({u.message.id: u for u in reversed(batch) if u.metadata.phone_number_id in clients}.values())[::-1]
-        new = await store.insert_inbound(conn, clients, known) if known else set()
+        new = await store.insert_inbound(conn, clients, known, original_sha256) if known else set()
         events = [_received(u, clients[u.metadata.phone_number_id], cause) for u in known if u.message.id in new]
         await outbox.stage(conn, "router", events)
     await outbox.flush(deps.pool, deps.publisher, "router", events)
@@ -50,7 +79,7 @@ async def record_messages(batch: Sequence[MessageUpdate], cause: Envelope[Any], 
     ]
 
 
-async def record_statuses(batch: Sequence[StatusUpdate], cause: Envelope[Any], deps: Deps) -> list[Unparsed]:
+async def _record_statuses(batch: Sequence[StatusUpdate], cause: Envelope[Any], deps: Deps) -> list[Unparsed]:
     async with deps.pool.acquire() as conn, conn.transaction():
         clients = await store.clients_for_numbers(conn, {u.metadata.phone_number_id for u in batch})
         known = list(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import uuid
 from datetime import UTC, datetime
@@ -11,6 +12,18 @@ import asyncpg
 
 from shared.messages import MediaRef, MessageSent
 from shared.webhook import FieldUpdate, InboundMessage, MessageUpdate, StatusUpdate, Unparsed
+
+# What PostgreSQL refuses because of the data itself, not the moment (an outage): retrying cannot help, so the
+# part is parked with the reason instead, and its neighbours are stored without it.
+UNSTORABLE = (
+    asyncpg.DataError,
+    asyncpg.IntegrityConstraintViolationError,
+    asyncpg.ProgramLimitExceededError,
+    UnicodeEncodeError,
+)
+# Index entries are bounded (btree: about 2.7 kB); a longer phone_number_id on a parked part is cut, the
+# payload keeps it whole.
+_PARKED_ID_CHARS = 128
 
 
 async def client_for_number(conn: asyncpg.Connection, phone_number_id: str) -> uuid.UUID | None:
@@ -41,8 +54,20 @@ def media_of(message: InboundMessage) -> MediaRef | None:
     )
 
 
+async def keep_original(pool: asyncpg.Pool, body: bytes) -> str:
+    """The exact bytes of a body whose stored form differs from them; returns their sha256, the reference."""
+    digest = hashlib.sha256(body).hexdigest()
+    await pool.execute(
+        "INSERT INTO router.originals (sha256, body) VALUES ($1, $2) ON CONFLICT (sha256) DO NOTHING", digest, body
+    )
+    return digest
+
+
 async def insert_inbound(
-    conn: asyncpg.Connection, clients: dict[str, uuid.UUID], batch: list[MessageUpdate]
+    conn: asyncpg.Connection,
+    clients: dict[str, uuid.UUID],
+    batch: list[MessageUpdate],
+    original_sha256: str | None = None,
 ) -> set[str]:
     """Store each message once, in the given order (``seq``); return the wamids that were new."""
     rows = []
@@ -67,9 +92,9 @@ async def insert_inbound(
     inserted = await conn.fetch(
         """INSERT INTO router.messages
                (wamid, client_id, phone_number_id, wa_id, direction, message_type, body, payload, sent_at,
-                media_id, media_mime_type, media_sha256)
+                media_id, media_mime_type, media_sha256, original_sha256)
            SELECT m.wamid, m.client_id, m.pnid, m.wa_id, 'inbound', m.kind, m.body, m.payload::jsonb, m.sent_at,
-                  m.media_id, m.mime, m.sha
+                  m.media_id, m.mime, m.sha, $12
              FROM unnest($1::text[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
                          $8::timestamptz[], $9::text[], $10::text[], $11::text[])
                   WITH ORDINALITY AS m(wamid, client_id, pnid, wa_id, kind, body, payload, sent_at, media_id, mime,
@@ -77,6 +102,7 @@ async def insert_inbound(
             ORDER BY m.ord
            ON CONFLICT (wamid) DO NOTHING RETURNING wamid""",
         *(list(column) for column in zip(*rows, strict=True)),
+        original_sha256,
     )
     new = {r["wamid"] for r in inserted}
     contacts: dict[tuple[str, str], tuple[uuid.UUID, str | None]] = {}
@@ -89,7 +115,7 @@ async def insert_inbound(
         await conn.execute(
             """INSERT INTO router.contacts (phone_number_id, wa_id, client_id, profile_name)
                SELECT * FROM unnest($1::text[], $2::text[], $3::uuid[], $4::text[])
-               ON CONFLICT (phone_number_id, wa_id) DO UPDATE
+               ON CONFLICT (client_id, phone_number_id, wa_id) DO UPDATE
                   SET profile_name = COALESCE(EXCLUDED.profile_name, router.contacts.profile_name),
                       last_seen_at = now()""",
             [k[0] for k in contacts],
@@ -122,14 +148,21 @@ async def insert_statuses(
     return {(r["wamid"], r["status"]) for r in inserted}
 
 
-async def insert_parked(conn: asyncpg.Connection, digest: str, item: Unparsed) -> bool:
+async def insert_parked(
+    conn: asyncpg.Connection, digest: str, item: Unparsed, payload: Any, original_sha256: str | None
+) -> bool:
+    """``payload``: the part in a storable form (see ``router.reading.storable``)."""
     inserted = await conn.fetchval(
-        """INSERT INTO router.parked (payload_sha256, reason, phone_number_id, payload)
-           VALUES ($1, $2, $3, $4) ON CONFLICT (payload_sha256) DO NOTHING RETURNING true""",
+        """INSERT INTO router.parked (payload_sha256, reason, phone_number_id, payload, original_sha256)
+           VALUES ($1, $2, $3, $4, $5)
+           -- Parked again after a replay: waiting again (the event's derived id makes it no news downstream).
+           ON CONFLICT (payload_sha256) DO UPDATE SET replayed_at = NULL WHERE router.parked.replayed_at IS NOT NULL
+           RETURNING true""",
         digest,
         item.reason,
-        item.phone_number_id,
-        json.loads(json.dumps(item.payload, default=str)),
+        item.phone_number_id[:_PARKED_ID_CHARS] if item.phone_number_id is not None else None,
+        payload,
+        original_sha256,
     )
     return bool(inserted)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+from datetime import UTC, datetime
 
 import asyncpg
 import pytest
@@ -11,14 +12,15 @@ import pytest
 from gateway.directory import upsert_client, upsert_number
 from router.deps import Deps
 from router.handlers import route_webhook
-from router.parked import replay, summary
+from router.parked import replay, replay_parts, summary
 from shared import topology
-from shared.envelope import Envelope
+from shared.envelope import Envelope, wrap
 from shared.messages import WebhookReceived
 from shared.runtime import Infrastructure
 from tests.support.broker import Tap, get_one
 from tests.support.payloads import new_wamid, notification, text_message
 from tests.support.router import raw_webhook
+from tests.support.tenants import Tenant
 
 
 async def test_parked_messages_of_a_number_registered_later_are_replayed_once(
@@ -56,3 +58,40 @@ async def test_parked_messages_of_a_number_registered_later_are_replayed_once(
     (received,) = await tap.wait_for("message.received", where=lambda e: e["data"]["wamid"] == wamid)
     assert received["tenant_id"] == str(client.id)
     assert received["data"]["profile_name"] == "Camila" and received["data"]["text"] == "¿Están abiertos?"
+
+
+async def test_a_post_parked_whole_by_an_older_router_is_replayed_and_its_messages_answered(
+    infra: Infrastructure, tap: Tap, tenant: Tenant
+) -> None:
+    # What the router did before it read lone surrogates: the whole POST parked, its valid neighbour with it.
+    broken, fine = text_message("roto \ud800", sender="573001234500"), text_message("Hola", sender="573001234501")
+    text = json.dumps(notification(tenant.phone_number_id, messages=[broken, fine]))
+    part_id = await infra.pool.fetchval(
+        """INSERT INTO router.parked (payload_sha256, reason, phone_number_id, payload)
+           VALUES (encode(sha256(convert_to($1, 'UTF8')), 'hex'), 'not a Meta notification: Invalid JSON', NULL, $2)
+           RETURNING id""",
+        text,
+        {"raw": text},
+    )
+    deps = Deps(infra.pool, infra.publisher)
+
+    assert await replay_parts(infra.pool, infra.publisher, part_ids=[part_id]) == 1
+    assert await replay_parts(infra.pool, infra.publisher, part_ids=[part_id]) == 0  # never twice
+
+    published = await get_one(infra.connection, topology.Topology(infra.settings.broker_prefix).queue("router"))
+    await route_webhook(Envelope[WebhookReceived].model_validate(json.loads(published.body)), deps)
+    events = await tap.wait_for("message.received", count=2)
+    assert sorted(e["data"]["text"] for e in events) == ["Hola", "roto \ufffd"]
+
+
+async def test_a_part_parked_again_after_a_replay_is_waiting_again(infra: Infrastructure, tap: Tap) -> None:
+    raw = '{"object": "whatsapp_business_account", "entry": [ {"id": "1", "changes": [ ' + new_wamid()
+    deps = Deps(infra.pool, infra.publisher)
+    await route_webhook(wrap(WebhookReceived(body=raw, received_at=datetime.now(UTC)), correlation_id="c"), deps)
+    part_id = await infra.pool.fetchval("SELECT id FROM router.parked WHERE payload->>'raw' = $1", raw)
+    assert await replay_parts(infra.pool, infra.publisher, part_ids=[part_id]) == 1
+
+    published = await get_one(infra.connection, topology.Topology(infra.settings.broker_prefix).queue("router"))
+    assert json.loads(published.body)["data"]["body"] == raw  # the exact bytes Meta sent, kept aside
+    await route_webhook(Envelope[WebhookReceived].model_validate(json.loads(published.body)), deps)
+    assert await infra.pool.fetchval("SELECT replayed_at FROM router.parked WHERE id = $1", part_id) is None
