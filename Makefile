@@ -52,6 +52,7 @@ schemas: $(STAMP)
 bench: $(STAMP)
 	$(PY) bench/e2e_latency.py
 	$(PY) bench/router_throughput.py
+	WAMUX_HOSTILE_EXAMPLES=3000 $(PY) -m pytest -q -p no:logging services/router/tests/integration/test_router_hostile_input.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .demo

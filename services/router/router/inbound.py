@@ -87,10 +87,13 @@ async def _record_statuses(batch: Sequence[StatusUpdate], cause: Envelope[Any], 
                 (u.status.id, u.status.status): u for u in reversed(batch) if u.metadata.phone_number_id in clients
             }.values()
         )[::-1]
-        new = await store.insert_statuses(conn, clients, known) if known else set()
+        # A status belongs to the client whose message it reports, even if the number has changed owner since.
+        senders = await store.senders_of(conn, [u.status.id for u in known])
+        owners = [senders.get(u.status.id, clients[u.metadata.phone_number_id]) for u in known]
+        new = await store.insert_statuses(conn, owners, known) if known else set()
         events = [
-            _status(u, clients[u.metadata.phone_number_id], cause)
-            for u in known
+            _status(u, owner, cause)
+            for u, owner in zip(known, owners, strict=True)
             if (u.status.id, u.status.status) in new
         ]
         await outbox.stage(conn, "router", events)

@@ -126,10 +126,18 @@ async def insert_inbound(
     return new
 
 
+async def senders_of(conn: asyncpg.Connection, wamids: list[str]) -> dict[str, uuid.UUID]:
+    """The client that sent each of these business messages, for those already recorded."""
+    rows = await conn.fetch(
+        "SELECT wamid, client_id FROM router.messages WHERE wamid = ANY($1::text[]) AND direction = 'outbound'", wamids
+    )
+    return {r["wamid"]: r["client_id"] for r in rows}
+
+
 async def insert_statuses(
-    conn: asyncpg.Connection, clients: dict[str, uuid.UUID], batch: list[StatusUpdate]
+    conn: asyncpg.Connection, owners: list[uuid.UUID], batch: list[StatusUpdate]
 ) -> set[tuple[str, str]]:
-    """Store each (wamid, status) once; return the pairs that were new."""
+    """Store each (wamid, status) once, for the client in ``owners`` at the same place; return the new pairs."""
     inserted = await conn.fetch(
         """INSERT INTO router.statuses
                (wamid, status, client_id, phone_number_id, occurred_at, payload, callback_data)
@@ -139,7 +147,7 @@ async def insert_statuses(
            ON CONFLICT (wamid, status) DO NOTHING RETURNING wamid, status""",
         [u.status.id for u in batch],
         [u.status.status for u in batch],
-        [clients[u.metadata.phone_number_id] for u in batch],
+        owners,
         [u.metadata.phone_number_id for u in batch],
         [u.status.timestamp for u in batch],
         [json.dumps(u.status.model_dump(mode="json")) for u in batch],

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import uuid
+from datetime import UTC, datetime
+
 import asyncpg
 
 from router.deps import Deps
-from router.handlers import route_webhook
+from router.handlers import record_outbound, route_webhook
+from shared.envelope import wrap
+from shared.messages import MessageSent
 from shared.runtime import Infrastructure
 from tests.support.broker import Tap
 from tests.support.payloads import new_wamid, notification, status, text_message
@@ -129,3 +134,33 @@ async def test_the_same_message_twice_in_one_post_is_one_message(
     await tap.wait_for("message.received", count=2)
     await tap.drained()
     assert sorted(e["data"]["text"] for e in tap.of_type("message.received")) == ["otra", "una sola vez"]
+
+
+async def test_a_status_belongs_to_the_client_that_sent_the_message_even_after_the_number_moved(
+    infra: Infrastructure,
+    tap: Tap,
+    make_tenant,  # type: ignore[no-untyped-def]
+) -> None:
+    seller, buyer = await make_tenant(), await make_tenant()
+    wamid = new_wamid()
+    deps = Deps(infra.pool, infra.publisher)
+    sent = MessageSent(
+        client_id=seller.client_id,
+        send_id=uuid.uuid4(),
+        phone_number_id=seller.phone_number_id,
+        to="573001112233",
+        wamid=wamid,
+        text="Con gusto le mostramos el apartamento",
+        sent_at=datetime.now(UTC),
+    )
+    await record_outbound(wrap(sent, correlation_id="c"), deps)
+    # The number changes owner between the send and Meta's status (setup only: the move itself is gateway.admin's).
+    await infra.pool.execute(
+        "UPDATE directory.numbers SET client_id = $1 WHERE phone_number_id = $2",
+        buyer.client_id,
+        seller.phone_number_id,
+    )
+    await route_webhook(raw_webhook(notification(seller.phone_number_id, statuses=[status(wamid, "delivered")])), deps)
+
+    (event,) = await tap.wait_for("message.status", where=lambda e: e["data"]["wamid"] == wamid)
+    assert event["tenant_id"] == str(seller.client_id) and event["data"]["client_id"] == str(seller.client_id)

@@ -35,7 +35,7 @@ CORPUS = Path(__file__).resolve().parents[4] / "tests" / "data" / "webhooks"
 DEEP = "\u2063deep\u2063"  # stands for a value nested thousands of levels deep, spliced into the JSON text
 DEPTH = 5000
 MEGABYTE = "ж" * 1_000_000
-EXAMPLES = int(os.environ.get("WAMUX_HOSTILE_EXAMPLES", "40"))
+EXAMPLES = int(os.environ.get("WAMUX_HOSTILE_EXAMPLES", "100"))
 
 
 def _values() -> dict[str, dict[str, Any]]:
