@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import AsyncIterator
 
@@ -47,6 +48,18 @@ async def test_signed_webhook_is_published_raw_before_the_200(client: TestClient
     assert envelope["type"] == "webhook.received"
     assert envelope["data"]["body"].encode() == BODY  # the exact bytes, not a re-serialisation
     assert envelope["correlation_id"]
+
+
+async def test_a_signed_body_that_is_not_utf8_is_accepted_and_kept_byte_for_byte(
+    client: TestClient, infra: Infrastructure
+) -> None:
+    body = b'{"object": "whatsapp_business_account", "x": "\xff\xfe"}'
+    response = await client.post(
+        "/webhook/whatsapp", data=body, headers={"X-Hub-Signature-256": sign(body, "test-app-secret")}
+    )
+    assert response.status == 200
+    envelope = json.loads((await get_one(infra.connection, router_queue(infra.settings), timeout=1)).body)
+    assert base64.b64decode(envelope["data"]["body_base64"]) == body
 
 
 @pytest.mark.parametrize("signature", [None, "sha256=" + "0" * 64, "garbage"])
