@@ -116,6 +116,8 @@ class SendMessage(Command):
     reply_to_wamid: str | None = None
     # When the customer last wrote: a free-form message is only allowed within 24 h of it.
     customer_last_message_at: datetime | None = None
+    # The customer messages (wamids, oldest first) this reply answers: a burst is answered once, by one reply.
+    answers: tuple[str, ...] = ()
 
 
 class MarkRead(Command):
