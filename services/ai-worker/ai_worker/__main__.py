@@ -1,5 +1,6 @@
-"""ai-worker — consumes ``message.received``; publishes ``message.mark_read`` and ``message.send``; owns
-nothing (reads the client's personality from ``directory`` and the conversation from ``router.messages``).
+"""ai-worker — consumes ``message.received``; publishes ``message.mark_read``, ``message.send`` and
+``reply.paused``; owns ``ai_worker`` (which customer messages each reply answers); reads the client's
+personality from ``directory``, the conversation from ``router.messages``, the month's usage from ``dashboard``.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ async def bootstrap(infra: Infrastructure, writer: ReplyWriter | None = None) ->
             publisher=infra.publisher,
             writer=writer or OpenAIReplyWriter(client, settings.openai_model),
             history_messages=settings.history_messages,
+            reply_burst_window_ms=settings.reply_burst_window_ms,
         )
 
 

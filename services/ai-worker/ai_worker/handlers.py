@@ -1,13 +1,19 @@
-"""ai-worker handler: one customer message in, one ``message.send`` command out, in the client's voice."""
+"""ai-worker handler: customer messages in, one reply per burst out, in the client's voice.
+
+Each customer message is answered exactly once, by one reply that names the messages it answers (the ledger,
+``ledger.py``): the newest unanswered message of a conversation answers every older unanswered one with it.
+"""
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 
 import asyncpg
 
-from ai_worker import reads
+from ai_worker import conversation, ledger, reads
 from ai_worker.llm import LLMRefused, LLMUnavailable, ReplyWriter
+from ai_worker.parts import split_reply
 from shared.broker import Publisher
 from shared.consumer import Retry
 from shared.envelope import Envelope, derived_id, wrap
@@ -23,82 +29,107 @@ class Deps:
     publisher: Publisher
     writer: ReplyWriter
     history_messages: int = 20
+    # 0 answers at once; bootstrap() passes the setting (1000 ms by default, see shared/settings.py).
+    reply_burst_window_ms: int = 0
 
 
 async def reply(envelope: Envelope[MessageReceived], deps: Deps) -> None:
     received = envelope.data
-    turn = reads.customer_turn(received)
-    if turn is None:
+    if reads.customer_turn(received) is None:
         log.info("reply.skipped", reason="nothing to answer", message_type=received.message_type)
         return
-    async with deps.pool.acquire() as conn, reads.conversation_turn(conn, received):
-        if not await reads.stored(conn, received):
+    async with deps.pool.acquire() as conn:
+        age_s = await conversation.stored_age_s(conn, received)
+        if age_s is None:
             # The router publishes after its commit (outbox), so this only happens when the database the worker
             # reads lags the router's (a replica): answer once it has caught up, not without the message.
             raise Retry("message not visible in router.messages yet", delay_s=1)
-        if await reads.newer_customer_message(conn, received):
-            # A burst: the latest message's reply will read this one in its history, so answer once.
-            log.info("reply.coalesced", wamid=received.wamid)
-            return
-        persona, policy = await reads.persona(conn, received)
-        if policy == "pause_ai" and await reads.quota_spent(conn, received):
-            return await _pause(received, envelope, deps)
-        await _show_typing(received, envelope, deps)
-        history = await reads.history(conn, received, turn, deps.history_messages)
-        try:
-            text = await deps.writer.write(persona, history)
-        except LLMUnavailable as exc:
-            raise Retry(f"LLM unavailable: {exc}") from exc  # growing delays: an outage lasts
-        except LLMRefused as exc:
-            raise Retry(f"LLM refused the request (check model and key): {exc}", delay_s=120) from exc
-        # Every id below is derived from the customer's wamid: a redelivered message.received produces the same
-        # commands and events, which the sender and other consumers recognise (the send is made once).
-        await _publish(
-            deps,
-            envelope,
-            SendMessage(
-                client_id=received.client_id,
-                phone_number_id=received.phone_number_id,
-                to=received.wa_id,
-                text=text,
-                reply_to_wamid=received.wamid,
-                customer_last_message_at=received.timestamp,
-            ),
-        )
-        log.info("reply.written", wamid=received.wamid, chars=len(text))
+        wait_s = deps.reply_burst_window_ms / 1000 - age_s
+        if wait_s > 0:
+            # Another bubble of the same burst may be milliseconds away: show "typing…" now, answer after a
+            # retry queue's delay (no sleep in a consumer), by when the burst's newest message answers them all.
+            await _show_typing(envelope, deps)
+            log.info("reply.waiting", wamid=received.wamid, wait_s=round(wait_s, 3))
+            raise Retry("inside the burst window: the rest of the burst may follow", delay_s=wait_s, counts=False)
+        async with reads.conversation_turn(conn, received):
+            await _answer(conn, envelope, deps)
 
 
-async def _show_typing(received: MessageReceived, cause: Envelope[MessageReceived], deps: Deps) -> None:
-    await _publish(
-        deps,
-        cause,
-        MarkRead(client_id=received.client_id, phone_number_id=received.phone_number_id, wamid=received.wamid),
+async def _answer(conn: asyncpg.Connection, envelope: Envelope[MessageReceived], deps: Deps) -> None:
+    received = envelope.data
+    previous = await ledger.answered_by(conn, received)
+    if previous is not None:
+        if previous.trigger_wamid == received.wamid:
+            # Recorded, then the worker died before (or while) publishing: the same ids again, sent once.
+            await _publish_reply(previous, envelope, deps)
+        log.info("reply.already_answered", wamid=received.wamid, by=previous.trigger_wamid)
+        return
+    waiting = await conversation.pending(conn, received)
+    if not waiting or waiting[-1].wamid != received.wamid:
+        log.info("reply.already_answered", wamid=received.wamid, by="a business message the ai-worker did not write")
+        return
+    if await conversation.newer_pending(conn, received):
+        log.info("reply.coalesced", wamid=received.wamid)  # the newer message's reply answers this one too
+        return
+    answers = tuple(p.wamid for p in waiting)
+    persona, policy = await reads.persona(conn, received)
+    if policy == "pause_ai" and await reads.quota_spent(conn, received):
+        paused = ledger.Reply(ledger.reply_id(received.wamid, "paused"), received.wamid, "paused", answers)
+        await ledger.record(conn, received, paused)
+        await _publish_reply(paused, envelope, deps)
+        log.info("reply.paused", wamid=received.wamid, answers=list(answers))
+        return
+    await _show_typing(envelope, deps)
+    history = await conversation.history(conn, received, waiting, deps.history_messages)
+    try:
+        text = await deps.writer.write(persona, history)
+    except LLMUnavailable as exc:
+        raise Retry(f"LLM unavailable: {exc}") from exc  # growing delays: an outage lasts
+    except LLMRefused as exc:
+        raise Retry(f"LLM refused the request (check model and key): {exc}", delay_s=120) from exc
+    written = ledger.Reply(
+        ledger.reply_id(received.wamid, "reply"), received.wamid, "reply", answers, tuple(split_reply(text)), text
     )
+    await ledger.record(conn, received, written)  # committed before anything is published
+    await _publish_reply(written, envelope, deps)
+    log.info("reply.written", wamid=received.wamid, chars=len(text), parts=len(written.parts), answers=list(answers))
 
 
-async def _pause(received: MessageReceived, cause: Envelope[MessageReceived], deps: Deps) -> None:
-    reason = "free conversations of the month used up; the client's policy pauses AI replies"
-    await _publish(
-        deps,
-        cause,
-        ReplyPaused(
+async def _publish_reply(recorded: ledger.Reply, cause: Envelope[MessageReceived], deps: Deps) -> None:
+    received = cause.data
+    if recorded.kind == "paused":
+        reason = "free conversations of the month used up; the client's policy pauses AI replies"
+        event = ReplyPaused(
             client_id=received.client_id,
             phone_number_id=received.phone_number_id,
             wa_id=received.wa_id,
-            wamid=received.wamid,
+            wamid=recorded.trigger_wamid,
             reason=reason,
-        ),
-    )
-    log.info("reply.paused", wamid=received.wamid)
-
-
-async def _publish(deps: Deps, cause: Envelope[MessageReceived], payload: SendMessage | MarkRead | ReplyPaused) -> None:
-    received = cause.data
-    await deps.publisher.publish(
-        wrap(
-            payload,
-            id=derived_id(payload.TYPE, received.wamid),
-            tenant_id=received.client_id,
-            correlation_id=cause.correlation_id,
         )
+        return await _publish(deps, cause, event, recorded.id)
+    # In order, each confirmed before the next; only the first quotes the customer's message.
+    for part, (send_id, text) in enumerate(zip(recorded.send_ids(), recorded.parts, strict=True), start=1):
+        command = SendMessage(
+            client_id=received.client_id,
+            phone_number_id=received.phone_number_id,
+            to=received.wa_id,
+            text=text,
+            reply_to_wamid=recorded.trigger_wamid if part == 1 else None,
+            customer_last_message_at=received.timestamp,
+            answers=recorded.answers,
+        )
+        await _publish(deps, cause, command, send_id)
+
+
+async def _show_typing(cause: Envelope[MessageReceived], deps: Deps) -> None:
+    received = cause.data
+    mark = MarkRead(client_id=received.client_id, phone_number_id=received.phone_number_id, wamid=received.wamid)
+    await _publish(deps, cause, mark, derived_id(MarkRead.TYPE, received.wamid))
+
+
+async def _publish(
+    deps: Deps, cause: Envelope[MessageReceived], payload: SendMessage | MarkRead | ReplyPaused, id: uuid.UUID
+) -> None:
+    await deps.publisher.publish(
+        wrap(payload, id=id, tenant_id=cause.data.client_id, correlation_id=cause.correlation_id)
     )
