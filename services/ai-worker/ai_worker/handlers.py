@@ -46,9 +46,11 @@ async def reply(envelope: Envelope[MessageReceived], deps: Deps) -> None:
             raise Retry("message not visible in router.messages yet", delay_s=1)
         wait_s = deps.reply_burst_window_ms / 1000 - age_s
         if wait_s > 0:
-            # Another bubble of the same burst may be milliseconds away: show "typing…" now, answer after a
-            # retry queue's delay (no sleep in a consumer), by when the burst's newest message answers them all.
-            await _show_typing(envelope, deps)
+            # Another bubble of the same burst may be milliseconds away: show "typing…" now (unless no reply will
+            # come), answer after a retry queue's delay (no sleep in a consumer), by when the burst's newest
+            # message answers them all.
+            if not await _paused(conn, received, (await reads.persona(conn, received))[1]):
+                await _show_typing(envelope, deps)
             log.info("reply.waiting", wamid=received.wamid, wait_s=round(wait_s, 3))
             raise Retry("inside the burst window: the rest of the burst may follow", delay_s=wait_s, counts=False)
         async with reads.conversation_turn(conn, received):
@@ -73,7 +75,7 @@ async def _answer(conn: asyncpg.Connection, envelope: Envelope[MessageReceived],
         return
     answers = tuple(p.wamid for p in waiting)
     persona, policy = await reads.persona(conn, received)
-    if policy == "pause_ai" and await reads.quota_spent(conn, received):
+    if await _paused(conn, received, policy):
         paused = ledger.Reply(ledger.reply_id(received.wamid, "paused"), received.wamid, "paused", answers)
         await ledger.record(conn, received, paused)
         await _publish_reply(paused, envelope, deps)
@@ -93,6 +95,11 @@ async def _answer(conn: asyncpg.Connection, envelope: Envelope[MessageReceived],
     await ledger.record(conn, received, written)  # committed before anything is published
     await _publish_reply(written, envelope, deps)
     log.info("reply.written", wamid=received.wamid, chars=len(text), parts=len(written.parts), answers=list(answers))
+
+
+async def _paused(conn: asyncpg.Connection, received: MessageReceived, policy: str) -> bool:
+    """The client's policy pauses AI replies once the month's free conversations are used up, and they are."""
+    return policy == "pause_ai" and await reads.quota_spent(conn, received)
 
 
 async def _publish_reply(recorded: ledger.Reply, cause: Envelope[MessageReceived], deps: Deps) -> None:

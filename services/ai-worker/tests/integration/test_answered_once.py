@@ -173,3 +173,21 @@ async def test_a_reply_longer_than_whatsapp_allows_goes_as_several_messages_in_o
     assert [(p["id"], p["data"]["text"]) for p in again] == [(p["id"], p["data"]["text"]) for p in parts]
     assert len(await sandbox.llm_requests()) == 1
     assert await answers_of(infra, str(first)) == [wamid]
+
+
+async def test_no_typing_is_shown_for_a_reply_the_client_s_policy_will_pause(
+    deps: Deps, make_chat, make_tenant, infra: Infrastructure, sandbox: Sandbox, tap: Tap
+) -> None:  # type: ignore[no-untyped-def]
+    chat = make_chat(await make_tenant(free_quota=0, quota_policy="pause_ai"))
+    at = now()
+    wamid = await chat.write("¿Hola?", at)
+    with pytest.raises(Retry, match="burst window"):
+        await reply(chat.received(wamid, "¿Hola?", at), dataclasses.replace(deps, reply_burst_window_ms=1000))
+    await infra.pool.execute(
+        "UPDATE router.messages SET recorded_at = recorded_at - interval '1 second' WHERE wamid = $1", wamid
+    )
+    await reply(chat.received(wamid, "¿Hola?", at), dataclasses.replace(deps, reply_burst_window_ms=1000))
+    (paused,) = await tap.wait_for("reply.paused")
+    await tap.drained()
+    assert paused["data"]["wamid"] == wamid and tap.of_type("message.mark_read") == []
+    assert await sandbox.llm_requests() == []
