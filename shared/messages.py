@@ -118,6 +118,8 @@ class SendMessage(Command):
     customer_last_message_at: datetime | None = None
     # The customer messages (wamids, oldest first) this reply answers: a burst is answered once, by one reply.
     answers: tuple[str, ...] = ()
+    # A reply too long for one WhatsApp message goes as parts: each waits until the send before it has left.
+    after_send_id: uuid.UUID | None = None
 
 
 class MarkRead(Command):

@@ -114,7 +114,8 @@ async def _publish_reply(recorded: ledger.Reply, cause: Envelope[MessageReceived
             reason=reason,
         )
         return await _publish(deps, cause, event, recorded.id)
-    # In order, each confirmed before the next; only the first quotes the customer's message.
+    # In order: each part names the one before it, which the sender sends first; only the first quotes the customer.
+    previous: uuid.UUID | None = None
     for part, (send_id, text) in enumerate(zip(recorded.send_ids(), recorded.parts, strict=True), start=1):
         command = SendMessage(
             client_id=received.client_id,
@@ -124,8 +125,10 @@ async def _publish_reply(recorded: ledger.Reply, cause: Envelope[MessageReceived
             reply_to_wamid=recorded.trigger_wamid if part == 1 else None,
             customer_last_message_at=received.timestamp,
             answers=recorded.answers,
+            after_send_id=previous,
         )
         await _publish(deps, cause, command, send_id)
+        previous = send_id
 
 
 async def _show_typing(cause: Envelope[MessageReceived], deps: Deps) -> None:

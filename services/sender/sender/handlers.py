@@ -29,6 +29,8 @@ CUSTOMER_WINDOW = timedelta(hours=24)
 TOKEN_RETRY_S = 600
 # How long Meta's statuses get to report an attempt whose answer we lost, before we send again.
 UNKNOWN_ATTEMPT_SETTLE = timedelta(minutes=2)
+# A part of a long reply waits for the part before it, but not for ever (one dead-lettered would hold the rest).
+PART_ORDER_WAIT = timedelta(minutes=10)
 # Meta shows "typing…" for at most 25 s; a late indicator would outlive the reply it announces.
 TYPING_FRESH_S = 20
 
@@ -63,6 +65,7 @@ async def send(envelope: Envelope[SendMessage], deps: Deps) -> None:
             wamid = await _settle_unknown_attempt(conn, envelope, previous)
             if wamid is not None:
                 return await _sent(conn, envelope, wamid, deps)
+        await _previous_part_left(conn, envelope)
         last = command.customer_last_message_at
         if last is not None and datetime.now(UTC) - last > CUSTOMER_WINDOW:
             error = ReEngagementRequired("customer-service window closed: only a template may be sent", code=131047)
@@ -81,6 +84,17 @@ async def send(envelope: Envelope[SendMessage], deps: Deps) -> None:
             await _after_graph_error(conn, envelope, exc, deps)
             return
         await _sent(conn, envelope, wamid, deps)
+
+
+async def _previous_part_left(conn: asyncpg.Connection, envelope: Envelope[SendMessage]) -> None:
+    """Parts of one reply reach the customer in order: Meta keeps the order of what it accepted, so a part goes
+    only once the part before it was sent (or failed for good)."""
+    before = envelope.data.after_send_id
+    if before is None or datetime.now(UTC) - envelope.occurred_at > PART_ORDER_WAIT:
+        return
+    previous = await store.outcome(conn, before)
+    if previous is None or previous.state == "sending":
+        raise Retry("the previous part of this reply has not left yet", delay_s=1, counts=False)
 
 
 async def _after_graph_error(

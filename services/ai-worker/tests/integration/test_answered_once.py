@@ -162,6 +162,8 @@ async def test_a_reply_longer_than_whatsapp_allows_goes_as_several_messages_in_o
     assert all(len(t.encode("utf-16-le")) // 2 <= MAX_TEXT_CHARS for t in texts)
     assert pasted.split() == " ".join(texts).split(" Re: ", 1)[1].split()  # nothing lost
     assert [p["data"]["reply_to_wamid"] for p in parts] == [wamid, None, None]
+    # Each part names the one before it: the sender sends them in this order, whatever order it takes them in.
+    assert [p["data"]["after_send_id"] for p in parts] == [None, parts[0]["id"], parts[1]["id"]]
     assert all(p["data"]["answers"] == [wamid] for p in parts)
     stored = await infra.pool.fetch(
         "SELECT send_id::text, text FROM ai_worker.reply_parts WHERE reply_id = $1 ORDER BY part", first

@@ -214,3 +214,21 @@ async def test_after_a_crash_without_news_from_meta_the_sender_waits_then_sends_
     assert waiting.value.counts is False
     await send(old, deps)
     assert [m["text"] for m in await sandbox.outbox(phone_number_id=tenant.phone_number_id)] == ["antiguo"]
+
+
+async def test_a_part_of_a_long_reply_waits_until_the_part_before_it_has_left(
+    deps: Deps, sandbox: Sandbox, tenant: Tenant
+) -> None:
+    first = command(tenant, "Primera parte de la respuesta.")
+    second_command = command(tenant, "Segunda parte.").data.model_copy(update={"after_send_id": first.id})
+    second = wrap(second_command, correlation_id="corr-s", tenant_id=tenant.client_id)
+
+    with pytest.raises(Retry, match="previous part") as waited:
+        await send(second, deps)  # delivered first, as concurrent consumers may
+    assert waited.value.counts is False and not await sandbox.outbox(phone_number_id=tenant.phone_number_id)
+    await send(first, deps)
+    await send(second, deps)
+    assert [m["text"] for m in await sandbox.outbox(phone_number_id=tenant.phone_number_id)] == [
+        "Primera parte de la respuesta.",
+        "Segunda parte.",
+    ]
