@@ -65,16 +65,20 @@ async def stored_age_s(conn: asyncpg.Connection, received: MessageReceived) -> f
 
 
 async def newer_pending(conn: asyncpg.Connection, received: MessageReceived) -> bool:
-    """A later unanswered message that calls for an answer: its reply will answer this one too. A later reaction
-    or system notice gets no answer of its own, so it does not take this message's."""
+    """A later unanswered message that calls for an answer and whose reply will answer this one too (this one is
+    among its :func:`pending`: inside its horizon, stored since the ledger began). A later reaction or system
+    notice gets no answer of its own, so it does not take this message's."""
     return bool(
         await conn.fetchval(
             f"""SELECT true FROM router.messages m JOIN router.messages t ON t.wamid = $4 AND t.client_id = $1
+                 CROSS JOIN (SELECT min(started_at) AS started_at FROM ai_worker.ledger_started) l
                  WHERE m.client_id = $1 AND m.phone_number_id = $2 AND m.wa_id = $3 AND m.direction = 'inbound'
                    AND m.message_type <> ALL($5::text[]) AND (m.sent_at, m.seq) > (t.sent_at, t.seq)
+                   AND t.sent_at > m.sent_at - $6::interval AND t.recorded_at >= l.started_at
                    AND NOT {ANSWERED} LIMIT 1""",  # noqa: S608  (the fragments are this module's, not input)
             *_scope(received),
             sorted(SILENT_TYPES),
+            PENDING_HORIZON,
         )
     )
 

@@ -93,6 +93,21 @@ async def test_an_older_message_that_commits_after_a_newer_one_was_answered_gets
     ]
 
 
+async def test_a_message_the_newer_one_will_not_answer_is_not_coalesced_into_it(
+    deps: Deps, chat, infra: Infrastructure, tap: Tap
+) -> None:
+    # A message redelivered a day late (a replayed dead letter) is past the newer message's horizon: the newer
+    # reply will not answer it, so it must answer itself rather than be acked as coalesced and never answered.
+    at = now()
+    stale = await chat.write("¿Siguen teniendo el apartamento?", at - timedelta(hours=25))
+    fresh = await chat.write("Hola", at)
+    await reply(chat.received(stale, "¿Siguen teniendo el apartamento?", at - timedelta(hours=25)), deps)
+    await reply(chat.received(fresh, "Hola", at), deps)
+
+    first, second = await tap.wait_for("message.send", count=2)
+    assert first["data"]["answers"] == [stale] and second["data"]["answers"] == [fresh]
+
+
 async def test_a_burst_inside_the_window_shows_typing_waits_in_a_retry_queue_and_gets_one_reply(
     deps: Deps, chat, infra: Infrastructure, sandbox: Sandbox, tap: Tap
 ) -> None:
