@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import asyncpg
 import pytest
 
-from gateway.directory import upsert_client, upsert_number
+from gateway.directory import move_number, upsert_client, upsert_number
 
 
 @dataclass(frozen=True)
@@ -60,3 +60,14 @@ def make_tenant(database_url: str) -> Callable[..., Awaitable[Tenant]]:
 @pytest.fixture
 async def tenant(make_tenant: Callable[..., Awaitable[Tenant]]) -> Tenant:
     return await make_tenant()
+
+
+async def move_tenant_number(
+    pool: asyncpg.Pool, tenant: Tenant, to: Tenant, *, free_quota: int | None = None
+) -> Tenant:
+    """Move ``tenant``'s number to ``to``'s client through the directory's own code; the number as ``to``'s."""
+    async with pool.acquire() as conn:
+        await move_number(
+            conn, phone_number_id=tenant.phone_number_id, to_client_id=to.client_id, free_quota=free_quota
+        )
+    return Tenant(to.client_id, to.api_key, tenant.phone_number, tenant.phone_number_id, tenant.waba_id, "")

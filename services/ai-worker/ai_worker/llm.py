@@ -9,6 +9,8 @@ from typing import Literal, Protocol
 import openai
 from openai.types.chat import ChatCompletionMessageParam
 
+from shared.text import storable_text
+
 
 @dataclass(frozen=True)
 class Turn:
@@ -69,4 +71,4 @@ class OpenAIReplyWriter:
         text = (completion.choices[0].message.content or "").strip() if completion.choices else ""
         if not text:
             raise LLMUnavailable("the model answered with no text")
-        return text
+        return storable_text(text)  # a model may answer a NUL too: it must not cost the customer the reply

@@ -25,20 +25,20 @@ async def authenticated_client(request: web.Request) -> uuid.UUID:
     address = client_address(
         request.remote, request.headers.getall("X-Forwarded-For", []), request.app[SETTINGS].trusted_proxies
     )
-    limit = request.app[LIMIT]
-    if (retry_after_s := limit.retry_after_s(address)) is not None:
-        raise web.HTTPTooManyRequests(
-            text="too many wrong API keys from this address", headers={"Retry-After": str(retry_after_s)}
-        )
     api_key = bearer_key(request.headers.get("Authorization", ""))
     if not api_key:
         raise web.HTTPUnauthorized(text="missing API key: send 'Authorization: Bearer <key>'")
+    limit = request.app[LIMIT]
+    if (retry_after_s := limit.attempt(address)) is not None:
+        raise web.HTTPTooManyRequests(
+            text="too many wrong API keys from this address", headers={"Retry-After": str(retry_after_s)}
+        )
     client_id = await request.app[POOL].fetchval(
         "SELECT id FROM directory.clients WHERE api_key_hash = $1", hash_api_key(api_key)
     )
     if client_id is None:
-        limit.failed(address)
-        raise web.HTTPUnauthorized(text="unknown API key")
+        raise web.HTTPUnauthorized(text="unknown API key")  # the try taken above is spent
+    limit.succeeded(address)
     try:
         requested = uuid.UUID(request.match_info["client_id"])
     except ValueError:

@@ -10,13 +10,14 @@ from __future__ import annotations
 import ipaddress
 import math
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from aiohttp import web
 from pydantic import IPvAnyNetwork
 
-_TRACKED_ADDRESSES = 10_000  # past this, addresses whose allowance is whole again are forgotten, then the oldest
+_TRACKED_ADDRESSES = 10_000  # past this, the address untouched the longest is forgotten (its allowance is whole)
 
 
 @dataclass
@@ -30,7 +31,7 @@ class FailedKeyLimit:
 
     def __init__(self, per_minute: int, clock: Callable[[], float] = time.monotonic):
         self._capacity, self._per_s, self._clock = float(per_minute), per_minute / 60, clock
-        self._allowances: dict[str, _Allowance] = {}
+        self._allowances: OrderedDict[str, _Allowance] = OrderedDict()  # least recently touched first
 
     def _current(self, address: str) -> _Allowance:
         now = self._clock()
@@ -47,16 +48,22 @@ class FailedKeyLimit:
     def failed(self, address: str) -> None:
         allowance = self._current(address)
         allowance.tokens -= 1
-        self._allowances.pop(address, None)
-        if len(self._allowances) >= _TRACKED_ADDRESSES:
-            self._forget_whole()
         self._allowances[address] = allowance
+        self._allowances.move_to_end(address)
+        while len(self._allowances) > _TRACKED_ADDRESSES:
+            self._allowances.popitem(last=False)
 
-    def _forget_whole(self) -> None:
-        for address in [a for a in self._allowances if self._current(a).tokens >= self._capacity]:
-            del self._allowances[address]
-        while len(self._allowances) >= _TRACKED_ADDRESSES:
-            del self._allowances[next(iter(self._allowances))]
+    def attempt(self, address: str) -> int | None:
+        """Take one try before the key is looked up (so concurrent guesses cannot all pass the check); None when
+        taken, else the whole seconds to wait. A correct key gives it back with :meth:`succeeded`."""
+        if (wait_s := self.retry_after_s(address)) is not None:
+            return wait_s
+        self.failed(address)
+        return None
+
+    def succeeded(self, address: str) -> None:
+        if (allowance := self._allowances.get(address)) is not None:
+            allowance.tokens = min(self._capacity, allowance.tokens + 1)
 
 
 def client_address(peer: str | None, forwarded_for: Sequence[str], trusted: Sequence[IPvAnyNetwork]) -> str:

@@ -12,7 +12,6 @@ NUL, or one that parser refuses, is read the slow way.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from dataclasses import dataclass
@@ -20,12 +19,12 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from shared.text import storable_text
 from shared.webhook import Notification
 
 MAX_DEPTH = 64
 TOO_DEEP = f"[wamux: nested deeper than {MAX_DEPTH} levels; see router.originals]"
 _NUL = re.compile(r"\\u0000|\x00")
-_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 _JSON_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]', re.DOTALL)
 
 
@@ -64,7 +63,8 @@ def storable(value: Any, depth: int = 0) -> tuple[Any, bool]:
     """``value`` with every string (and key) storable in PostgreSQL, and no container deeper than MAX_DEPTH;
     and whether anything had to change."""
     if isinstance(value, str):
-        return (_UNSTORABLE.sub("\ufffd", value), True) if _UNSTORABLE.search(value) else (value, False)
+        clean = storable_text(value)
+        return clean, clean is not value
     if isinstance(value, dict | list) and depth >= MAX_DEPTH:
         return TOO_DEEP, True
     if isinstance(value, dict):
@@ -81,10 +81,6 @@ def storable(value: Any, depth: int = 0) -> tuple[Any, bool]:
             return [item for item, _ in items], True
         return value, False
     return value, False
-
-
-def sha256(body: bytes) -> str:
-    return hashlib.sha256(body).hexdigest()
 
 
 def _loads(body: str) -> tuple[Any, bool]:

@@ -10,7 +10,9 @@ from typing import Any
 
 import asyncpg
 
+from router.reading import storable
 from shared.messages import MediaRef, MessageSent
+from shared.text import storable_text
 from shared.webhook import FieldUpdate, InboundMessage, MessageUpdate, StatusUpdate, Unparsed
 
 # What PostgreSQL refuses because of the data itself, not the moment (an outage): retrying cannot help, so the
@@ -185,8 +187,8 @@ async def insert_outbound(conn: asyncpg.Connection, sent: MessageSent) -> None:
         sent.client_id,
         sent.phone_number_id,
         sent.to,
-        sent.text,
-        sent.model_dump(mode="json"),
+        storable_text(sent.text),  # a CRM's text may hold what PostgreSQL cannot
+        storable(sent.model_dump(mode="json"))[0],
         sent.sent_at,
     )
 

@@ -11,7 +11,7 @@ from shared.messages import MessageReceived, MessageSent, MessageStatusChanged, 
 from shared.runtime import Infrastructure
 from tests.support.broker import Tap
 from tests.support.payloads import new_wamid
-from tests.support.tenants import Tenant
+from tests.support.tenants import Tenant, move_tenant_number
 
 CUSTOMER = "573001112233"
 
@@ -214,15 +214,11 @@ async def test_dedup_records_are_kept_35_days_then_forgotten(infra: Infrastructu
 async def test_usage_and_windows_are_the_client_s_when_a_number_changes_owner(
     infra: Infrastructure, tap: Tap, make_tenant
 ) -> None:  # type: ignore[no-untyped-def]
-    from gateway.directory import move_number
-
     old, new = await make_tenant(free_quota=10), await make_tenant()
     deps = Deps(infra.pool, infra.publisher)
     at = datetime(2026, 11, 10, 15, 0, tzinfo=UTC)
     await count_outbound(sent(old, at), deps)
-    async with infra.pool.acquire() as conn:
-        await move_number(conn, phone_number_id=old.phone_number_id, to_client_id=new.client_id, free_quota=4)
-    as_new_owner = Tenant(new.client_id, new.api_key, old.phone_number, old.phone_number_id, old.waba_id, "")
+    as_new_owner = await move_tenant_number(infra.pool, old, new, free_quota=4)
     # The new owner's first reply to the same customer, inside the old owner's window: a window of its own.
     await count_outbound(sent(as_new_owner, at + timedelta(hours=1)), deps)
     # A reply of the old owner's that billing sees only after the move still counts for the old owner.

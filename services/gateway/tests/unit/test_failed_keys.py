@@ -62,3 +62,11 @@ def test_ipv6_clients_are_counted_per_64_and_mapped_ipv4_as_ipv4() -> None:
 def test_the_bearer_scheme_is_case_insensitive_and_only_bearer() -> None:
     assert bearer_key("bearer wmx_abc") == bearer_key(" BEARER \t wmx_abc ") == "wmx_abc"
     assert bearer_key("Basic wmx_abc") == bearer_key("wmx_abc") == bearer_key("Bearer") == bearer_key("") == ""
+
+
+def test_concurrent_guesses_take_their_tries_before_any_lookup_and_a_correct_key_gives_its_back() -> None:
+    limit = FailedKeyLimit(per_minute=3, clock=lambda: 1000.0)
+    assert [limit.attempt("203.0.113.9") for _ in range(3)] == [None, None, None]  # three lookups in flight
+    assert limit.attempt("203.0.113.9") == 20  # the fourth is refused before it is looked up
+    limit.succeeded("203.0.113.9")
+    assert limit.attempt("203.0.113.9") is None
