@@ -47,7 +47,7 @@ customer: $(STAMP)
 	$(PY) -m sandbox.customer --phone-number-id $${PHONE_NUMBER_ID:-100000000000001} "$(MSG)"
 
 schemas: $(STAMP)
-	$(PY) -m shared.schemas docs/schemas
+	$(PY) -m shared.contracts.schemas docs/schemas
 
 bench: $(STAMP)
 	$(PY) bench/e2e_latency.py

@@ -21,10 +21,10 @@ import asyncpg
 from scratch import scratch_database, text_notification
 
 from sandbox.stack import Stack
-from shared import topology
-from shared.envelope import wrap
-from shared.messages import WebhookReceived
-from shared.runtime import infrastructure
+from shared.contracts.envelope import wrap
+from shared.contracts.messages import WebhookReceived
+from shared.messaging import topology
+from shared.messaging.runtime import infrastructure
 from shared.settings import Settings
 
 PNID = "900000000000002"

@@ -50,7 +50,7 @@ async def stack(database_url: str, amqp_url: str, tmp_path_factory: pytest.TempP
         await running.stop()
         import aio_pika
 
-        from shared import topology
+        from shared.messaging import topology
 
         connection = await aio_pika.connect(amqp_url)
         async with connection, connection.channel() as channel:

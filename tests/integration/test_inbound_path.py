@@ -17,9 +17,9 @@ from gateway.app import create_app
 from gateway.signature import sign
 from router.__main__ import ROLE, ROUTES
 from router.deps import Deps
-from shared import topology
-from shared.consumer import Consumer
-from shared.runtime import Infrastructure
+from shared.messaging import topology
+from shared.messaging.consumer import Consumer
+from shared.messaging.runtime import Infrastructure
 from tests.support.broker import Tap, queue_depth
 from tests.support.payloads import body, new_wamid, notification, text_message
 from tests.support.tenants import Tenant

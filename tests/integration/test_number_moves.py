@@ -26,10 +26,10 @@ from gateway.app import create_app
 from gateway.directory import NumberConflict, upsert_number
 from router.deps import Deps as RouterDeps
 from router.handlers import record_outbound, route_webhook
-from shared.envelope import Envelope, wrap
-from shared.graph import graph_client
-from shared.messages import MessageReceived, MessageSent, MessageStatusChanged
-from shared.runtime import Infrastructure
+from shared.contracts.envelope import Envelope, wrap
+from shared.contracts.messages import MessageReceived, MessageSent, MessageStatusChanged
+from shared.graph.client import graph_client
+from shared.messaging.runtime import Infrastructure
 from shared.settings import Settings
 from tests.support.broker import Tap
 from tests.support.payloads import new_wamid, notification, status, text_message

@@ -11,8 +11,8 @@ import aio_pika
 import pytest
 from aio_pika.abc import AbstractIncomingMessage, AbstractRobustConnection
 
-from shared import topology
-from shared.runtime import Infrastructure, infrastructure
+from shared.messaging import topology
+from shared.messaging.runtime import Infrastructure, infrastructure
 from shared.settings import Settings
 
 

@@ -6,8 +6,8 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from shared.envelope import Envelope, wrap
-from shared.messages import WebhookReceived
+from shared.contracts.envelope import Envelope, wrap
+from shared.contracts.messages import WebhookReceived
 
 
 def raw_webhook(payload: Any, correlation_id: str = "corr-test") -> Envelope[WebhookReceived]:

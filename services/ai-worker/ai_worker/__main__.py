@@ -12,9 +12,9 @@ import openai
 
 from ai_worker.handlers import Deps, reply
 from ai_worker.llm import OpenAIReplyWriter, ReplyWriter
-from shared.consumer import Route
-from shared.messages import MessageReceived
-from shared.runtime import Infrastructure, serve
+from shared.contracts.messages import MessageReceived
+from shared.messaging.consumer import Route
+from shared.messaging.runtime import Infrastructure, serve
 
 ROLE = "ai-worker"
 ROUTES: dict[str, Route[Deps]] = {MessageReceived.TYPE: Route(MessageReceived, reply)}

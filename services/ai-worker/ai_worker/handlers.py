@@ -14,11 +14,11 @@ import asyncpg
 from ai_worker import conversation, ledger, reads
 from ai_worker.llm import LLMRefused, LLMUnavailable, ReplyWriter
 from ai_worker.parts import split_reply
-from shared.broker import Publisher
-from shared.consumer import Retry
-from shared.envelope import Envelope, derived_id, wrap
+from shared.contracts.envelope import Envelope, derived_id, wrap
+from shared.contracts.messages import MarkRead, MessageReceived, ReplyPaused, SendMessage
 from shared.logging import get_logger
-from shared.messages import MarkRead, MessageReceived, ReplyPaused, SendMessage
+from shared.messaging.broker import Publisher
+from shared.messaging.consumer import Retry
 
 log = get_logger(__name__)
 

@@ -12,8 +12,8 @@ from typing import Literal
 
 import asyncpg
 
-from shared.envelope import derived_id
-from shared.messages import MessageReceived, ReplyPaused, SendMessage
+from shared.contracts.envelope import derived_id
+from shared.contracts.messages import MessageReceived, ReplyPaused, SendMessage
 
 
 @dataclass(frozen=True)

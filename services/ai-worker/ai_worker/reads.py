@@ -12,8 +12,8 @@ import asyncpg
 
 from ai_worker.conversation import SILENT_TYPES, turn_text
 from ai_worker.llm import Persona
-from shared.consumer import Retry
-from shared.messages import MessageReceived
+from shared.contracts.messages import MessageReceived
+from shared.messaging.consumer import Retry
 
 
 @asynccontextmanager

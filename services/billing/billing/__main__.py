@@ -10,9 +10,9 @@ from contextlib import asynccontextmanager
 
 from billing import store
 from billing.handlers import Deps, count_inbound, count_outbound, record_status
-from shared.consumer import Route
-from shared.messages import MessageReceived, MessageSent, MessageStatusChanged
-from shared.runtime import Infrastructure, every, serve
+from shared.contracts.messages import MessageReceived, MessageSent, MessageStatusChanged
+from shared.messaging.consumer import Route
+from shared.messaging.runtime import Infrastructure, every, serve
 
 ROLE = "billing"
 ROUTES: dict[str, Route[Deps]] = {

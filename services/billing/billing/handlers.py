@@ -17,11 +17,17 @@ from datetime import timedelta
 import asyncpg
 
 from billing import store
-from shared.broker import Publisher
-from shared.consumer import Retry
-from shared.envelope import Envelope, derived_id, wrap
+from shared.contracts.envelope import Envelope, derived_id, wrap
+from shared.contracts.messages import (
+    ConversationOpened,
+    MessageReceived,
+    MessageSent,
+    MessageStatusChanged,
+    QuotaExhausted,
+)
 from shared.logging import get_logger
-from shared.messages import ConversationOpened, MessageReceived, MessageSent, MessageStatusChanged, QuotaExhausted
+from shared.messaging.broker import Publisher
+from shared.messaging.consumer import Retry
 
 log = get_logger(__name__)
 CONVERSATION_WINDOW = timedelta(hours=24)

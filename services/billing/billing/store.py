@@ -13,7 +13,7 @@ from typing import Literal, cast
 
 import asyncpg
 
-from shared.messages import ConversationOpened, MessageStatusChanged
+from shared.contracts.messages import ConversationOpened, MessageStatusChanged
 
 
 @dataclass(frozen=True)

@@ -33,10 +33,10 @@ from gateway.directory import (
     upsert_client,
     upsert_number,
 )
-from shared.broker import Publisher, PublishFailed
-from shared.envelope import Envelope, derived_id, wrap
-from shared.messages import NumberMoved
-from shared.runtime import infrastructure
+from shared.contracts.envelope import Envelope, derived_id, wrap
+from shared.contracts.messages import NumberMoved
+from shared.messaging.broker import Publisher, PublishFailed
+from shared.messaging.runtime import infrastructure
 from shared.settings import Settings
 
 DEMO_CLIENT_ID = uuid.UUID("00000000-0000-4000-8000-00000000b0a7")

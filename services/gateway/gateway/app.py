@@ -11,8 +11,9 @@ from gateway import conversations, dashboard, media, metrics, stats, webhooks
 from gateway.failed_keys import LIMIT, FailedKeyLimit
 from gateway.keys import CONNECTION, GRAPH, POOL, PUBLISHER, SETTINGS
 from gateway.signed_body import BUDGET, WebhookBudget
-from shared import broker, db
-from shared.graph import graph_client
+from shared import db
+from shared.graph.client import graph_client
+from shared.messaging import broker
 from shared.settings import Settings
 
 

@@ -6,8 +6,8 @@ import asyncpg
 from aio_pika.abc import AbstractRobustConnection
 from aiohttp import web
 
-from shared.broker import Publisher
-from shared.graph import GraphClient
+from shared.graph.client import GraphClient
+from shared.messaging.broker import Publisher
 from shared.settings import Settings
 
 SETTINGS = web.AppKey("settings", Settings)

@@ -10,7 +10,7 @@ from aiohttp import web
 
 from gateway.auth import authenticated_client
 from gateway.keys import GRAPH, POOL
-from shared.graph_errors import GraphError
+from shared.graph.errors import GraphError
 from shared.logging import get_logger
 
 log = get_logger(__name__)

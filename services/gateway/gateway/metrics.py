@@ -16,7 +16,7 @@ from prometheus_client.core import CollectorRegistry, GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 
 from gateway.keys import CONNECTION, POOL, SETTINGS
-from shared import topology
+from shared.messaging import topology
 
 routes = web.RouteTableDef()
 

@@ -16,10 +16,10 @@ from aiohttp import web
 
 from gateway.keys import PUBLISHER, SETTINGS
 from gateway.signed_body import Refused, signed_body
-from shared.broker import PublishFailed
-from shared.envelope import wrap
+from shared.contracts.envelope import wrap
+from shared.contracts.messages import WebhookReceived
 from shared.logging import bind_context, get_logger
-from shared.messages import WebhookReceived
+from shared.messaging.broker import PublishFailed
 
 log = get_logger(__name__)
 routes = web.RouteTableDef()

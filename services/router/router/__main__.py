@@ -9,10 +9,10 @@ from contextlib import asynccontextmanager
 
 from router.deps import Deps
 from router.handlers import record_outbound, route_webhook
-from shared import outbox
-from shared.consumer import Route
-from shared.messages import MessageSent, WebhookReceived
-from shared.runtime import Infrastructure, serve
+from shared.contracts.messages import MessageSent, WebhookReceived
+from shared.messaging import outbox
+from shared.messaging.consumer import Route
+from shared.messaging.runtime import Infrastructure, serve
 
 ROLE = "router"
 ROUTES: dict[str, Route[Deps]] = {

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import asyncpg
 
-from shared.broker import Publisher
+from shared.messaging.broker import Publisher
 
 
 @dataclass(frozen=True)

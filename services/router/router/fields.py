@@ -17,11 +17,11 @@ import asyncpg
 
 from router import store
 from router.deps import Deps
-from shared import outbox
-from shared.envelope import Envelope, derived_id, wrap
+from shared.contracts.envelope import Envelope, derived_id, wrap
+from shared.contracts.messages import WebhookReceived
+from shared.contracts.meta_events import MessageEchoed, event_for
 from shared.logging import get_logger
-from shared.messages import WebhookReceived
-from shared.meta_events import MessageEchoed, event_for
+from shared.messaging import outbox
 from shared.webhook import FieldUpdate, Unparsed
 
 log = get_logger(__name__)

@@ -13,14 +13,14 @@ from router.deps import Deps
 from router.fields import route_field
 from router.inbound import record_messages, record_statuses
 from router.reading import read, storable
-from shared import outbox
-from shared.envelope import Envelope, derived_id, wrap
-from shared.logging import get_logger
-from shared.messages import (
+from shared.contracts.envelope import Envelope, derived_id, wrap
+from shared.contracts.messages import (
     MessageSent,
     WebhookParked,
     WebhookReceived,
 )
+from shared.logging import get_logger
+from shared.messaging import outbox
 from shared.webhook import FieldUpdate, MessageUpdate, StatusUpdate, Unparsed, Update, updates
 
 log = get_logger(__name__)

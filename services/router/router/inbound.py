@@ -13,10 +13,10 @@ from typing import Any
 
 from router import store
 from router.deps import Deps
-from shared import outbox
-from shared.envelope import Envelope, derived_id, wrap
+from shared.contracts.envelope import Envelope, derived_id, wrap
+from shared.contracts.messages import MessageReceived, MessageStatusChanged, MetaConversation, MetaError, MetaPricing
 from shared.logging import get_logger
-from shared.messages import MessageReceived, MessageStatusChanged, MetaConversation, MetaError, MetaPricing
+from shared.messaging import outbox
 from shared.webhook import MessageUpdate, StatusUpdate, Unparsed
 
 log = get_logger(__name__)

@@ -27,10 +27,10 @@ from typing import Any
 import asyncpg
 
 from router.inbound import UNKNOWN_NUMBER
-from shared.broker import Publisher
-from shared.envelope import wrap
-from shared.messages import WebhookReceived
-from shared.runtime import infrastructure
+from shared.contracts.envelope import wrap
+from shared.contracts.messages import WebhookReceived
+from shared.messaging.broker import Publisher
+from shared.messaging.runtime import infrastructure
 from shared.settings import Settings
 
 

@@ -11,7 +11,7 @@ from typing import Any
 import asyncpg
 
 from router.reading import storable
-from shared.messages import MediaRef, MessageSent
+from shared.contracts.messages import MediaRef, MessageSent
 from shared.text import storable_text
 from shared.webhook import FieldUpdate, InboundMessage, MessageUpdate, StatusUpdate, Unparsed
 

@@ -9,10 +9,10 @@ from contextlib import asynccontextmanager
 
 from sender import store
 from sender.handlers import Deps, Limits, mark_read, send
-from shared.consumer import Route
-from shared.graph import graph_client
-from shared.messages import MarkRead, SendMessage
-from shared.runtime import Infrastructure, every, serve
+from shared.contracts.messages import MarkRead, SendMessage
+from shared.graph.client import graph_client
+from shared.messaging.consumer import Route
+from shared.messaging.runtime import Infrastructure, every, serve
 
 ROLE = "sender"
 ROUTES: dict[str, Route[Deps]] = {

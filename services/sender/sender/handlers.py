@@ -15,13 +15,13 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 
 from sender import store
-from shared.broker import Publisher
-from shared.consumer import Retry
-from shared.envelope import Envelope, derived_id, wrap
-from shared.graph import GraphClient
-from shared.graph_errors import GraphError, ReEngagementRequired, TokenInvalid
+from shared.contracts.envelope import Envelope, derived_id, wrap
+from shared.contracts.messages import MarkRead, MessageFailed, MessageSent, SendMessage
+from shared.graph.client import GraphClient
+from shared.graph.errors import GraphError, ReEngagementRequired, TokenInvalid
 from shared.logging import get_logger
-from shared.messages import MarkRead, MessageFailed, MessageSent, SendMessage
+from shared.messaging.broker import Publisher
+from shared.messaging.consumer import Retry
 
 log = get_logger(__name__)
 # Meta's customer-service window: free-form messages only within 24 h of the customer's last message.

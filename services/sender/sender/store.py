@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING
 
 import asyncpg
 
-from shared.graph_errors import GraphError
-from shared.messages import SendMessage
+from shared.contracts.messages import SendMessage
+from shared.graph.errors import GraphError
 
 if TYPE_CHECKING:
     from sender.handlers import Limits

@@ -10,12 +10,12 @@ from datetime import UTC, datetime
 import aio_pika
 import pytest
 
-from shared import topology
-from shared.broker import PublishFailed
-from shared.consumer import ERROR_HEADER, Consumer, Reject, Retry, Route
-from shared.envelope import Envelope, wrap
-from shared.messages import WebhookReceived
-from shared.runtime import Infrastructure
+from shared.contracts.envelope import Envelope, wrap
+from shared.contracts.messages import WebhookReceived
+from shared.messaging import topology
+from shared.messaging.broker import PublishFailed
+from shared.messaging.consumer import ERROR_HEADER, Consumer, Reject, Retry, Route
+from shared.messaging.runtime import Infrastructure
 from tests.support.broker import get_one, queue_depth
 
 
@@ -127,7 +127,7 @@ async def test_a_message_that_is_not_an_envelope_is_dead_lettered_at_once(infra:
 
 
 async def test_an_event_only_the_crm_listens_to_may_have_no_listener_yet(infra: Infrastructure) -> None:
-    from shared.messages import WebhookParked
+    from shared.contracts.messages import WebhookParked
 
     await infra.publisher.publish(wrap(WebhookParked(reason="unknown phone_number_id"), correlation_id="c"))
     names = topology.Topology(infra.settings.broker_prefix)

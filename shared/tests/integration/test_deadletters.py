@@ -15,13 +15,13 @@ import aio_pika
 import pytest
 from aio_pika.abc import AbstractRobustConnection
 
-from shared import deadletters, topology
-from shared.broker import to_message
-from shared.consumer import ATTEMPT_HEADER, ERROR_HEADER, Consumer, Reject, Route
-from shared.deadletters import REPLAYED_AT_HEADER, UnknownRole
-from shared.envelope import Envelope, wrap
-from shared.messages import WebhookReceived
-from shared.runtime import Infrastructure
+from shared.contracts.envelope import Envelope, wrap
+from shared.contracts.messages import WebhookReceived
+from shared.messaging import deadletters, topology
+from shared.messaging.broker import to_message
+from shared.messaging.consumer import ATTEMPT_HEADER, ERROR_HEADER, Consumer, Reject, Route
+from shared.messaging.deadletters import REPLAYED_AT_HEADER, UnknownRole
+from shared.messaging.runtime import Infrastructure
 from tests.support.broker import get_one, queue_depth
 
 REPO = Path(__file__).resolve().parents[3]
@@ -240,7 +240,7 @@ async def test_list_as_json_from_the_command_line(infra: Infrastructure) -> None
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "shared.deadletters",
+        "shared.messaging.deadletters",
         "list",
         "--json",
         env=env,

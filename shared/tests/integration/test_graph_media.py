@@ -15,9 +15,9 @@ from pydantic import SecretStr
 from sandbox import graph_emulator
 from sandbox.config import SandboxSettings
 from sandbox.testing import WebhookReceiver, serve_app, signature_ok
-from shared.graph import GraphClient, graph_client
-from shared.graph_errors import GraphError, InvalidRequest, TokenInvalid
-from shared.graph_media import MediaChecksumMismatch, MediaInfo, MediaTooLarge, MediaUrlExpired
+from shared.graph.client import GraphClient, graph_client
+from shared.graph.errors import GraphError, InvalidRequest, TokenInvalid
+from shared.graph.media import MediaChecksumMismatch, MediaInfo, MediaTooLarge, MediaUrlExpired
 from shared.settings import Settings
 
 APP_SECRET = "media-app-secret"

@@ -7,11 +7,11 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from shared import outbox
-from shared.broker import Publisher
-from shared.envelope import Envelope, derived_id, wrap
-from shared.messages import WebhookParked
-from shared.runtime import Infrastructure
+from shared.contracts.envelope import Envelope, derived_id, wrap
+from shared.contracts.messages import WebhookParked
+from shared.messaging import outbox
+from shared.messaging.broker import Publisher
+from shared.messaging.runtime import Infrastructure
 from tests.support.broker import Tap
 
 

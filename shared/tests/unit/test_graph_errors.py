@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from shared import graph_errors as ge
+from shared.graph import errors as ge
 
 
 @pytest.mark.parametrize(

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from shared.messages import BY_TYPE
-from shared.schemas import schemas
+from shared.contracts.messages import BY_TYPE
+from shared.contracts.schemas import schemas
 
 DOCS = Path(__file__).resolve().parents[3] / "docs" / "schemas"
 

@@ -4,8 +4,8 @@ import json
 
 import structlog
 
-from shared import topology
 from shared.logging import bind_context, configure_logging, get_logger, mask_phone
+from shared.messaging import topology
 
 
 def test_retry_delay_rounds_up_to_a_declared_tier() -> None:

@@ -13,9 +13,9 @@ import pytest
 
 from ai_worker.handlers import Deps
 from ai_worker.llm import OpenAIReplyWriter
-from shared.envelope import Envelope, wrap
-from shared.messages import MessageReceived, MessageSent
-from shared.runtime import Infrastructure
+from shared.contracts.envelope import Envelope, wrap
+from shared.contracts.messages import MessageReceived, MessageSent
+from shared.messaging.runtime import Infrastructure
 from tests.support.payloads import new_wamid
 from tests.support.sandbox import Sandbox
 from tests.support.tenants import Tenant

@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from ai_worker.handlers import Deps, reply
-from shared.consumer import Retry
-from shared.envelope import derived_id
-from shared.runtime import Infrastructure
+from shared.contracts.envelope import derived_id
+from shared.messaging.consumer import Retry
+from shared.messaging.runtime import Infrastructure
 from tests.support.broker import Tap
 from tests.support.payloads import new_wamid
 from tests.support.sandbox import Sandbox

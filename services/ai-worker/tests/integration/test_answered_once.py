@@ -12,9 +12,9 @@ import pytest
 from ai_worker import ledger
 from ai_worker.handlers import Deps, reply
 from ai_worker.parts import MAX_TEXT_CHARS
-from shared.consumer import Retry
-from shared.envelope import derived_id
-from shared.runtime import Infrastructure
+from shared.contracts.envelope import derived_id
+from shared.messaging.consumer import Retry
+from shared.messaging.runtime import Infrastructure
 from tests.support.broker import Tap
 from tests.support.sandbox import Sandbox
 

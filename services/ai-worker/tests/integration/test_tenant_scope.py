@@ -8,7 +8,7 @@ import json
 from datetime import UTC, datetime, timedelta
 
 from ai_worker.handlers import Deps, reply
-from shared.runtime import Infrastructure
+from shared.messaging.runtime import Infrastructure
 from tests.support.broker import Tap
 from tests.support.sandbox import Sandbox
 

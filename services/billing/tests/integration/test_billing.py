@@ -6,9 +6,9 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 from billing.handlers import Deps, count_inbound, count_outbound, record_status
-from shared.envelope import Envelope, derived_id, wrap
-from shared.messages import MessageReceived, MessageSent, MessageStatusChanged, MetaConversation, MetaPricing
-from shared.runtime import Infrastructure
+from shared.contracts.envelope import Envelope, derived_id, wrap
+from shared.contracts.messages import MessageReceived, MessageSent, MessageStatusChanged, MetaConversation, MetaPricing
+from shared.messaging.runtime import Infrastructure
 from tests.support.broker import Tap
 from tests.support.payloads import new_wamid
 from tests.support.tenants import Tenant, move_tenant_number

@@ -18,7 +18,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from shared.runtime import Infrastructure
+from shared.messaging.runtime import Infrastructure
 from shared.settings import Settings
 
 

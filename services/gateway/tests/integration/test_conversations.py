@@ -9,7 +9,7 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from gateway.app import create_app
-from shared.runtime import Infrastructure
+from shared.messaging.runtime import Infrastructure
 from tests.support.payloads import new_wamid
 from tests.support.tenants import Tenant, create_tenant
 

@@ -12,8 +12,8 @@ from aiohttp.test_utils import TestClient, TestServer
 from gateway.app import create_app
 from gateway.keys import PUBLISHER
 from gateway.signature import sign
-from shared import topology
-from shared.runtime import Infrastructure
+from shared.messaging import topology
+from shared.messaging.runtime import Infrastructure
 from shared.settings import Settings
 from tests.support.broker import get_one, queue_depth
 from tests.support.tenants import create_tenant

@@ -9,8 +9,8 @@ from aiohttp.test_utils import TestClient, TestServer
 from pydantic import SecretStr
 
 from gateway.app import create_app
-from shared.graph import graph_client
-from shared.runtime import Infrastructure
+from shared.graph.client import graph_client
+from shared.messaging.runtime import Infrastructure
 from tests.support.payloads import new_wamid
 from tests.support.sandbox import Sandbox
 from tests.support.tenants import Tenant, create_tenant

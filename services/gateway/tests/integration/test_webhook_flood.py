@@ -16,8 +16,8 @@ import aiohttp
 from gateway.app import READ_BUFFER_BYTES
 from gateway.signature import sign
 from gateway.signed_body import CHUNK_BYTES
-from shared import topology
-from shared.runtime import Infrastructure
+from shared.messaging import topology
+from shared.messaging.runtime import Infrastructure
 from tests.support.broker import get_one
 
 MiB = 1024 * 1024

@@ -16,8 +16,8 @@ from aiohttp.test_utils import TestServer
 from gateway.app import create_app
 from gateway.signature import sign
 from gateway.signed_body import BUDGET
-from shared import topology
-from shared.runtime import Infrastructure
+from shared.messaging import topology
+from shared.messaging.runtime import Infrastructure
 from tests.support.broker import get_one, queue_depth
 
 KiB = 1024

@@ -13,10 +13,10 @@ from gateway.directory import upsert_client, upsert_number
 from router.deps import Deps
 from router.handlers import route_webhook
 from router.parked import replay, replay_parts, summary
-from shared import topology
-from shared.envelope import Envelope, wrap
-from shared.messages import WebhookReceived
-from shared.runtime import Infrastructure
+from shared.contracts.envelope import Envelope, wrap
+from shared.contracts.messages import WebhookReceived
+from shared.messaging import topology
+from shared.messaging.runtime import Infrastructure
 from tests.support.broker import Tap, get_one
 from tests.support.payloads import new_wamid, notification, text_message
 from tests.support.router import raw_webhook

@@ -9,9 +9,9 @@ import asyncpg
 
 from router.deps import Deps
 from router.handlers import record_outbound, route_webhook
-from shared.envelope import wrap
-from shared.messages import MessageSent
-from shared.runtime import Infrastructure
+from shared.contracts.envelope import wrap
+from shared.contracts.messages import MessageSent
+from shared.messaging.runtime import Infrastructure
 from tests.support.broker import Tap
 from tests.support.payloads import new_wamid, notification, status, text_message
 from tests.support.router import raw_webhook

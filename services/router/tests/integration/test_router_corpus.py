@@ -15,10 +15,10 @@ import pytest
 from gateway.directory import upsert_client, upsert_number
 from router.deps import Deps
 from router.handlers import route_webhook
-from shared.envelope import wrap
-from shared.messages import WebhookReceived
-from shared.meta_events import event_for
-from shared.runtime import Infrastructure
+from shared.contracts.envelope import wrap
+from shared.contracts.messages import WebhookReceived
+from shared.contracts.meta_events import event_for
+from shared.messaging.runtime import Infrastructure
 from tests.support.broker import Tap
 
 CORPUS = Path(__file__).resolve().parents[4] / "tests" / "data" / "webhooks"

@@ -7,7 +7,7 @@ from typing import Any
 
 from router.deps import Deps
 from router.handlers import route_webhook
-from shared.runtime import Infrastructure
+from shared.messaging.runtime import Infrastructure
 from tests.support.broker import Tap
 from tests.support.payloads import new_wamid, notification
 from tests.support.router import raw_webhook

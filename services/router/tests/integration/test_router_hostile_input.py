@@ -24,9 +24,9 @@ from hypothesis import strategies as st
 
 from router.deps import Deps
 from router.handlers import record_outbound, route_webhook
-from shared.envelope import Envelope, wrap
-from shared.messages import MessageSent, WebhookReceived
-from shared.runtime import Infrastructure
+from shared.contracts.envelope import Envelope, wrap
+from shared.contracts.messages import MessageSent, WebhookReceived
+from shared.messaging.runtime import Infrastructure
 from tests.support.broker import Tap
 from tests.support.payloads import new_wamid, notification, text_message
 from tests.support.tenants import Tenant

@@ -9,11 +9,11 @@ import pytest
 from pydantic import SecretStr
 
 from sender.handlers import Deps, Limits, mark_read, send
-from shared.consumer import Retry
-from shared.envelope import Envelope, wrap
-from shared.graph import graph_client
-from shared.messages import MarkRead, SendMessage
-from shared.runtime import Infrastructure
+from shared.contracts.envelope import Envelope, wrap
+from shared.contracts.messages import MarkRead, SendMessage
+from shared.graph.client import graph_client
+from shared.messaging.consumer import Retry
+from shared.messaging.runtime import Infrastructure
 from tests.support.broker import Tap
 from tests.support.sandbox import Sandbox
 from tests.support.tenants import Tenant

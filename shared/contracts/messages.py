@@ -2,7 +2,7 @@
 
 The CRM publishes commands and binds its own queues to events, so these names and shapes are an API:
 add optional fields freely, never rename or remove one without a new ``version``.
-``python -m shared.schemas`` writes the JSON Schema of each to ``docs/schemas/``.
+``python -m shared.contracts.schemas`` writes the JSON Schema of each to ``docs/schemas/``.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from shared import meta_events
-from shared.envelope import Command, Event, Payload
+from shared.contracts import meta_events
+from shared.contracts.envelope import Command, Event, Payload
 
 
 class MetaConversation(BaseModel):

@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 from typing import Any, ClassVar
 
-from shared.envelope import Event
+from shared.contracts.envelope import Event
 
 
 class MetaFieldEvent(Event):

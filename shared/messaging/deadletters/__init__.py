@@ -1,7 +1,7 @@
 """The dead-letter queues: :mod:`letters` is the library, :mod:`cli` the operator's command."""
 
-from shared.deadletters.cli import main
-from shared.deadletters.letters import (
+from shared.messaging.deadletters.cli import main
+from shared.messaging.deadletters.letters import (
     REPLAYED_AT_HEADER,
     DeadLetter,
     DeadQueue,

@@ -1,4 +1,5 @@
-"""Write the JSON Schema of every command and event, in its envelope: ``python -m shared.schemas docs/schemas``.
+"""Write the JSON Schema of every command and event, in its envelope:
+``python -m shared.contracts.schemas docs/schemas``.
 
 These files document the broker API for the CRM and other consumers; a test keeps them in step with the code.
 """
@@ -10,8 +11,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from shared.envelope import Envelope
-from shared.messages import ALL
+from shared.contracts.envelope import Envelope
+from shared.contracts.messages import ALL
 
 
 def schemas() -> dict[str, dict[str, Any]]:

@@ -1,7 +1,7 @@
 """A small client for the WhatsApp Cloud API (Meta's Graph API), the one every service uses.
 
 Points at ``graph_base_url`` (Meta in production, the sandbox emulator elsewhere). Errors come back as the
-typed exceptions of :mod:`shared.graph_errors`; a network failure or timeout is a ``TransientGraphError``.
+typed exceptions of :mod:`shared.graph.errors`; a network failure or timeout is a ``TransientGraphError``.
 Media download URLs are signed and short-lived: they are never logged nor put in an error, only their host
 and path are.
 """
@@ -18,8 +18,8 @@ from urllib.parse import urlsplit
 import aiohttp
 from pydantic import SecretStr, ValidationError
 
-from shared.graph_errors import GraphError, TransientGraphError, from_response
-from shared.graph_media import (
+from shared.graph.errors import GraphError, TransientGraphError, from_response
+from shared.graph.media import (
     CHUNK_BYTES,
     DEFAULT_MAX_MEDIA_BYTES,
     DownloadedMedia,

@@ -17,9 +17,10 @@ from typing import TypeVar
 import asyncpg
 from aio_pika.abc import AbstractRobustConnection
 
-from shared import broker, db, topology
-from shared.consumer import Consumer, Route
+from shared import db
 from shared.logging import configure_logging, get_logger
+from shared.messaging import broker, topology
+from shared.messaging.consumer import Consumer, Route
 from shared.settings import Settings
 
 log = get_logger(__name__)

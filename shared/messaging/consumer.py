@@ -21,10 +21,10 @@ from typing import Any, Generic, TypeVar
 from aio_pika.abc import AbstractIncomingMessage, AbstractQueue, AbstractRobustConnection
 from pydantic import ValidationError
 
-from shared import topology
-from shared.broker import Publisher, PublishFailed, persistent_copy
-from shared.envelope import Envelope, EnvelopeHeader, Payload
+from shared.contracts.envelope import Envelope, EnvelopeHeader, Payload
 from shared.logging import bind_context, get_logger
+from shared.messaging import topology
+from shared.messaging.broker import Publisher, PublishFailed, persistent_copy
 
 log = get_logger(__name__)
 D = TypeVar("D")

@@ -16,8 +16,8 @@ from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractIncomingMess
 from aio_pika.exceptions import AMQPError, DeliveryError, PublishError
 from pamqp.commands import Basic
 
-from shared import topology
-from shared.envelope import Envelope
+from shared.contracts.envelope import Envelope
+from shared.messaging import topology
 from shared.settings import Settings
 
 

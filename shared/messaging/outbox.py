@@ -18,11 +18,11 @@ from typing import Any
 
 import asyncpg
 
-from shared.broker import Publisher, PublishFailed
-from shared.envelope import Envelope
+from shared.contracts.envelope import Envelope
+from shared.contracts.messages import BY_TYPE
 from shared.logging import get_logger
-from shared.messages import BY_TYPE
-from shared.runtime import every
+from shared.messaging.broker import Publisher, PublishFailed
+from shared.messaging.runtime import every
 
 log = get_logger(__name__)
 _SCHEMAS = frozenset({"router"})  # services whose schema has an outbox table (migration 0010)

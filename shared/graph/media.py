@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 import aiohttp
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.graph_errors import GraphError, InvalidRequest, TokenInvalid, TransientGraphError, from_response
+from shared.graph.errors import GraphError, InvalidRequest, TokenInvalid, TransientGraphError, from_response
 
 # WhatsApp carries audio and video up to 16 MB; documents (up to 100 MB) need a larger cap, chosen by the caller.
 DEFAULT_MAX_MEDIA_BYTES = 16 * 1024 * 1024

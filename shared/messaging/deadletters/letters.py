@@ -26,10 +26,10 @@ from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractIncomingMe
 from aio_pika.exceptions import ChannelNotFoundEntity
 from pydantic import ValidationError
 
-from shared.broker import Publisher, PublishFailed, persistent_copy
-from shared.consumer import ATTEMPT_HEADER, DEAD_AT_HEADER, ERROR_HEADER
-from shared.envelope import EnvelopeHeader
-from shared.topology import ROLES, Topology
+from shared.contracts.envelope import EnvelopeHeader
+from shared.messaging.broker import Publisher, PublishFailed, persistent_copy
+from shared.messaging.consumer import ATTEMPT_HEADER, DEAD_AT_HEADER, ERROR_HEADER
+from shared.messaging.topology import ROLES, Topology
 
 REPLAYED_AT_HEADER = "x-wamux-replayed-at"
 # What RabbitMQ and the consumer recorded about the failure; a replayed message starts again without it.

@@ -1,8 +1,8 @@
 """Operator tool for the dead-letter queues: look, replay to the work queue, or purge.
 
-python -m shared.deadletters list [ROLE …] [--limit N] [--json]
-python -m shared.deadletters replay ROLE (--id ENVELOPE_ID … | --all) [--limit N] [--dry-run]
-python -m shared.deadletters purge ROLE --yes
+python -m shared.messaging.deadletters list [ROLE …] [--limit N] [--json]
+python -m shared.messaging.deadletters replay ROLE (--id ENVELOPE_ID … | --all) [--limit N] [--dry-run]
+python -m shared.messaging.deadletters purge ROLE --yes
 """
 
 from __future__ import annotations
@@ -20,14 +20,16 @@ from typing import Any
 import aio_pika
 from aio_pika.exceptions import AMQPConnectionError
 
-from shared.deadletters.letters import DeadLetter, QueueMissing, UnknownRole, check_role, peek, purge, replay
+from shared.messaging.deadletters.letters import DeadLetter, QueueMissing, UnknownRole, check_role, peek, purge, replay
+from shared.messaging.topology import ROLES, Topology
 from shared.settings import Settings
-from shared.topology import ROLES, Topology
 
 
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(
-        prog="python -m shared.deadletters", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        prog="python -m shared.messaging.deadletters",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     commands = root.add_subparsers(dest="command", required=True)
     show = commands.add_parser("list", help="depth and first messages of dead-letter queues, left in place")

@@ -1,0 +1,1 @@
+"""wamux's public vocabulary: the envelope, every command and event, their JSON Schemas."""

@@ -1,7 +1,0 @@
-"""``python -m shared.deadletters``: see :mod:`shared.deadletters.cli`."""
-
-import sys
-
-from shared.deadletters.cli import main
-
-sys.exit(main())
