@@ -17,12 +17,12 @@ import asyncpg
 
 from router import store
 from router.deps import Deps
+from router.webhook.notification import FieldUpdate, Unparsed
 from shared.contracts.envelope import Envelope, derived_id, wrap
 from shared.contracts.messages import WebhookReceived
 from shared.contracts.meta_events import MessageEchoed, event_for
 from shared.logging import get_logger
 from shared.messaging import outbox
-from shared.webhook import FieldUpdate, Unparsed
 
 log = get_logger(__name__)
 

@@ -13,6 +13,7 @@ from router.deps import Deps
 from router.fields import route_field
 from router.inbound import record_messages, record_statuses
 from router.reading import read, storable
+from router.webhook.notification import FieldUpdate, MessageUpdate, StatusUpdate, Unparsed, Update, updates
 from shared.contracts.envelope import Envelope, derived_id, wrap
 from shared.contracts.messages import (
     MessageSent,
@@ -21,7 +22,6 @@ from shared.contracts.messages import (
 )
 from shared.logging import get_logger
 from shared.messaging import outbox
-from shared.webhook import FieldUpdate, MessageUpdate, StatusUpdate, Unparsed, Update, updates
 
 log = get_logger(__name__)
 

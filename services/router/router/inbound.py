@@ -13,11 +13,11 @@ from typing import Any
 
 from router import store
 from router.deps import Deps
+from router.webhook.notification import MessageUpdate, StatusUpdate, Unparsed
 from shared.contracts.envelope import Envelope, derived_id, wrap
 from shared.contracts.messages import MessageReceived, MessageStatusChanged, MetaConversation, MetaError, MetaPricing
 from shared.logging import get_logger
 from shared.messaging import outbox
-from shared.webhook import MessageUpdate, StatusUpdate, Unparsed
 
 log = get_logger(__name__)
 UNKNOWN_NUMBER = "unknown phone_number_id"

@@ -19,8 +19,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from router.webhook.notification import Notification
 from shared.text import storable_text
-from shared.webhook import Notification
 
 MAX_DEPTH = 64
 TOO_DEEP = f"[wamux: nested deeper than {MAX_DEPTH} levels; see router.originals]"

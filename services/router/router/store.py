@@ -11,9 +11,10 @@ from typing import Any
 import asyncpg
 
 from router.reading import storable
+from router.webhook.messages import InboundMessage
+from router.webhook.notification import FieldUpdate, MessageUpdate, StatusUpdate, Unparsed
 from shared.contracts.messages import MediaRef, MessageSent
 from shared.text import storable_text
-from shared.webhook import FieldUpdate, InboundMessage, MessageUpdate, StatusUpdate, Unparsed
 
 # What PostgreSQL refuses because of the data itself, not the moment (an outage): retrying cannot help, so the
 # part is parked with the reason instead, and its neighbours are stored without it.

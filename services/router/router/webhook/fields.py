@@ -1,7 +1,7 @@
 """The value of each webhook ``field`` other than ``messages``, typed (Meta's webhooks reference, one per field).
 
-:func:`parse_field` reads a :class:`~shared.webhook.FieldUpdate`'s raw value into the model of its field, or
-``None`` for a field not known here — the raw value stays the source of truth either way.
+:func:`parse_field` reads a :class:`~router.webhook.notification.FieldUpdate`'s raw value into the model of its
+field, or ``None`` for a field not known here — the raw value stays the source of truth either way.
 """
 
 from __future__ import annotations
@@ -10,9 +10,9 @@ from typing import Any
 
 from pydantic import Field, ValidationError
 
-from shared.webhook_coexistence import History, MessageEchoes, SmbAppStateSync
-from shared.webhook_messages import Contact
-from shared.webhook_model import Lenient, LenientStr, Metadata, MetaModel, Readable, UnixTime
+from router.webhook.coexistence import History, MessageEchoes, SmbAppStateSync
+from router.webhook.messages import Contact
+from router.webhook.model import Lenient, LenientStr, Metadata, MetaModel, Readable, UnixTime
 
 
 class BanInfo(MetaModel):

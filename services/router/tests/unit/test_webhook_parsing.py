@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from shared.webhook import FieldUpdate, MessageUpdate, Notification, StatusUpdate, Unparsed, updates
+from router.webhook.notification import FieldUpdate, MessageUpdate, Notification, StatusUpdate, Unparsed, updates
 
 
 def change(phone_number_id: str, **value: Any) -> dict[str, Any]:

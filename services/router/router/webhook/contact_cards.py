@@ -1,13 +1,13 @@
 """The cards of a ``contacts`` message: people the customer shared, as Meta's messages reference lists them.
 
-Not to be confused with ``value.contacts`` (the sender, :class:`shared.webhook_messages.Contact`).
+Not to be confused with ``value.contacts`` (the sender, :class:`router.webhook.messages.Contact`).
 """
 
 from __future__ import annotations
 
 from pydantic import Field
 
-from shared.webhook_model import Lenient, MetaModel, Readable
+from router.webhook.model import Lenient, MetaModel, Readable
 
 
 class ContactName(MetaModel):

@@ -5,8 +5,8 @@ Shape (Meta's Cloud API webhook reference): ``{"object", "entry": [{"id": WABA_I
 statuses: :func:`updates` walks all of them, not just the first. A piece that cannot be read (an entry, a
 change, a message, a status) comes out as :class:`Unparsed` in its place; its neighbours still come out.
 
-The models live beside this module (``webhook_messages``, ``webhook_statuses``, ``webhook_fields``, …);
-import them from here.
+The models live beside this module, one module per part of the payload (``messages``, ``statuses``,
+``fields``, …); import each from its own module.
 """
 
 from __future__ import annotations
@@ -18,43 +18,12 @@ from typing import Annotated, Any
 
 from pydantic import BeforeValidator, Field, InstanceOf, ValidationError, ValidatorFunctionWrapHandler, WrapValidator
 
-from shared.webhook_coexistence import History, HistoryMessage, MessageEcho, MessageEchoes, SmbAppStateSync
-from shared.webhook_contact_cards import ContactCard
-from shared.webhook_content import (
-    Button,
-    FlowReply,
-    Interactive,
-    Location,
-    Media,
-    Order,
-    ProductItem,
-    Reaction,
-    Referral,
-    Reply,
-    System,
-    Text,
-    Unsupported,
-    WebhookError,
-)
-from shared.webhook_fields import (
-    FIELD_VALUES,
-    AccountAlerts,
-    AccountReviewUpdate,
-    AccountUpdate,
-    BusinessCapabilityUpdate,
-    Flows,
-    MessageTemplateQualityUpdate,
-    MessageTemplateStatusUpdate,
-    PhoneNumberNameUpdate,
-    PhoneNumberQualityUpdate,
-    Security,
-    TemplateCategoryUpdate,
-    UserPreferences,
+from router.webhook.fields import (
     parse_field,
 )
-from shared.webhook_messages import MEDIA_TYPES, Contact, Context, InboundMessage, Profile, ReferredProduct
-from shared.webhook_model import Lenient, LenientStr, Metadata, MetaModel, Readable, short_reason
-from shared.webhook_statuses import Pricing, Status, StatusConversation, StatusError
+from router.webhook.messages import Contact, InboundMessage
+from router.webhook.model import Lenient, LenientStr, Metadata, MetaModel, Readable, short_reason
+from router.webhook.statuses import Status
 
 
 @dataclass(frozen=True)
@@ -193,63 +162,3 @@ def _messages_change(waba_id: str, raw: dict[str, Any]) -> Iterator[Update]:
             yield StatusUpdate(waba_id, metadata, Status.model_validate(item))
         except ValidationError as exc:
             yield Unparsed(f"unreadable status: {short_reason(exc)}", _as_payload(item), pnid)
-
-
-__all__ = [
-    "FIELD_VALUES",
-    "MEDIA_TYPES",
-    "AccountAlerts",
-    "AccountReviewUpdate",
-    "AccountUpdate",
-    "BusinessCapabilityUpdate",
-    "Button",
-    "Change",
-    "Contact",
-    "ContactCard",
-    "Context",
-    "Entry",
-    "FieldUpdate",
-    "FlowReply",
-    "Flows",
-    "History",
-    "HistoryMessage",
-    "InboundMessage",
-    "Interactive",
-    "Location",
-    "Media",
-    "MessageEcho",
-    "MessageEchoes",
-    "MessageTemplateQualityUpdate",
-    "MessageTemplateStatusUpdate",
-    "MessageUpdate",
-    "MetaModel",
-    "Metadata",
-    "Notification",
-    "Order",
-    "PhoneNumberNameUpdate",
-    "PhoneNumberQualityUpdate",
-    "Pricing",
-    "ProductItem",
-    "Profile",
-    "Reaction",
-    "Referral",
-    "ReferredProduct",
-    "Reply",
-    "Security",
-    "SmbAppStateSync",
-    "Status",
-    "StatusConversation",
-    "StatusError",
-    "StatusUpdate",
-    "System",
-    "TemplateCategoryUpdate",
-    "Text",
-    "Unparsed",
-    "Unsupported",
-    "Update",
-    "UserPreferences",
-    "Value",
-    "WebhookError",
-    "parse_field",
-    "updates",
-]

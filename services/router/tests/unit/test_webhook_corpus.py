@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 
-from shared.webhook import FieldUpdate, MessageUpdate, Notification, StatusUpdate, Unparsed, updates
+from router.webhook.notification import FieldUpdate, MessageUpdate, Notification, StatusUpdate, Unparsed, updates
 
-CORPUS = Path(__file__).resolve().parents[3] / "tests" / "data" / "webhooks"
+CORPUS = Path(__file__).resolve().parents[4] / "tests" / "data" / "webhooks"
 KINDS = {"message": MessageUpdate, "status": StatusUpdate, "field": FieldUpdate, "unparsed": Unparsed}
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import Field
 
-from shared.webhook_model import Lenient, LenientDict, LenientStr, MetaId, MetaModel, Readable
+from router.webhook.model import Lenient, LenientDict, LenientStr, MetaId, MetaModel, Readable
 
 
 class WebhookError(MetaModel):

@@ -12,8 +12,8 @@ from typing import Annotated, Any
 
 from pydantic import Field, PrivateAttr, ValidatorFunctionWrapHandler, WrapValidator, model_validator
 
-from shared.webhook_contact_cards import ContactCard
-from shared.webhook_content import (
+from router.webhook.contact_cards import ContactCard
+from router.webhook.content import (
     Button,
     Interactive,
     Location,
@@ -27,7 +27,7 @@ from shared.webhook_content import (
     WebhookError,
     first_text,
 )
-from shared.webhook_model import Lenient, MetaId, MetaModel, Readable, UnixTime, or_default
+from router.webhook.model import Lenient, MetaId, MetaModel, Readable, UnixTime, or_default
 
 MEDIA_TYPES = frozenset({"image", "audio", "video", "document", "sticker"})
 Content = Text | Media | Location | list[ContactCard] | Interactive | Button | Reaction | Order | System | Unsupported

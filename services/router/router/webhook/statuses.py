@@ -11,8 +11,8 @@ from typing import Annotated, Any
 
 from pydantic import Field, StringConstraints
 
-from shared.webhook_content import WebhookError
-from shared.webhook_model import Lenient, LenientDict, LenientStr, MetaId, MetaModel, Readable, UnixTime
+from router.webhook.content import WebhookError
+from router.webhook.model import Lenient, LenientDict, LenientStr, MetaId, MetaModel, Readable, UnixTime
 
 KNOWN_STATUSES = frozenset({"sent", "delivered", "read", "failed", "deleted"})
 StatusError = WebhookError  # code, title, message, error_data.details

@@ -14,9 +14,17 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from shared.webhook import FieldUpdate, MessageUpdate, Notification, StatusUpdate, Unparsed, Update, updates
+from router.webhook.notification import (
+    FieldUpdate,
+    MessageUpdate,
+    Notification,
+    StatusUpdate,
+    Unparsed,
+    Update,
+    updates,
+)
 
-CORPUS = Path(__file__).resolve().parents[3] / "tests" / "data" / "webhooks"
+CORPUS = Path(__file__).resolve().parents[4] / "tests" / "data" / "webhooks"
 FAST = settings(max_examples=200, deadline=None)
 Path_ = tuple[str | int, ...]
 

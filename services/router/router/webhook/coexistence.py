@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from shared.webhook_content import WebhookError
-from shared.webhook_messages import InboundMessage
-from shared.webhook_model import Lenient, LenientStr, Metadata, MetaModel, Readable, UnixTime
+from router.webhook.content import WebhookError
+from router.webhook.messages import InboundMessage
+from router.webhook.model import Lenient, LenientStr, Metadata, MetaModel, Readable, UnixTime
 
 HISTORY_SHARING_DECLINED = 2593109  # Meta's error code when the business declines to share its chat history
 
