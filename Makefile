@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-TYPED := shared sandbox services/gateway/gateway services/router/router services/ai-worker/ai_worker \
+TYPED := shared sandbox launcher services/gateway/gateway services/router/router services/ai-worker/ai_worker \
          services/sender/sender services/billing/billing
 
 .PHONY: help install demo test test-unit lint typecheck migrate customer schemas bench clean
@@ -25,7 +25,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(PY) -m sandbox.demo
+	$(PY) -m launcher.demo
 
 test: $(STAMP)
 	$(VENV)/bin/ruff check .

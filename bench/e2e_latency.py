@@ -23,7 +23,7 @@ from pathlib import Path
 import aiohttp
 from scratch import scratch_database, text_notification
 
-from sandbox.stack import Stack
+from launcher.stack import Stack
 
 PNID = "900000000000001"
 SECRET = "bench-app-secret"

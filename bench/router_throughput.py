@@ -20,7 +20,7 @@ from pathlib import Path
 import asyncpg
 from scratch import scratch_database, text_notification
 
-from sandbox.stack import Stack
+from launcher.stack import Stack
 from shared.contracts.envelope import wrap
 from shared.contracts.messages import WebhookReceived
 from shared.messaging import topology

@@ -9,8 +9,9 @@ import signal
 
 from aiohttp import web
 
-from sandbox import graph_emulator, llm_stub
 from sandbox.config import SandboxSettings
+from sandbox.llm import stub as llm_stub
+from sandbox.meta import emulator as graph_emulator
 
 
 def _bound_url(runner: web.AppRunner) -> str:

@@ -10,8 +10,9 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from sandbox import graph_emulator, llm_stub
 from sandbox.config import SandboxSettings
+from sandbox.llm import stub as llm_stub
+from sandbox.meta import emulator as graph_emulator
 from sandbox.testing import WebhookReceiver, serve_app
 
 APP_SECRET = "test-app-secret"

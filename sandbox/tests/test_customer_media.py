@@ -9,7 +9,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from sandbox.media_store import MB
+from sandbox.meta.media_store import MB
 from sandbox.testing import WebhookReceiver, signature_ok
 
 PNID = "106540352242922"

@@ -11,9 +11,9 @@ from urllib.parse import parse_qs, urlsplit
 import aiohttp
 import pytest
 
-from sandbox import graph_emulator
-from sandbox.graph_state import EMULATOR
-from sandbox.media_store import MB
+from sandbox.meta import emulator as graph_emulator
+from sandbox.meta.emulator_state import EMULATOR
+from sandbox.meta.media_store import MB
 from sandbox.testing import serve_app
 
 PNID = "106540352242922"

@@ -9,7 +9,7 @@ import openai
 import pytest
 from openai.types.chat import ChatCompletionMessageParam
 
-from sandbox.llm_reply import persona_of
+from sandbox.llm.reply import persona_of
 
 SYSTEM = "You answer WhatsApp messages for Panadería Luz.\nPersonality: Luna, warm and brief,\n   always in Spanish.\n"
 PERSONA = "Luna, warm and brief, always in Spanish."
@@ -114,8 +114,8 @@ async def test_a_latency_fault_slows_the_next_call_only(start_app) -> None:  # t
 
     import aiohttp
 
-    from sandbox import llm_stub
     from sandbox.config import SandboxSettings
+    from sandbox.llm import stub as llm_stub
 
     stub = await start_app(llm_stub.create_app(SandboxSettings()))
     body = {"model": "m", "messages": [{"role": "user", "content": "hola"}]}

@@ -10,8 +10,8 @@ from typing import Any
 
 import aiohttp
 
-from sandbox import graph_emulator
-from sandbox.graph_state import EMULATOR
+from sandbox.meta import emulator as graph_emulator
+from sandbox.meta.emulator_state import EMULATOR
 from sandbox.testing import WebhookReceiver, serve_app, signature_ok
 
 PNID = "106540352242922"

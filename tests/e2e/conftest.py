@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from sandbox.stack import Stack
+from launcher.stack import Stack
 
 
 def free_port() -> int:

@@ -15,7 +15,7 @@ import aiohttp
 import asyncpg
 import pytest
 
-from sandbox.stack import Stack
+from launcher.stack import Stack
 from shared.logging import wamid_hash
 from tests.e2e.test_message_path import eventually, signed
 from tests.support.payloads import body, new_wamid, notification, text_message

@@ -16,7 +16,7 @@ import aiohttp
 import asyncpg
 import pytest
 
-from sandbox.stack import Stack
+from launcher.stack import Stack
 from shared.logging import wamid_hash
 from tests.support.payloads import body, new_wamid, notification, text_message
 from tests.support.tenants import Tenant, create_tenant

@@ -10,7 +10,7 @@ import subprocess
 
 import pytest
 
-from sandbox.stack import Stack
+from launcher.stack import Stack
 from tests.e2e.test_message_path import eventually, outbox, post_webhook, signed
 from tests.support.payloads import body, notification, text_message
 from tests.support.tenants import create_tenant

@@ -8,8 +8,9 @@ from dataclasses import dataclass
 import aiohttp
 import pytest
 
-from sandbox import graph_emulator, llm_stub
 from sandbox.config import SandboxSettings
+from sandbox.llm import stub as llm_stub
+from sandbox.meta import emulator as graph_emulator
 from sandbox.testing import serve_app
 
 

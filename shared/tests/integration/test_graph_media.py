@@ -12,8 +12,8 @@ import aiohttp
 import pytest
 from pydantic import SecretStr
 
-from sandbox import graph_emulator
 from sandbox.config import SandboxSettings
+from sandbox.meta import emulator as graph_emulator
 from sandbox.testing import WebhookReceiver, serve_app, signature_ok
 from shared.graph.client import GraphClient, graph_client
 from shared.graph.errors import GraphError, InvalidRequest, TokenInvalid

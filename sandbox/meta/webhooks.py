@@ -16,9 +16,9 @@ from typing import Any
 
 import aiohttp
 
-from sandbox.state import BusinessNumber, Conversation
+from sandbox.meta.state import BusinessNumber, Conversation
 
-log = logging.getLogger("sandbox.webhooks")
+log = logging.getLogger("sandbox.meta.webhooks")
 
 SIGNATURE_HEADER = "X-Hub-Signature-256"
 

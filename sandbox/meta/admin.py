@@ -9,13 +9,13 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from sandbox.admin_io import bad_request, parse_since, read_model
-from sandbox.faults import FaultRequest
-from sandbox.graph_customer import customer_message
-from sandbox.graph_state import EMULATOR
-from sandbox.graph_validation import wa_id_of
-from sandbox.ids import placeholder_waba_id
-from sandbox.meta_errors import MetaError
-from sandbox.state import BusinessNumber
+from sandbox.meta.customer import customer_message
+from sandbox.meta.emulator_state import EMULATOR
+from sandbox.meta.errors import MetaError
+from sandbox.meta.faults import FaultRequest
+from sandbox.meta.ids import placeholder_waba_id
+from sandbox.meta.state import BusinessNumber
+from sandbox.meta.validation import wa_id_of
 
 
 class NumberRequest(BaseModel):

@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from sandbox.meta_errors import MetaError
+from sandbox.meta.errors import MetaError
 
 MAX_TEXT_BODY = 4096  # Meta's limit on text.body, in characters
 _PHONE = re.compile(r"^\+?[0-9][0-9 ().\-]*$")

@@ -12,11 +12,18 @@ from dataclasses import dataclass
 from aiohttp import BodyPartReader, hdrs, web
 from aiohttp.helpers import content_disposition_header
 
-from sandbox.graph_auth import check_token
-from sandbox.graph_state import EMULATOR
-from sandbox.ids import new_media_id
-from sandbox.media_store import SIZE_LIMITS, UPLOAD_TYPES, DownloadUrls, MediaObject, MediaTooLargeForStore, base_mime
-from sandbox.meta_errors import MetaError, unsupported_request
+from sandbox.meta.auth import check_token
+from sandbox.meta.emulator_state import EMULATOR
+from sandbox.meta.errors import MetaError, unsupported_request
+from sandbox.meta.ids import new_media_id
+from sandbox.meta.media_store import (
+    SIZE_LIMITS,
+    UPLOAD_TYPES,
+    DownloadUrls,
+    MediaObject,
+    MediaTooLargeForStore,
+    base_mime,
+)
 
 VERSION = r"{version:v\d+\.\d+}"
 _FIELD_LIMIT = 4096  # bytes of a plain form field (messaging_product, type)

@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from sandbox.meta_errors import MetaError
+from sandbox.meta.errors import MetaError
 
 
 class FaultRequest(BaseModel):

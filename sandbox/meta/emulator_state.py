@@ -13,11 +13,11 @@ from typing import Any
 from aiohttp import web
 
 from sandbox.config import SandboxSettings
-from sandbox.faults import FaultBook
-from sandbox.media_store import DownloadUrls, MediaStore
-from sandbox.ratelimit import KeyedBuckets
-from sandbox.state import BusinessNumber, Conversation, Conversations, NumberRegistry, Outbox, ReadMark
-from sandbox.webhooks import WebhookPoster, status_payload
+from sandbox.meta.faults import FaultBook
+from sandbox.meta.media_store import DownloadUrls, MediaStore
+from sandbox.meta.ratelimit import KeyedBuckets
+from sandbox.meta.state import BusinessNumber, Conversation, Conversations, NumberRegistry, Outbox, ReadMark
+from sandbox.meta.webhooks import WebhookPoster, status_payload
 
 log = logging.getLogger("sandbox.graph")
 

@@ -1,6 +1,6 @@
 """The whole platform on one machine: the five wamux services and the sandbox, as child processes.
 
-Used by ``make demo`` (``python -m sandbox.stack``) and by the end-to-end tests. It starts processes by module
+Used by ``make demo`` (``python -m launcher.demo``) and by the end-to-end tests. It starts processes by module
 name and talks to them only over HTTP and their logs; it imports none of their code. Each process's output
 goes to ``<log_dir>/<name>.log`` (and, with ``echo``, to the console prefixed by its name).
 """

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sandbox.ids import new_conversation_id, placeholder_waba_id
+from sandbox.meta.ids import new_conversation_id, placeholder_waba_id
 
 # Enough for any test or benchmark run, bounded so a long-running sandbox does not grow without end.
 _OUTBOX_LIMIT = 50_000

@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from sandbox.admin_io import read_model
 from sandbox.config import SandboxSettings
-from sandbox.llm_reply import chunk_bodies, completion_body, reply_for
+from sandbox.llm.reply import chunk_bodies, completion_body, reply_for
 
 MODELS = ("gpt-4o-mini", "gpt-4o", "gpt-4.1-mini")
 

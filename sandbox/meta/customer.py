@@ -19,13 +19,13 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from sandbox.admin_io import bad_request, read_model
-from sandbox.graph_state import EMULATOR, Emulator
-from sandbox.graph_validation import wa_id_of
-from sandbox.ids import new_media_id, new_wamid
-from sandbox.media_store import SIZE_LIMITS, MediaObject, MediaTooLargeForStore
-from sandbox.meta_errors import MetaError
-from sandbox.state import iso
-from sandbox.webhooks import inbound_payload
+from sandbox.meta.emulator_state import EMULATOR, Emulator
+from sandbox.meta.errors import MetaError
+from sandbox.meta.ids import new_media_id, new_wamid
+from sandbox.meta.media_store import SIZE_LIMITS, MediaObject, MediaTooLargeForStore
+from sandbox.meta.state import iso
+from sandbox.meta.validation import wa_id_of
+from sandbox.meta.webhooks import inbound_payload
 
 # Meta's inbound media objects: captions on images, videos and documents; file names on documents only.
 _CAPTIONED = {"image", "video", "document"}

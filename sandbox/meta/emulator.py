@@ -14,15 +14,15 @@ import aiohttp
 from aiohttp import web
 
 from sandbox.config import SandboxSettings
-from sandbox.graph_admin import add_admin_routes
-from sandbox.graph_auth import check_token
-from sandbox.graph_media import add_media_routes
-from sandbox.graph_state import EMULATOR, Emulator
-from sandbox.graph_validation import ReadRequest, parse_messages_body
-from sandbox.ids import new_wamid
-from sandbox.meta_errors import MetaError, error_middleware
-from sandbox.state import OutboxEntry, ReadMark
-from sandbox.webhooks import WebhookPoster
+from sandbox.meta.admin import add_admin_routes
+from sandbox.meta.auth import check_token
+from sandbox.meta.emulator_state import EMULATOR, Emulator
+from sandbox.meta.errors import MetaError, error_middleware
+from sandbox.meta.ids import new_wamid
+from sandbox.meta.media import add_media_routes
+from sandbox.meta.state import OutboxEntry, ReadMark
+from sandbox.meta.validation import ReadRequest, parse_messages_body
+from sandbox.meta.webhooks import WebhookPoster
 
 MESSAGES_ROUTE = r"/{version:v\d+\.\d+}/{phone_number_id}/messages"
 

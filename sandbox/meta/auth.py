@@ -7,7 +7,7 @@ import hmac
 from aiohttp import web
 
 from sandbox.config import SandboxSettings
-from sandbox.meta_errors import invalid_token
+from sandbox.meta.errors import invalid_token
 
 
 def check_token(request: web.Request, settings: SandboxSettings) -> None:

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit, urlunsplit
 import aiohttp
 import asyncpg
 
-from sandbox.stack import Stack, StackFailed
+from launcher.stack import Stack, StackFailed
 
 DEMO_PHONE_NUMBER_ID = "100000000000001"
 DEMO_DISPLAY_NUMBER = "576015550100"

@@ -1,0 +1,1 @@
+"""An OpenAI-compatible chat-completions stub that answers deterministically."""
