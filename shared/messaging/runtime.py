@@ -33,13 +33,14 @@ class Infrastructure:
     pool: asyncpg.Pool
     connection: AbstractRobustConnection
     publisher: broker.Publisher
+    names: topology.Topology  # the exchanges and queues under this deployment's prefix, built once
 
 
 @asynccontextmanager
 async def infrastructure(settings: Settings) -> AsyncIterator[Infrastructure]:
     async with db.pool(settings) as pool, broker.connect(settings) as connection:
         publisher = await broker.Publisher.open(connection, settings)
-        yield Infrastructure(settings, pool, connection, publisher)
+        yield Infrastructure(settings, pool, connection, publisher, topology.Topology(settings.broker_prefix))
 
 
 @asynccontextmanager
@@ -91,9 +92,9 @@ async def run_worker(
 ) -> None:
     stop = stop or stop_on_signals()
     async with infrastructure(settings) as infra, bootstrap(infra) as deps:
-        consumer = Consumer(role, routes, deps, infra.publisher, topology.Topology(settings.broker_prefix))
+        consumer = Consumer(role, routes, deps, infra.publisher, infra.names)
         await consumer.start(infra.connection, settings.prefetch)
-        log.info("service.started", queue=topology.Topology(settings.broker_prefix).queue(role))
+        log.info("service.started", queue=infra.names.queue(role))
         await stop.wait()
         log.info("service.stopping")
         await consumer.stop()

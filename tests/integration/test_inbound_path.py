@@ -63,7 +63,7 @@ async def inbound(infra: Infrastructure) -> AsyncIterator[Inbound]:
         ROUTES,
         Deps(infra.pool, infra.publisher),
         infra.publisher,
-        topology.Topology(infra.settings.broker_prefix),
+        infra.names,
     )
     await router.start(infra.connection, prefetch=16)
     yield Inbound(str(server.make_url("/webhook/whatsapp")), infra, router)
@@ -172,5 +172,5 @@ async def test_a_nul_in_one_message_is_answered_beside_its_neighbour_and_nothing
     events = await tap.wait_for("message.received", count=2)
     assert sorted(e["data"]["text"] for e in events) == ["hola\ufffdmundo", "¿Siguen abiertos?"]
     await inbound.settled()
-    names = topology.Topology(inbound.infra.settings.broker_prefix)
+    names = inbound.infra.names
     assert await queue_depth(inbound.infra.connection, names.dead_queue("router")) == 0

@@ -64,7 +64,7 @@ async def infra(settings: Settings) -> AsyncIterator[Infrastructure]:
 
 @pytest.fixture
 async def tap(infra: Infrastructure) -> AsyncIterator[Tap]:
-    names = topology.Topology(infra.settings.broker_prefix)
+    names = infra.names
     recorder = Tap()
     channel = await infra.connection.channel()
     queue = await channel.declare_queue(exclusive=True, auto_delete=True)

@@ -8,7 +8,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from sender import store
-from sender.handlers import Deps, Limits, mark_read, send
+from sender.handlers import Deps, mark_read, send
+from sender.limits import Limits
 from shared.contracts.messages import MarkRead, SendMessage
 from shared.graph.client import graph_client
 from shared.messaging.consumer import Route

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import random
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
 
 from sender import store
+from sender.limits import Limits
 from shared.contracts.envelope import Envelope, derived_id, wrap
 from shared.contracts.messages import MarkRead, MessageFailed, MessageSent, SendMessage
 from shared.graph.client import GraphClient
@@ -36,22 +37,11 @@ TYPING_FRESH_S = 20
 
 
 @dataclass(frozen=True)
-class Limits:
-    number_rate_per_s: float = 80.0
-    pair_rate_per_s: float = 1 / 6
-    pair_burst: int = 45
-
-    def full_after_s(self) -> float:
-        """After this long untouched, every bucket is full again (with a wide margin)."""
-        return max(3600.0, 2 * self.pair_burst / self.pair_rate_per_s)
-
-
-@dataclass(frozen=True)
 class Deps:
     pool: asyncpg.Pool
     publisher: Publisher
     graph: GraphClient
-    limits: Limits = Limits()
+    limits: Limits = field(default_factory=Limits)
 
 
 async def send(envelope: Envelope[SendMessage], deps: Deps) -> None:

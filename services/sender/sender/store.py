@@ -5,15 +5,12 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 import asyncpg
 
+from sender.limits import Limits
 from shared.contracts.messages import SendMessage
 from shared.graph.errors import GraphError
-
-if TYPE_CHECKING:
-    from sender.handlers import Limits
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,6 @@ import pytest
 
 from shared.contracts.envelope import Envelope, wrap
 from shared.contracts.messages import WebhookReceived
-from shared.messaging import topology
 from shared.messaging.broker import PublishFailed
 from shared.messaging.consumer import ERROR_HEADER, Consumer, Reject, Retry, Route
 from shared.messaging.runtime import Infrastructure
@@ -30,7 +29,7 @@ class Calls:
 
 
 async def test_published_event_waits_in_its_consumer_queue(infra: Infrastructure) -> None:
-    names = topology.Topology(infra.settings.broker_prefix)
+    names = infra.names
     await infra.publisher.publish(webhook('{"x": 1}'))
     message = await get_one(infra.connection, names.queue("router"))
     envelope = json.loads(message.body)
@@ -39,7 +38,7 @@ async def test_published_event_waits_in_its_consumer_queue(infra: Infrastructure
 
 
 async def test_unroutable_publish_is_a_distinct_failure(infra: Infrastructure) -> None:
-    exchange = await infra.publisher.exchange(topology.Topology(infra.settings.broker_prefix).events)
+    exchange = await infra.publisher.exchange(infra.names.events)
     with pytest.raises(PublishFailed) as failure:
         await infra.publisher.publish_raw(exchange, "nobody.listens", aio_pika.Message(b"{}"))
     assert failure.value.reason == "unroutable"
@@ -52,7 +51,7 @@ async def _consume(infra: Infrastructure, handler, max_attempts: int = 8) -> Con
         {WebhookReceived.TYPE: Route(WebhookReceived, handler)},
         calls,
         infra.publisher,
-        topology.Topology(infra.settings.broker_prefix),
+        infra.names,
         max_attempts=max_attempts,
     )
     await consumer.start(infra.connection, prefetch=4)
@@ -69,7 +68,7 @@ async def test_handled_message_is_acked_and_gone(infra: Infrastructure) -> None:
     await asyncio.wait_for(consumer.deps.done.wait(), 10)
     await consumer.stop()
     assert consumer.deps.seen == ["ok"]
-    assert await queue_depth(infra.connection, topology.Topology(infra.settings.broker_prefix).queue("router")) == 0
+    assert await queue_depth(infra.connection, infra.names.queue("router")) == 0
 
 
 async def test_rejected_message_lands_in_the_dead_letter_queue_with_its_reason(infra: Infrastructure) -> None:
@@ -78,7 +77,7 @@ async def test_rejected_message_lands_in_the_dead_letter_queue_with_its_reason(i
 
     consumer = await _consume(infra, handle)
     await infra.publisher.publish(webhook("poison"))
-    dead = await get_one(infra.connection, topology.Topology(infra.settings.broker_prefix).dead_queue("router"))
+    dead = await get_one(infra.connection, infra.names.dead_queue("router"))
     await consumer.stop()
     assert json.loads(dead.body)["data"]["body"] == "poison"
     assert dead.headers[ERROR_HEADER] == "payload can never be routed"
@@ -106,7 +105,7 @@ async def test_a_handler_that_keeps_crashing_is_dead_lettered_after_max_attempts
 
     consumer = await _consume(infra, handle, max_attempts=2)
     await infra.publisher.publish(webhook("unlucky"))
-    dead = await get_one(infra.connection, topology.Topology(infra.settings.broker_prefix).dead_queue("router"), 15)
+    dead = await get_one(infra.connection, infra.names.dead_queue("router"), 15)
     await consumer.stop()
     assert consumer.deps.seen == ["x", "x"]
     assert "gave up after 2 attempts: RuntimeError: database is down" in dead.headers[ERROR_HEADER]
@@ -117,7 +116,7 @@ async def test_a_message_that_is_not_an_envelope_is_dead_lettered_at_once(infra:
         calls.seen.append("called")
 
     consumer = await _consume(infra, handle)
-    names = topology.Topology(infra.settings.broker_prefix)
+    names = infra.names
     exchange = await infra.publisher.exchange(names.events)
     await infra.publisher.publish_raw(exchange, "webhook.received", aio_pika.Message(b"not json"))
     dead = await get_one(infra.connection, names.dead_queue("router"))
@@ -130,7 +129,7 @@ async def test_an_event_only_the_crm_listens_to_may_have_no_listener_yet(infra: 
     from shared.contracts.messages import WebhookParked
 
     await infra.publisher.publish(wrap(WebhookParked(reason="unknown phone_number_id"), correlation_id="c"))
-    names = topology.Topology(infra.settings.broker_prefix)
+    names = infra.names
     async with infra.connection.channel() as channel:
         await channel.queue_delete(names.queue("router"))
     with pytest.raises(PublishFailed):  # but an event a wamux service consumes must reach its queue
@@ -149,6 +148,4 @@ async def test_waiting_for_a_turn_never_brings_a_message_closer_to_the_dead_lett
     await asyncio.wait_for(consumer.deps.done.wait(), 20)
     await consumer.stop()
     assert consumer.deps.seen == ["turn"] * 4
-    assert (
-        await queue_depth(infra.connection, topology.Topology(infra.settings.broker_prefix).dead_queue("router")) == 0
-    )
+    assert await queue_depth(infra.connection, infra.names.dead_queue("router")) == 0

@@ -34,7 +34,7 @@ def webhook(body: str) -> Envelope[WebhookReceived]:
 
 
 def names_of(infra: Infrastructure) -> topology.Topology:
-    return topology.Topology(infra.settings.broker_prefix)
+    return infra.names
 
 
 async def wait_for_depth(connection: AbstractRobustConnection, queue: str, depth: int, timeout: float = 15) -> None:

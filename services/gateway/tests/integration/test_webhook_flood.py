@@ -16,7 +16,6 @@ import aiohttp
 from gateway.app import READ_BUFFER_BYTES
 from gateway.signature import sign
 from gateway.signed_body import CHUNK_BYTES
-from shared.messaging import topology
 from shared.messaging.runtime import Infrastructure
 from tests.support.broker import get_one
 
@@ -120,7 +119,7 @@ async def test_a_flood_of_unsigned_bodies_stays_within_the_budget_and_meta_still
             f"flood answers {outcome}"
         )
         assert status == 200 and latency_s <= 2.0
-        message = await get_one(infra.connection, topology.Topology(infra.settings.broker_prefix).queue("router"))
+        message = await get_one(infra.connection, infra.names.queue("router"))
         assert json.loads(message.body)["data"]["body"].encode() == webhook
         assert peak <= baseline + ALLOWED_GROWTH
         assert after <= baseline + ALLOWED_GROWTH

@@ -16,7 +16,6 @@ from aiohttp.test_utils import TestServer
 from gateway.app import create_app
 from gateway.signature import sign
 from gateway.signed_body import BUDGET
-from shared.messaging import topology
 from shared.messaging.runtime import Infrastructure
 from tests.support.broker import get_one, queue_depth
 
@@ -109,7 +108,7 @@ async def test_a_chunked_body_is_413_as_soon_as_it_crosses_the_limit(serve: Serv
             for _ in range(5):  # 80 KiB, and the body is never terminated
                 await connection.send(chunk(b"x" * 16 * KiB))
             assert await connection.status() == 413
-    assert await queue_depth(infra.connection, topology.Topology(infra.settings.broker_prefix).queue("router")) == 0
+    assert await queue_depth(infra.connection, infra.names.queue("router")) == 0
 
 
 async def test_a_sender_too_slow_to_finish_its_body_is_cut_off_with_408(serve: Serve) -> None:
@@ -138,5 +137,5 @@ async def test_large_bodies_beyond_the_budget_wait_then_503_while_meta_s_small_w
             async with gateway.connect(signed) as meta:
                 await meta.send(body)
                 assert await meta.status() == 200
-    message = await get_one(infra.connection, topology.Topology(infra.settings.broker_prefix).queue("router"))
+    message = await get_one(infra.connection, infra.names.queue("router"))
     assert json.loads(message.body)["data"]["body"].encode() == body

@@ -15,7 +15,6 @@ from router.handlers import route_webhook
 from router.parked import replay, replay_parts, summary
 from shared.contracts.envelope import Envelope, wrap
 from shared.contracts.messages import WebhookReceived
-from shared.messaging import topology
 from shared.messaging.runtime import Infrastructure
 from tests.support.broker import Tap, get_one
 from tests.support.payloads import new_wamid, notification, text_message
@@ -53,7 +52,7 @@ async def test_parked_messages_of_a_number_registered_later_are_replayed_once(
     assert await replay(infra.pool, infra.publisher, late) == 0  # never twice
 
     # What the replay published is what the gateway would have: the router now routes it to its tenant.
-    published = await get_one(infra.connection, topology.Topology(infra.settings.broker_prefix).queue("router"))
+    published = await get_one(infra.connection, infra.names.queue("router"))
     await route_webhook(Envelope[WebhookReceived].model_validate(json.loads(published.body)), deps)
     (received,) = await tap.wait_for("message.received", where=lambda e: e["data"]["wamid"] == wamid)
     assert received["tenant_id"] == str(client.id)
@@ -78,7 +77,7 @@ async def test_a_post_parked_whole_by_an_older_router_is_replayed_and_its_messag
     assert await replay_parts(infra.pool, infra.publisher, part_ids=[part_id]) == 1
     assert await replay_parts(infra.pool, infra.publisher, part_ids=[part_id]) == 0  # never twice
 
-    published = await get_one(infra.connection, topology.Topology(infra.settings.broker_prefix).queue("router"))
+    published = await get_one(infra.connection, infra.names.queue("router"))
     await route_webhook(Envelope[WebhookReceived].model_validate(json.loads(published.body)), deps)
     events = await tap.wait_for("message.received", count=2)
     assert sorted(e["data"]["text"] for e in events) == ["Hola", "roto \ufffd"]
@@ -91,7 +90,7 @@ async def test_a_part_parked_again_after_a_replay_is_waiting_again(infra: Infras
     part_id = await infra.pool.fetchval("SELECT id FROM router.parked WHERE payload->>'raw' = $1", raw)
     assert await replay_parts(infra.pool, infra.publisher, part_ids=[part_id]) == 1
 
-    published = await get_one(infra.connection, topology.Topology(infra.settings.broker_prefix).queue("router"))
+    published = await get_one(infra.connection, infra.names.queue("router"))
     assert json.loads(published.body)["data"]["body"] == raw  # the exact bytes Meta sent, kept aside
     await route_webhook(Envelope[WebhookReceived].model_validate(json.loads(published.body)), deps)
     assert await infra.pool.fetchval("SELECT replayed_at FROM router.parked WHERE id = $1", part_id) is None

@@ -8,7 +8,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from pydantic import SecretStr
 
-from sender.handlers import Deps, Limits, mark_read, send
+from sender.handlers import Deps, mark_read, send
+from sender.limits import Limits
 from shared.contracts.envelope import Envelope, wrap
 from shared.contracts.messages import MarkRead, SendMessage
 from shared.graph.client import graph_client
