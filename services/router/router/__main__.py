@@ -1,5 +1,6 @@
 """router — consumes ``webhook.received`` and ``message.sent``; publishes ``message.received``,
-``message.status`` and ``webhook.parked``; owns the ``router`` schema (messages, statuses, contacts, parked).
+``message.status`` and ``webhook.parked``; owns the ``router`` schema (messages, statuses, contacts, parked,
+the exact bytes of webhooks it had to alter to store, the outbox).
 """
 
 from __future__ import annotations
