@@ -3,17 +3,18 @@
 Publishing before the commit (the simpler way) lets a consumer receive an event whose rows it cannot see yet;
 publishing after it without an outbox loses the event if the process dies in between. Here the handler stages
 its envelopes in ``<schema>.outbox`` inside its transaction, then :func:`flush` publishes them with confirms and
-deletes them; whatever a crash or a broker outage leaves behind, :func:`relaying` (a background task of the same
-service, safe with many replicas) publishes later. Envelope ids are derived, so a rare double publish is a
-duplicate consumers already drop.
+deletes them (:func:`transaction` is that stage → commit → flush in one ``async with``); whatever a crash or a
+broker outage leaves behind, :func:`relaying` (a background task of the same service, safe with many replicas)
+publishes later. Envelope ids are derived, so a rare double publish is a duplicate consumers already drop.
 """
 
 from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Sequence
-from contextlib import AbstractAsyncContextManager
+from collections.abc import AsyncIterator, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
@@ -58,6 +59,31 @@ async def flush(pool: asyncpg.Pool, publisher: Publisher, schema: str, envelopes
         log.warning("outbox.left_for_relay", unpublished=len(envelopes) - len(sent))
     if sent:
         await pool.execute(f"DELETE FROM {table} WHERE id = ANY($1::uuid[])", sent)  # noqa: S608
+
+
+@dataclass
+class Staging:
+    """The open transaction of :func:`transaction`: its connection, and what it staged to publish after it."""
+
+    conn: asyncpg.Connection
+    schema: str
+    staged: list[Envelope[Any]] = field(default_factory=list)
+
+    async def stage(self, envelopes: Sequence[Envelope[Any]]) -> None:
+        await stage(self.conn, self.schema, envelopes)
+        self.staged.extend(envelopes)
+
+
+@asynccontextmanager
+async def transaction(pool: asyncpg.Pool, publisher: Publisher, schema: str) -> AsyncIterator[Staging]:
+    """Stage → commit → flush in one ``async with``: the body's effects and staged envelopes commit together;
+    once they have (and the connection is back in the pool) the envelopes are published. An exception rolls
+    everything back and publishes nothing."""
+    _table(schema)
+    async with pool.acquire() as conn, conn.transaction():
+        staging = Staging(conn, schema)
+        yield staging
+    await flush(pool, publisher, schema, staging.staged)
 
 
 async def relay_once(pool: asyncpg.Pool, publisher: Publisher, schema: str, min_age_s: float, batch: int = 100) -> int:

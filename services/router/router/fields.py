@@ -15,8 +15,10 @@ from typing import Any
 
 import asyncpg
 
-from router import store
 from router.deps import Deps
+from router.store import UNSTORABLE, tenants
+from router.store.messages import insert_echo
+from router.store.meta_events import insert_meta_event
 from router.webhook.notification import FieldUpdate, Unparsed
 from shared.contracts.envelope import Envelope, derived_id, wrap
 from shared.contracts.messages import WebhookReceived
@@ -44,7 +46,7 @@ async def _publish_once(
 ) -> list[Unparsed]:
     try:
         await _store_and_announce(update, value, cause, deps)
-    except store.UNSTORABLE as exc:
+    except UNSTORABLE as exc:
         reason = f"{update.field} could not be stored: {type(exc).__name__}: {str(exc)[:200]}"
         return [Unparsed(reason, {"waba_id": update.waba_id, "field": update.field, "value": value})]
     return []
@@ -57,12 +59,12 @@ async def _store_and_announce(
         json.dumps([update.waba_id, update.field, value], sort_keys=True, ensure_ascii=False).encode()
     ).hexdigest()
     event_type = event_for(update.field)
-    async with deps.pool.acquire() as conn, conn.transaction():
-        client_id, phone_number_id = await _tenant(conn, update.waba_id, value)
-        if not await store.insert_meta_event(conn, digest, update, client_id, value):
+    async with outbox.transaction(deps.pool, deps.publisher, "router") as tx:
+        client_id, phone_number_id = await _tenant(tx.conn, update.waba_id, value)
+        if not await insert_meta_event(tx.conn, digest, update, client_id, value):
             return
         if event_type is MessageEchoed and client_id is not None and phone_number_id is not None:
-            await store.insert_echo(conn, client_id, phone_number_id, value)
+            await insert_echo(tx.conn, client_id, phone_number_id, value)
         event = event_type(
             waba_id=update.waba_id,
             field=update.field,
@@ -74,8 +76,7 @@ async def _store_and_announce(
         staged = wrap(
             event, id=derived_id(event.TYPE, digest), tenant_id=client_id, correlation_id=cause.correlation_id
         )
-        await outbox.stage(conn, "router", [staged])
-    await outbox.flush(deps.pool, deps.publisher, "router", [staged])
+        await tx.stage([staged])
     log.info("meta_field.routed", field=update.field, event_type=event.TYPE)
 
 
@@ -90,10 +91,10 @@ async def _tenant(conn: asyncpg.Connection, waba_id: str, value: dict[str, Any])
     metadata = value.get("metadata") if isinstance(value.get("metadata"), dict) else {}
     phone_number_id = metadata.get("phone_number_id") if metadata else None
     if isinstance(phone_number_id, str):
-        return await store.client_for_number(conn, phone_number_id), phone_number_id
+        return await tenants.client_for_number(conn, phone_number_id), phone_number_id
     display = value.get("display_phone_number")
     if isinstance(display, str) and display:
-        row = await store.number_by_phone(conn, "+" + "".join(ch for ch in display if ch.isdigit()))
+        row = await tenants.number_by_phone(conn, "+" + "".join(ch for ch in display if ch.isdigit()))
         if row is not None:
             return row
-    return await store.client_for_waba(conn, waba_id), None
+    return await tenants.client_for_waba(conn, waba_id), None

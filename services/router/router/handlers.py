@@ -8,11 +8,12 @@ import hashlib
 import json
 from typing import Any
 
-from router import store
 from router.deps import Deps
 from router.fields import route_field
 from router.inbound import record_messages, record_statuses
 from router.reading import read, storable
+from router.store import parked as parked_store
+from router.store.messages import insert_outbound
 from router.webhook.notification import FieldUpdate, MessageUpdate, StatusUpdate, Unparsed, Update, updates
 from shared.contracts.envelope import Envelope, derived_id, wrap
 from shared.contracts.messages import (
@@ -29,12 +30,12 @@ log = get_logger(__name__)
 async def route_webhook(envelope: Envelope[WebhookReceived], deps: Deps) -> None:
     received = envelope.data
     if received.body_base64 is not None:
-        exact = await store.keep_original(deps.pool, base64.b64decode(received.body_base64))
+        exact = await parked_store.keep_original(deps.pool, base64.b64decode(received.body_base64))
         await park(Unparsed("body is not UTF-8", {"base64": received.body_base64}), envelope, deps, exact)
         return
     reading = read(received.body)
     # Re-encoding gives back the bytes the gateway decoded: a UTF-8 round trip is exact.
-    original = await store.keep_original(deps.pool, received.body.encode()) if reading.altered else None
+    original = await parked_store.keep_original(deps.pool, received.body.encode()) if reading.altered else None
     if reading.notification is None:
         await park(Unparsed(reading.reason or "unreadable", {"raw": reading.payload}), envelope, deps, original)
         return
@@ -66,19 +67,17 @@ async def park(item: Unparsed, cause: Envelope[Any], deps: Deps, original_sha256
     """Keep what cannot be routed, once, with the reason; tell the CRM; never loop on it."""
     payload, _ = storable(json.loads(json.dumps(item.payload, default=str)))
     digest = hashlib.sha256(json.dumps(payload, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
-    async with deps.pool.acquire() as conn, conn.transaction():
-        if not await store.insert_parked(conn, digest, item, payload, original_sha256):
+    async with outbox.transaction(deps.pool, deps.publisher, "router") as tx:
+        if not await parked_store.insert_parked(tx.conn, digest, item, payload, original_sha256):
             return
         event = WebhookParked(
             reason=item.reason[:500], phone_number_id=item.phone_number_id[:128] if item.phone_number_id else None
         )
-        staged = wrap(event, id=derived_id(event.TYPE, digest), correlation_id=cause.correlation_id)
-        await outbox.stage(conn, "router", [staged])
-    await outbox.flush(deps.pool, deps.publisher, "router", [staged])
+        await tx.stage([wrap(event, id=derived_id(event.TYPE, digest), correlation_id=cause.correlation_id)])
     log.warning("webhook.parked", reason=item.reason[:200], phone_number_id=event.phone_number_id)
 
 
 async def record_outbound(envelope: Envelope[MessageSent], deps: Deps) -> None:
     """Keep the business's side of the conversation beside the customer's (the AI's history)."""
     async with deps.pool.acquire() as conn:
-        await store.insert_outbound(conn, envelope.data)
+        await insert_outbound(conn, envelope.data)

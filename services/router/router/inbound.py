@@ -11,8 +11,8 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from router import store
 from router.deps import Deps
+from router.store import UNSTORABLE, messages, statuses, tenants
 from router.webhook.notification import MessageUpdate, StatusUpdate, Unparsed
 from shared.contracts.envelope import Envelope, derived_id, wrap
 from shared.contracts.messages import MessageReceived, MessageStatusChanged, MetaConversation, MetaError, MetaPricing
@@ -30,7 +30,7 @@ async def record_messages(
     PostgreSQL), for parking. One refused message costs only itself: the batch is then stored one by one."""
     try:
         return await _record_messages(batch, cause, deps, original_sha256)
-    except store.UNSTORABLE as exc:
+    except UNSTORABLE as exc:
         if len(batch) > 1:
             return [part for u in batch for part in await record_messages([u], cause, deps, original_sha256)]
         (update,) = batch
@@ -42,7 +42,7 @@ async def record_statuses(batch: Sequence[StatusUpdate], cause: Envelope[Any], d
     """As :func:`record_messages`, for Meta's statuses of the business's messages."""
     try:
         return await _record_statuses(batch, cause, deps)
-    except store.UNSTORABLE as exc:
+    except UNSTORABLE as exc:
         if len(batch) > 1:
             return [part for u in batch for part in await record_statuses([u], cause, deps)]
         (update,) = batch
@@ -54,14 +54,13 @@ async def record_statuses(batch: Sequence[StatusUpdate], cause: Envelope[Any], d
 async def _record_messages(
     batch: Sequence[MessageUpdate], cause: Envelope[Any], deps: Deps, original_sha256: str | None
 ) -> list[Unparsed]:
-    async with deps.pool.acquire() as conn, conn.transaction():
-        clients = await store.clients_for_numbers(conn, {u.metadata.phone_number_id for u in batch})
+    async with outbox.transaction(deps.pool, deps.publisher, "router") as tx:
+        clients = await tenants.clients_for_numbers(tx.conn, {u.metadata.phone_number_id for u in batch})
         # The same wamid twice in one POST is one message: the first occurrence stands.
         known = list({u.message.id: u for u in reversed(batch) if u.metadata.phone_number_id in clients}.values())[::-1]
-        new = await store.insert_inbound(conn, clients, known, original_sha256) if known else set()
+        new = await messages.insert_inbound(tx.conn, clients, known, original_sha256) if known else set()
         events = [_received(u, clients[u.metadata.phone_number_id], cause) for u in known if u.message.id in new]
-        await outbox.stage(conn, "router", events)
-    await outbox.flush(deps.pool, deps.publisher, "router", events)
+        await tx.stage(events)
     for update in known:
         if update.message.id not in new:
             log.info("message.duplicate", wamid=update.message.id)
@@ -80,24 +79,23 @@ async def _record_messages(
 
 
 async def _record_statuses(batch: Sequence[StatusUpdate], cause: Envelope[Any], deps: Deps) -> list[Unparsed]:
-    async with deps.pool.acquire() as conn, conn.transaction():
-        clients = await store.clients_for_numbers(conn, {u.metadata.phone_number_id for u in batch})
+    async with outbox.transaction(deps.pool, deps.publisher, "router") as tx:
+        clients = await tenants.clients_for_numbers(tx.conn, {u.metadata.phone_number_id for u in batch})
         known = list(
             {
                 (u.status.id, u.status.status): u for u in reversed(batch) if u.metadata.phone_number_id in clients
             }.values()
         )[::-1]
         # A status belongs to the client whose message it reports, even if the number has changed owner since.
-        senders = await store.senders_of(conn, [u.status.id for u in known])
+        senders = await statuses.senders_of(tx.conn, [u.status.id for u in known])
         owners = [senders.get(u.status.id, clients[u.metadata.phone_number_id]) for u in known]
-        new = await store.insert_statuses(conn, owners, known) if known else set()
+        new = await statuses.insert_statuses(tx.conn, owners, known) if known else set()
         events = [
             _status(u, owner, cause)
             for u, owner in zip(known, owners, strict=True)
             if (u.status.id, u.status.status) in new
         ]
-        await outbox.stage(conn, "router", events)
-    await outbox.flush(deps.pool, deps.publisher, "router", events)
+        await tx.stage(events)
     return [
         Unparsed(
             UNKNOWN_NUMBER, _replayable(u, statuses=[u.status.model_dump(mode="json")]), u.metadata.phone_number_id
@@ -118,7 +116,7 @@ def _replayable(update: MessageUpdate | StatusUpdate, **items: list[dict[str, An
 
 def _received(update: MessageUpdate, client_id: uuid.UUID, cause: Envelope[Any]) -> Envelope[MessageReceived]:
     message, metadata, contact = update.message, update.metadata, update.contact
-    content = store.content_of(message)
+    content = messages.content_of(message)
     event = MessageReceived(
         client_id=client_id,
         phone_number_id=metadata.phone_number_id,
@@ -129,7 +127,7 @@ def _received(update: MessageUpdate, client_id: uuid.UUID, cause: Envelope[Any])
         profile_name=contact.profile.name if contact else None,
         message_type=message.type,
         text=message.body,
-        media=store.media_of(message),
+        media=messages.media_of(message),
         content=content,
         timestamp=message.timestamp,
         context_wamid=message.context.id if message.context else None,

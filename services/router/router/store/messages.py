@@ -1,8 +1,8 @@
-"""SQL of the router's own schema (``router``); reads ``directory`` to resolve tenants."""
+"""Messages of a conversation, both sides (the customer's, the business's replies and coexistence echoes), and
+the customers (contacts) they came from."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import uuid
 from datetime import UTC, datetime
@@ -12,34 +12,9 @@ import asyncpg
 
 from router.reading import storable
 from router.webhook.messages import InboundMessage
-from router.webhook.notification import FieldUpdate, MessageUpdate, StatusUpdate, Unparsed
+from router.webhook.notification import MessageUpdate
 from shared.contracts.messages import MediaRef, MessageSent
 from shared.text import storable_text
-
-# What PostgreSQL refuses because of the data itself, not the moment (an outage): retrying cannot help, so the
-# part is parked with the reason instead, and its neighbours are stored without it.
-UNSTORABLE = (
-    asyncpg.DataError,
-    asyncpg.IntegrityConstraintViolationError,
-    asyncpg.ProgramLimitExceededError,
-    UnicodeEncodeError,
-)
-# Index entries are bounded (btree: about 2.7 kB); a longer phone_number_id on a parked part is cut, the
-# payload keeps it whole.
-_PARKED_ID_CHARS = 128
-
-
-async def client_for_number(conn: asyncpg.Connection, phone_number_id: str) -> uuid.UUID | None:
-    value = await conn.fetchval("SELECT client_id FROM directory.numbers WHERE phone_number_id = $1", phone_number_id)
-    return value if isinstance(value, uuid.UUID) else None
-
-
-async def clients_for_numbers(conn: asyncpg.Connection, phone_number_ids: set[str]) -> dict[str, uuid.UUID]:
-    rows = await conn.fetch(
-        "SELECT phone_number_id, client_id FROM directory.numbers WHERE phone_number_id = ANY($1::text[])",
-        list(phone_number_ids),
-    )
-    return {r["phone_number_id"]: r["client_id"] for r in rows}
 
 
 def content_of(message: InboundMessage) -> dict[str, Any] | None:
@@ -55,15 +30,6 @@ def media_of(message: InboundMessage) -> MediaRef | None:
     return MediaRef(
         id=media.id, mime_type=media.mime_type, sha256=media.sha256, caption=media.caption, filename=media.filename
     )
-
-
-async def keep_original(pool: asyncpg.Pool, body: bytes) -> str:
-    """The exact bytes of a body whose stored form differs from them; returns their sha256, the reference."""
-    digest = hashlib.sha256(body).hexdigest()
-    await pool.execute(
-        "INSERT INTO router.originals (sha256, body) VALUES ($1, $2) ON CONFLICT (sha256) DO NOTHING", digest, body
-    )
-    return digest
 
 
 async def insert_inbound(
@@ -129,55 +95,6 @@ async def insert_inbound(
     return new
 
 
-async def senders_of(conn: asyncpg.Connection, wamids: list[str]) -> dict[str, uuid.UUID]:
-    """The client that sent each of these business messages, for those already recorded."""
-    rows = await conn.fetch(
-        "SELECT wamid, client_id FROM router.messages WHERE wamid = ANY($1::text[]) AND direction = 'outbound'", wamids
-    )
-    return {r["wamid"]: r["client_id"] for r in rows}
-
-
-async def insert_statuses(
-    conn: asyncpg.Connection, owners: list[uuid.UUID], batch: list[StatusUpdate]
-) -> set[tuple[str, str]]:
-    """Store each (wamid, status) once, for the client in ``owners`` at the same place; return the new pairs."""
-    inserted = await conn.fetch(
-        """INSERT INTO router.statuses
-               (wamid, status, client_id, phone_number_id, occurred_at, payload, callback_data)
-           SELECT wamid, status, client_id, pnid, occurred_at, payload::jsonb, callback
-             FROM unnest($1::text[], $2::text[], $3::uuid[], $4::text[], $5::timestamptz[], $6::text[], $7::text[])
-                  AS s(wamid, status, client_id, pnid, occurred_at, payload, callback)
-           ON CONFLICT (wamid, status) DO NOTHING RETURNING wamid, status""",
-        [u.status.id for u in batch],
-        [u.status.status for u in batch],
-        owners,
-        [u.metadata.phone_number_id for u in batch],
-        [u.status.timestamp for u in batch],
-        [json.dumps(u.status.model_dump(mode="json")) for u in batch],
-        [u.status.biz_opaque_callback_data for u in batch],
-    )
-    return {(r["wamid"], r["status"]) for r in inserted}
-
-
-async def insert_parked(
-    conn: asyncpg.Connection, digest: str, item: Unparsed, payload: Any, original_sha256: str | None
-) -> bool:
-    """``payload``: the part in a storable form (see ``router.reading.storable``)."""
-    inserted = await conn.fetchval(
-        """INSERT INTO router.parked (payload_sha256, reason, phone_number_id, payload, original_sha256)
-           VALUES ($1, $2, $3, $4, $5)
-           -- Parked again after a replay: waiting again (the event's derived id makes it no news downstream).
-           ON CONFLICT (payload_sha256) DO UPDATE SET replayed_at = NULL WHERE router.parked.replayed_at IS NOT NULL
-           RETURNING true""",
-        digest,
-        item.reason,
-        item.phone_number_id[:_PARKED_ID_CHARS] if item.phone_number_id is not None else None,
-        payload,
-        original_sha256,
-    )
-    return bool(inserted)
-
-
 async def insert_outbound(conn: asyncpg.Connection, sent: MessageSent) -> None:
     await conn.execute(
         """INSERT INTO router.messages
@@ -192,34 +109,6 @@ async def insert_outbound(conn: asyncpg.Connection, sent: MessageSent) -> None:
         storable(sent.model_dump(mode="json"))[0],
         sent.sent_at,
     )
-
-
-async def number_by_phone(conn: asyncpg.Connection, phone_number: str) -> tuple[uuid.UUID, str] | None:
-    row = await conn.fetchrow(
-        "SELECT client_id, phone_number_id FROM directory.numbers WHERE phone_number = $1", phone_number
-    )
-    return (row["client_id"], row["phone_number_id"]) if row else None
-
-
-async def client_for_waba(conn: asyncpg.Connection, waba_id: str) -> uuid.UUID | None:
-    """The WABA's client when every number under it belongs to one client (else the event has no tenant)."""
-    rows = await conn.fetch("SELECT DISTINCT client_id FROM directory.numbers WHERE waba_id = $1", waba_id)
-    return rows[0]["client_id"] if len(rows) == 1 else None
-
-
-async def insert_meta_event(
-    conn: asyncpg.Connection, digest: str, update: FieldUpdate, client_id: uuid.UUID | None, value: dict[str, Any]
-) -> bool:
-    inserted = await conn.fetchval(
-        """INSERT INTO router.meta_events (digest, field, waba_id, client_id, value)
-           VALUES ($1, $2, $3, $4, $5) ON CONFLICT (digest) DO NOTHING RETURNING true""",
-        digest,
-        update.field,
-        update.waba_id,
-        client_id,
-        value,
-    )
-    return bool(inserted)
 
 
 async def insert_echo(
