@@ -44,8 +44,8 @@ async def forget_sending(conn: asyncpg.Connection, send_id: uuid.UUID) -> None:
 
 
 async def wamid_meta_reported(conn: asyncpg.Connection, send_id: uuid.UUID) -> str | None:
-    """The wamid of a message Meta reported a status for under this send's callback data (read-only, router's)."""
-    value = await conn.fetchval("SELECT wamid FROM router.statuses WHERE callback_data = $1 LIMIT 1", str(send_id))
+    """The wamid of a message Meta reported a status for under this send's callback data (the router's read view)."""
+    value = await conn.fetchval("SELECT wamid FROM router_read.statuses WHERE callback_data = $1 LIMIT 1", str(send_id))
     return str(value) if value is not None else None
 
 
