@@ -16,7 +16,7 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 import pytest
 
-from shared.settings import Settings
+from tests.support.settings import PlatformSettings
 
 pytest_plugins = ["tests.support.broker", "tests.support.tenants", "tests.support.sandbox"]
 
@@ -81,8 +81,8 @@ async def database_url(postgres_server_url: str) -> AsyncIterator[str]:
 
 
 @pytest.fixture
-def settings(database_url: str, amqp_url: str) -> Settings:
-    return Settings(
+def settings(database_url: str, amqp_url: str) -> PlatformSettings:
+    return PlatformSettings(
         service="test",
         database_url=database_url,
         amqp_url=amqp_url,

@@ -31,7 +31,7 @@ from shared.graph.media import (
     download_error,
     public_part,
 )
-from shared.settings import Settings
+from shared.settings import GraphSettings
 
 
 class GraphClient:
@@ -162,7 +162,7 @@ class GraphClient:
 
 
 @asynccontextmanager
-async def graph_client(settings: Settings) -> AsyncIterator[GraphClient]:
+async def graph_client(settings: GraphSettings) -> AsyncIterator[GraphClient]:
     timeout = aiohttp.ClientTimeout(total=settings.graph_timeout_s)
     async with aiohttp.ClientSession(timeout=timeout) as session:
         yield GraphClient(session, settings.graph_base_url, settings.graph_api_version, settings.graph_token)

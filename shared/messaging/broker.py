@@ -16,6 +16,7 @@ from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractIncomingMess
 from aio_pika.exceptions import AMQPError, DeliveryError, PublishError
 from pamqp.commands import Basic
 
+from shared.contracts import roles as contract
 from shared.contracts.envelope import Envelope
 from shared.messaging import topology
 from shared.settings import Settings
@@ -28,8 +29,11 @@ class PublishFailed(Exception):
 
 
 @asynccontextmanager
-async def connect(settings: Settings) -> AsyncIterator[AbstractRobustConnection]:
-    """A reconnecting connection; the topology is declared on it before it is handed out."""
+async def connect(
+    settings: Settings, names: topology.Topology | None = None
+) -> AsyncIterator[AbstractRobustConnection]:
+    """A reconnecting connection; the topology (``names``, else the settings' prefix) is declared on it before it
+    is handed out."""
     # A timeout on every (re)connection attempt: against a broker that is still booting, an attempt without one
     # can hang for good and the process never comes back.
     connection = await aio_pika.connect_robust(
@@ -40,25 +44,43 @@ async def connect(settings: Settings) -> AsyncIterator[AbstractRobustConnection]
     )
     try:
         async with connection.channel() as channel:
-            await topology.declare(channel, topology.Topology(settings.broker_prefix))
+            await topology.declare(channel, names or topology.Topology(settings.broker_prefix))
         yield connection
     finally:
         await connection.close()
 
 
 class Publisher:
-    """Publishes envelopes: commands to the commands exchange, events to the events one."""
+    """Publishes envelopes: commands to the commands exchange, events to the events one.
 
-    def __init__(self, channel: AbstractChannel, names: topology.Topology, timeout_s: float = 5.0):
+    Opened for a ``role``, it refuses (:class:`ContractViolation`) an envelope whose type the role's contract
+    does not publish (``shared/contracts/roles.py``); without one it publishes any type.
+    """
+
+    def __init__(
+        self, channel: AbstractChannel, names: topology.Topology, timeout_s: float = 5.0, role: str | None = None
+    ):
         self._channel = channel
         self._names = names
         self._timeout_s = timeout_s
         self._exchanges: dict[str, AbstractExchange] = {}
+        self._role = contract.role(role).name if role is not None else None
 
     @classmethod
-    async def open(cls, connection: AbstractRobustConnection, settings: Settings) -> Publisher:
+    async def open(
+        cls,
+        connection: AbstractRobustConnection,
+        settings: Settings,
+        *,
+        names: topology.Topology | None = None,
+        role: str | None = None,
+    ) -> Publisher:
         channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
-        return cls(channel, topology.Topology(settings.broker_prefix), settings.publish_timeout_s)
+        return cls(channel, names or topology.Topology(settings.broker_prefix), settings.publish_timeout_s, role)
+
+    @property
+    def role(self) -> str | None:
+        return self._role
 
     async def exchange(self, name: str) -> AbstractExchange:
         """An exchange by name; ``""`` is the default exchange (routing key = queue name)."""
@@ -71,6 +93,8 @@ class Publisher:
     async def publish(self, envelope: Envelope[Any]) -> None:
         """Commands and the events wamux consumes must reach a queue (mandatory); other events are facts
         for whoever binds to them (the CRM) and may have no listener yet."""
+        if self._role is not None:
+            contract.check_publish(self._role, envelope.type)
         exchange = await self.exchange(self._names.exchange_for(envelope.data.KIND))
         mandatory = envelope.data.KIND == "command" or envelope.type in topology.CONSUMED_TYPES
         await self.publish_raw(exchange, envelope.type, to_message(envelope), mandatory=mandatory)

@@ -1,7 +1,9 @@
 """Running a consuming service: infrastructure up, consumer on, wait for a signal, drain, shut down.
 
-Every worker's ``__main__`` is ``run_worker(settings, ROLE, ROUTES, bootstrap)``: the service supplies its
-routing table and its composition root; the lifetimes of pool, connection and consumer live here.
+Every worker's ``main`` is ``serve(ROLE, ROUTES, bootstrap, TheServiceSettings)``: the service supplies its
+routing table, its composition root and its settings class; the lifetimes of pool, connection and consumer live
+here. A worker whose routes differ from its role's contract (``shared/contracts/roles.py``) does not start, and
+its publisher refuses a type the role does not publish.
 """
 
 from __future__ import annotations
@@ -12,12 +14,13 @@ import signal
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Generic, TypeVar
 
 import asyncpg
 from aio_pika.abc import AbstractRobustConnection
 
 from shared import db
+from shared.contracts import roles as contract
 from shared.logging import configure_logging, get_logger
 from shared.messaging import broker, topology
 from shared.messaging.consumer import Consumer, Route
@@ -25,22 +28,27 @@ from shared.settings import Settings
 
 log = get_logger(__name__)
 D = TypeVar("D")
+S = TypeVar("S", bound=Settings)
+S_co = TypeVar("S_co", bound=Settings, covariant=True)
 
 
 @dataclass(frozen=True)
-class Infrastructure:
-    settings: Settings
+class Infrastructure(Generic[S_co]):
+    settings: S_co
     pool: asyncpg.Pool
     connection: AbstractRobustConnection
-    publisher: broker.Publisher
+    publisher: broker.Publisher  # checked against ``role``'s contract when there is one
     names: topology.Topology  # the exchanges and queues under this deployment's prefix, built once
+    role: str | None = None
 
 
 @asynccontextmanager
-async def infrastructure(settings: Settings) -> AsyncIterator[Infrastructure]:
-    async with db.pool(settings) as pool, broker.connect(settings) as connection:
-        publisher = await broker.Publisher.open(connection, settings)
-        yield Infrastructure(settings, pool, connection, publisher, topology.Topology(settings.broker_prefix))
+async def infrastructure(settings: S, role: str | None = None) -> AsyncIterator[Infrastructure[S]]:
+    """Pool, connection and publisher; with a ``role``, the publisher keeps to that role's contract."""
+    names = topology.Topology(settings.broker_prefix)
+    async with db.pool(settings) as pool, broker.connect(settings, names) as connection:
+        publisher = await broker.Publisher.open(connection, settings, names=names, role=role)
+        yield Infrastructure(settings, pool, connection, publisher, names, role)
 
 
 @asynccontextmanager
@@ -53,6 +61,8 @@ async def every(seconds: float, job: Callable[[], Awaitable[object]], name: str)
                 await job()
             except (OSError, asyncpg.PostgresError) as exc:
                 log.warning("job.failed", job=name, error=type(exc).__name__)
+            except contract.ContractViolation as exc:  # a bug, said every round rather than ending the job
+                log.error("job.failed", job=name, error=str(exc))
             await asyncio.sleep(seconds)
 
     task = asyncio.create_task(loop(), name=name)
@@ -75,23 +85,25 @@ def stop_on_signals() -> asyncio.Event:
 def serve(
     role: str,
     routes: Mapping[str, Route[D]],
-    bootstrap: Callable[[Infrastructure], AbstractAsyncContextManager[D]],
+    bootstrap: Callable[[Infrastructure[S]], AbstractAsyncContextManager[D]],
+    settings_class: type[S],
 ) -> None:
-    """A worker's ``main``: settings from the environment, JSON logs, consume until SIGTERM."""
-    settings = Settings(service=role)
+    """A worker's ``main``: its settings from the environment, JSON logs, consume until SIGTERM."""
+    settings = settings_class(service=role)
     configure_logging(settings.service, settings.log_level)
     asyncio.run(run_worker(settings, role, routes, bootstrap))
 
 
 async def run_worker(
-    settings: Settings,
+    settings: S,
     role: str,
     routes: Mapping[str, Route[D]],
-    bootstrap: Callable[[Infrastructure], AbstractAsyncContextManager[D]],
+    bootstrap: Callable[[Infrastructure[S]], AbstractAsyncContextManager[D]],
     stop: asyncio.Event | None = None,
 ) -> None:
+    contract.check_routes(role, routes)  # before connecting: a worker that breaks its contract never starts
     stop = stop or stop_on_signals()
-    async with infrastructure(settings) as infra, bootstrap(infra) as deps:
+    async with infrastructure(settings, role) as infra, bootstrap(infra) as deps:
         consumer = Consumer(role, routes, deps, infra.publisher, infra.names)
         await consumer.start(infra.connection, settings.prefetch)
         log.info("service.started", queue=infra.names.queue(role))

@@ -19,6 +19,9 @@ from typing import Any
 from aio_pika import ExchangeType
 from aio_pika.abc import AbstractChannel
 
+from shared.contracts import roles as contract
+from shared.contracts.roles import Role
+
 # Retry delays a consumer may ask for; a requested delay is rounded up to the next tier.
 RETRY_TIERS_S: tuple[int, ...] = (1, 5, 30, 120, 600)
 # Redeliveries (crashes, nacks) before RabbitMQ dead-letters a message by itself.
@@ -60,16 +63,14 @@ class Topology:
         return self.commands if kind == "command" else self.events
 
 
-# Who consumes what. The CRM binds queues of its own to the events exchange.
+def _bindings(role: Role) -> tuple[Binding, ...]:
+    return tuple(Binding("commands" if m.KIND == "command" else "events", m.TYPE) for m in role.consumes)
+
+
+# A queue per role that consumes something, bound to what it consumes: derived from the contract table
+# (shared/contracts/roles.py), never written by hand. The CRM binds queues of its own to the events exchange.
 ROLES: dict[str, tuple[Binding, ...]] = {
-    "router": (Binding("events", "webhook.received"), Binding("events", "message.sent")),
-    "ai-worker": (Binding("events", "message.received"),),
-    "sender": (Binding("commands", "message.send"), Binding("commands", "message.mark_read")),
-    "billing": (
-        Binding("events", "message.received"),
-        Binding("events", "message.sent"),
-        Binding("events", "message.status"),
-    ),
+    name: _bindings(role) for name, role in contract.ROLES.items() if role.consumes and not role.outside
 }
 
 

@@ -12,6 +12,7 @@ import openai
 
 from ai_worker.handlers import Deps, reply
 from ai_worker.llm import OpenAIReplyWriter, ReplyWriter
+from ai_worker.settings import AiWorkerSettings
 from shared.contracts.messages import MessageReceived
 from shared.messaging.consumer import Route
 from shared.messaging.runtime import Infrastructure, serve
@@ -21,7 +22,7 @@ ROUTES: dict[str, Route[Deps]] = {MessageReceived.TYPE: Route(MessageReceived, r
 
 
 @asynccontextmanager
-async def bootstrap(infra: Infrastructure, writer: ReplyWriter | None = None) -> AsyncIterator[Deps]:
+async def bootstrap(infra: Infrastructure[AiWorkerSettings], writer: ReplyWriter | None = None) -> AsyncIterator[Deps]:
     settings = infra.settings
     client = openai.AsyncOpenAI(
         base_url=settings.openai_base_url,
@@ -40,7 +41,7 @@ async def bootstrap(infra: Infrastructure, writer: ReplyWriter | None = None) ->
 
 
 def main() -> None:
-    serve(ROLE, ROUTES, bootstrap)
+    serve(ROLE, ROUTES, bootstrap, AiWorkerSettings)
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 
 from billing import store
 from billing.handlers import Deps, count_inbound, count_outbound, record_status
+from billing.settings import BillingSettings
 from shared.contracts.messages import MessageReceived, MessageSent, MessageStatusChanged
 from shared.messaging.consumer import Route
 from shared.messaging.runtime import Infrastructure, every, serve
@@ -23,13 +24,13 @@ ROUTES: dict[str, Route[Deps]] = {
 
 
 @asynccontextmanager
-async def bootstrap(infra: Infrastructure) -> AsyncIterator[Deps]:
+async def bootstrap(infra: Infrastructure[BillingSettings]) -> AsyncIterator[Deps]:
     async with every(3600, lambda: store.forget_old_envelopes(infra.pool), "billing-inbox-retention"):
         yield Deps(pool=infra.pool, publisher=infra.publisher)
 
 
 def main() -> None:
-    serve(ROLE, ROUTES, bootstrap)
+    serve(ROLE, ROUTES, bootstrap, BillingSettings)
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
 """gateway — the HTTP edge. Receives Meta's webhooks (publishes ``webhook.received``), serves the client API
-and dashboard; owns the ``directory`` schema (clients and their numbers).
+and dashboard; owns no table: it reads the ``dashboard`` views and the owners' ``*_read`` views (clients and
+their numbers belong to the directory service).
 """
 
 from __future__ import annotations
@@ -7,12 +8,12 @@ from __future__ import annotations
 from aiohttp import web
 
 from gateway.app import create_app
+from gateway.settings import GatewaySettings
 from shared.logging import configure_logging, get_logger
-from shared.settings import Settings
 
 
 def main() -> None:
-    settings = Settings(service="gateway")
+    settings = GatewaySettings(service="gateway")
     configure_logging(settings.service, settings.log_level)
     log = get_logger(__name__)
     log.info("gateway.listening", host=settings.gateway_host, port=settings.gateway_port)

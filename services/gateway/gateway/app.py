@@ -10,17 +10,17 @@ from aiohttp import web
 from gateway import conversations, dashboard, media, metrics, stats, webhooks
 from gateway.failed_keys import LIMIT, FailedKeyLimit
 from gateway.keys import CONNECTION, GRAPH, POOL, PUBLISHER, SETTINGS
+from gateway.settings import GatewaySettings
 from gateway.signed_body import BUDGET, WebhookBudget
 from shared import db
 from shared.graph.client import graph_client
 from shared.messaging import broker
-from shared.settings import Settings
 
 
 async def _broker(app: web.Application) -> AsyncIterator[None]:
     async with broker.connect(app[SETTINGS]) as connection:
         app[CONNECTION] = connection
-        app[PUBLISHER] = await broker.Publisher.open(connection, app[SETTINGS])
+        app[PUBLISHER] = await broker.Publisher.open(connection, app[SETTINGS], role="gateway")
         yield
 
 
@@ -54,7 +54,7 @@ async def readyz(request: web.Request) -> web.Response:
 READ_BUFFER_BYTES = 16 * 1024
 
 
-def create_app(settings: Settings) -> web.Application:
+def create_app(settings: GatewaySettings) -> web.Application:
     app = web.Application(client_max_size=settings.max_body_bytes, handler_args={"read_bufsize": READ_BUFFER_BYTES})
     app[SETTINGS] = settings
     app[BUDGET] = WebhookBudget.from_settings(settings)

@@ -6,11 +6,11 @@ import asyncpg
 from aio_pika.abc import AbstractRobustConnection
 from aiohttp import web
 
+from gateway.settings import GatewaySettings
 from shared.graph.client import GraphClient
 from shared.messaging.broker import Publisher
-from shared.settings import Settings
 
-SETTINGS = web.AppKey("settings", Settings)
+SETTINGS = web.AppKey("settings", GatewaySettings)
 PUBLISHER = web.AppKey("publisher", Publisher)
 POOL = web.AppKey("pool", asyncpg.Pool)
 CONNECTION = web.AppKey("connection", AbstractRobustConnection)

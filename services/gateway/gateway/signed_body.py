@@ -24,8 +24,8 @@ from dataclasses import dataclass
 
 from aiohttp import StreamReader, web
 
+from gateway.settings import GatewaySettings
 from gateway.signature import Verifier
-from shared.settings import Settings
 
 CHUNK_BYTES = 64 * 1024
 
@@ -69,7 +69,7 @@ class WebhookBudget:
     max_body_bytes: int
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> WebhookBudget:
+    def from_settings(cls, settings: GatewaySettings) -> WebhookBudget:
         if settings.webhook_body_budget_bytes < settings.max_body_bytes:
             raise ValueError("WAMUX_WEBHOOK_BODY_BUDGET_BYTES must be at least WAMUX_MAX_BODY_BYTES")
         if settings.webhook_small_budget_bytes < settings.webhook_small_body_bytes:
@@ -91,7 +91,7 @@ BUDGET = web.AppKey("webhook_budget", WebhookBudget)
 
 
 @asynccontextmanager
-async def signed_body(request: web.Request, settings: Settings) -> AsyncIterator[bytes]:
+async def signed_body(request: web.Request, settings: GatewaySettings) -> AsyncIterator[bytes]:
     """The exact bytes of a body whose ``X-Hub-Signature-256`` matched; raises :class:`Refused` otherwise."""
     verifier = Verifier(settings.app_secret.get_secret_value(), request.headers.get("X-Hub-Signature-256"))
     if not verifier.well_formed:

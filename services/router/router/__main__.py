@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 
 from router.deps import Deps
 from router.handlers import record_outbound, route_webhook
+from router.settings import RouterSettings
 from shared.contracts.messages import MessageSent, WebhookReceived
 from shared.messaging import outbox
 from shared.messaging.consumer import Route
@@ -23,13 +24,13 @@ ROUTES: dict[str, Route[Deps]] = {
 
 
 @asynccontextmanager
-async def bootstrap(infra: Infrastructure) -> AsyncIterator[Deps]:
+async def bootstrap(infra: Infrastructure[RouterSettings]) -> AsyncIterator[Deps]:
     async with outbox.relaying(infra.pool, infra.publisher, "router"):
         yield Deps(pool=infra.pool, publisher=infra.publisher)
 
 
 def main() -> None:
-    serve(ROLE, ROUTES, bootstrap)
+    serve(ROLE, ROUTES, bootstrap, RouterSettings)
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 from sender import store
 from sender.handlers import Deps, mark_read, send
 from sender.limits import Limits
+from sender.settings import SenderSettings
 from shared.contracts.messages import MarkRead, SendMessage
 from shared.graph.client import graph_client
 from shared.messaging.consumer import Route
@@ -23,7 +24,7 @@ ROUTES: dict[str, Route[Deps]] = {
 
 
 @asynccontextmanager
-async def bootstrap(infra: Infrastructure) -> AsyncIterator[Deps]:
+async def bootstrap(infra: Infrastructure[SenderSettings]) -> AsyncIterator[Deps]:
     settings = infra.settings
     limits = Limits(settings.number_rate_per_s, settings.pair_rate_per_s, settings.pair_burst)
     async with (
@@ -34,7 +35,7 @@ async def bootstrap(infra: Infrastructure) -> AsyncIterator[Deps]:
 
 
 def main() -> None:
-    serve(ROLE, ROUTES, bootstrap)
+    serve(ROLE, ROUTES, bootstrap, SenderSettings)
 
 
 if __name__ == "__main__":

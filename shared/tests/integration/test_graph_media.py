@@ -18,7 +18,7 @@ from sandbox.testing import WebhookReceiver, serve_app, signature_ok
 from shared.graph.client import GraphClient, graph_client
 from shared.graph.errors import GraphError, InvalidRequest, TokenInvalid
 from shared.graph.media import MediaChecksumMismatch, MediaInfo, MediaTooLarge, MediaUrlExpired
-from shared.settings import Settings
+from shared.settings import GraphSettings
 
 APP_SECRET = "media-app-secret"
 TOKEN = "media-graph-token"
@@ -59,9 +59,7 @@ def start_emulator(stack: AsyncExitStack, gateway: WebhookReceiver) -> Emulator:
 @pytest.fixture
 def client(stack: AsyncExitStack) -> Client:
     async def open_client(graph_url: str, token: str = TOKEN) -> GraphClient:
-        settings = Settings(service="test").model_copy(
-            update={"graph_base_url": graph_url, "graph_token": SecretStr(token)}
-        )
+        settings = GraphSettings(graph_base_url=graph_url, graph_token=SecretStr(token))
         return await stack.enter_async_context(graph_client(settings))
 
     return open_client

@@ -1,0 +1,9 @@
+"""The router's settings: the broker and the database, nothing else (it holds no Meta or LLM secret)."""
+
+from __future__ import annotations
+
+from shared.settings import Settings
+
+
+class RouterSettings(Settings):
+    service: str = "router"

@@ -1,0 +1,116 @@
+"""Every service's contract in one table: what each role consumes and what it publishes.
+
+The broker's bindings are derived from it (:mod:`shared.messaging.topology`), each worker's ``ROUTES`` is checked
+against it at start-up (:func:`check_routes`), a publisher opened for a role refuses a type the role does not
+publish, and ``tests/unit/test_contracts.py`` holds the services' routes and the README's table to it.
+Adding a message: define it in ``messages.py``, add it here to its publisher and its consumers, then the routes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from shared.contracts import meta_events
+from shared.contracts.envelope import Payload
+from shared.contracts.messages import (
+    ALL,
+    ConversationOpened,
+    MarkRead,
+    MessageFailed,
+    MessageReceived,
+    MessageSent,
+    MessageStatusChanged,
+    NumberMove,
+    NumberMoved,
+    QuotaExhausted,
+    ReplyPaused,
+    SendMessage,
+    WebhookParked,
+    WebhookReceived,
+)
+
+
+class ContractViolation(Exception):
+    """Code and contract disagree: a bug to fix in the service or in ``shared/contracts/roles.py``."""
+
+
+@dataclass(frozen=True)
+class Role:
+    name: str
+    consumes: tuple[type[Payload], ...]
+    publishes: tuple[type[Payload], ...]
+    # An outside party (the CRM) binds queues of its own; wamux declares none for it.
+    outside: bool = False
+
+    @property
+    def consumed_types(self) -> frozenset[str]:
+        return frozenset(m.TYPE for m in self.consumes)
+
+    @property
+    def published_types(self) -> frozenset[str]:
+        return frozenset(m.TYPE for m in self.publishes)
+
+
+ROLES: dict[str, Role] = {
+    r.name: r
+    for r in (
+        Role("gateway", consumes=(), publishes=(WebhookReceived,)),
+        Role(
+            "router",
+            consumes=(WebhookReceived, MessageSent),
+            # webhook.received: `python -m router.parked replay` hands parked parts back to the router itself.
+            publishes=(MessageReceived, MessageStatusChanged, WebhookParked, *meta_events.ALL, WebhookReceived),
+        ),
+        Role("ai-worker", consumes=(MessageReceived,), publishes=(MarkRead, SendMessage, ReplyPaused)),
+        Role("sender", consumes=(SendMessage, MarkRead), publishes=(MessageSent, MessageFailed)),
+        Role(
+            "billing",
+            consumes=(MessageReceived, MessageSent, MessageStatusChanged),
+            publishes=(ConversationOpened, QuotaExhausted),
+        ),
+        # `python -m directory.admin move-number` announces moves today; number.move comes with onboarding.
+        Role("directory", consumes=(), publishes=(NumberMoved,)),
+        Role("crm", consumes=(), publishes=(NumberMove,), outside=True),
+    )
+}
+
+
+def role(name: str) -> Role:
+    try:
+        return ROLES[name]
+    except KeyError:
+        raise ContractViolation(f"no role {name!r} in shared/contracts/roles.py: one of {', '.join(ROLES)}") from None
+
+
+def models() -> tuple[type[Payload], ...]:
+    """Every message some role publishes or consumes, in the vocabulary's order."""
+    named = {m for r in ROLES.values() for m in (*r.consumes, *r.publishes)}
+    return tuple(m for m in ALL if m in named)
+
+
+def publishers(message: type[Payload]) -> tuple[str, ...]:
+    return tuple(r.name for r in ROLES.values() if message in r.publishes)
+
+
+def consumers(message: type[Payload]) -> tuple[str, ...]:
+    return tuple(r.name for r in ROLES.values() if message in r.consumes)
+
+
+def check_routes(name: str, handled: Iterable[str]) -> None:
+    """At a worker's start-up: its routing table takes exactly what its role consumes, no more, no less."""
+    expected, actual = role(name).consumed_types, frozenset(handled)
+    if actual != expected:
+        missing, extra = sorted(expected - actual), sorted(actual - expected)
+        raise ContractViolation(
+            f"{name}'s ROUTES differ from its contract in shared/contracts/roles.py: "
+            f"consumed but not handled {missing or 'none'}, handled but not consumed {extra or 'none'}"
+        )
+
+
+def check_publish(name: str, message_type: str) -> None:
+    if message_type not in role(name).published_types:
+        raise ContractViolation(
+            f"{name} may not publish {message_type!r}: add it to the role's publishes in shared/contracts/roles.py "
+            f"if it should (it publishes {', '.join(sorted(role(name).published_types))})"
+        )
