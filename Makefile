@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 TYPED := shared sandbox launcher services/gateway/gateway services/router/router services/ai-worker/ai_worker \
-         services/sender/sender services/billing/billing
+         services/sender/sender services/billing/billing services/directory/directory
 
 .PHONY: help install demo test test-unit lint typecheck migrate customer schemas bench clean
 

@@ -2,7 +2,7 @@
 media of client A never reach client B, to whom the number moved; A keeps its month; B starts from its own quota.
 
 Driven as the platform runs: the router's handler on Meta's webhooks, billing's handlers on the envelopes the
-router publishes, the real gateway app for the client API, and the operator's ``python -m gateway.admin``.
+router publishes, the real gateway app for the client API, and the operator's ``python -m directory.admin``.
 """
 
 from __future__ import annotations
@@ -21,9 +21,9 @@ from pydantic import SecretStr
 
 from billing.handlers import Deps as BillingDeps
 from billing.handlers import count_inbound, count_outbound, record_status
-from gateway import admin
+from directory import admin
+from directory.numbers import NumberConflict, upsert_number
 from gateway.app import create_app
-from gateway.directory import NumberConflict, upsert_number
 from router.deps import Deps as RouterDeps
 from router.handlers import record_outbound, route_webhook
 from shared.contracts.envelope import Envelope, wrap
@@ -121,11 +121,11 @@ async def platform(infra: Infrastructure, tap: Tap, sandbox: Sandbox) -> AsyncIt
 
 
 async def run_admin(settings: Settings, *args: str) -> tuple[int, str, str]:
-    """``python -m gateway.admin …`` as an operator runs it, on the test's database and broker."""
+    """``python -m directory.admin …`` as an operator runs it, on the test's database and broker."""
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "gateway.admin",
+        "directory.admin",
         *args,
         env={
             "WAMUX_DATABASE_URL": settings.database_url.get_secret_value(),

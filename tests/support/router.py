@@ -1,15 +1,60 @@
-"""Helpers for tests that drive the router's handlers directly."""
+"""Helpers for tests that drive the router's handlers directly, and for tests of other services that need the
+router's record of a conversation: it is written by the router's own handlers, never by hand."""
 
 from __future__ import annotations
 
 import json
+import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+from router.deps import Deps
+from router.handlers import record_outbound, route_webhook
 from shared.contracts.envelope import Envelope, wrap
-from shared.contracts.messages import WebhookReceived
+from shared.contracts.messages import MessageSent, WebhookReceived
+from shared.messaging.runtime import Infrastructure
+from tests.support.payloads import new_wamid, notification
+from tests.support.tenants import Tenant
 
 
 def raw_webhook(payload: Any, correlation_id: str = "corr-test") -> Envelope[WebhookReceived]:
     """A ``webhook.received`` envelope as the gateway publishes it."""
     return wrap(WebhookReceived(body=json.dumps(payload), received_at=datetime.now(UTC)), correlation_id=correlation_id)
+
+
+async def customer_wrote(infra: Infrastructure, tenant: Tenant, message: dict[str, Any], *, name: str = "Ana") -> str:
+    """Meta's webhook with this customer message (``tests.support.payloads``), routed by the router; its wamid."""
+    payload = notification(tenant.phone_number_id, messages=[message], name=name)
+    await route_webhook(raw_webhook(payload), Deps(infra.pool, infra.publisher))
+    return str(message["id"])
+
+
+async def business_wrote(infra: Infrastructure, tenant: Tenant, wa_id: str, text: str, at: datetime) -> str:
+    """A reply the sender sent to ``wa_id``, as the router records it from ``message.sent``; its wamid."""
+    sent = MessageSent(
+        client_id=tenant.client_id,
+        send_id=uuid.uuid4(),
+        phone_number_id=tenant.phone_number_id,
+        to=wa_id,
+        wamid=new_wamid(),
+        text=text,
+        sent_at=at,
+    )
+    await record_outbound(
+        wrap(sent, correlation_id="corr-test", tenant_id=tenant.client_id), Deps(infra.pool, infra.publisher)
+    )
+    return sent.wamid
+
+
+def image_message(
+    media_id: str, *, sender: str, mime_type: str | None = None, timestamp: int | None = None
+) -> dict[str, Any]:
+    """A customer's photo as Meta sends it (no caption)."""
+    image = {"id": media_id} if mime_type is None else {"id": media_id, "mime_type": mime_type}
+    return {
+        "from": sender,
+        "id": new_wamid(),
+        "timestamp": str(timestamp or int(datetime.now(UTC).timestamp())),
+        "type": "image",
+        "image": image,
+    }

@@ -1,4 +1,7 @@
-"""Tenants for tests: a client with a random number, created through the gateway's own directory code."""
+"""Tenants for tests: clients and their numbers, created and moved only through the directory's own code.
+
+Every test seeds tenants here, never by importing a service's internals or writing the directory's tables.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +13,11 @@ from dataclasses import dataclass
 import asyncpg
 import pytest
 
-from gateway.directory import move_number, upsert_client, upsert_number
+from directory.clients import upsert_client
+from directory.moves import move_number
+from directory.numbers import upsert_number
+
+TEST_WABA = "200000000000009"
 
 
 @dataclass(frozen=True)
@@ -23,30 +30,69 @@ class Tenant:
     personality: str
 
 
-async def create_tenant(
-    database_url: str, *, free_quota: int = 1000, timezone: str = "America/Bogota", quota_policy: str = "count_paid"
-) -> Tenant:
-    personality = f"Inmobiliaria de prueba {uuid.uuid4().hex[:6]}, profesional pero amable"
+def random_phone_number() -> str:
     # Bogotá landlines +57 601 xxx xxxx are valid and plenty for random test numbers.
-    phone_number = f"+57601{random.randint(2000000, 9999999)}"
-    phone_number_id = str(random.randint(10**14, 10**15 - 1))
+    return f"+57601{random.randint(2000000, 9999999)}"
+
+
+def random_phone_number_id() -> str:
+    return str(random.randint(10**14, 10**15 - 1))
+
+
+async def create_tenant(
+    database_url: str,
+    *,
+    free_quota: int = 1000,
+    timezone: str = "America/Bogota",
+    quota_policy: str = "count_paid",
+    name: str = "Inmobiliaria Test",
+    personality: str | None = None,
+    phone_number: str | None = None,
+    phone_number_id: str | None = None,
+    waba_id: str = TEST_WABA,
+    display_name: str = "Test",
+) -> Tenant:
+    """A client and one active number (random unless given)."""
+    personality = personality or f"Inmobiliaria de prueba {uuid.uuid4().hex[:6]}, profesional pero amable"
+    phone_number = phone_number or random_phone_number()
+    phone_number_id = phone_number_id or random_phone_number_id()
     conn = await asyncpg.connect(database_url)
     try:
         client = await upsert_client(
-            conn, name="Inmobiliaria Test", personality=personality, timezone=timezone, quota_policy=quota_policy
+            conn, name=name, personality=personality, timezone=timezone, quota_policy=quota_policy
         )
         await upsert_number(
             conn,
             client_id=client.id,
             phone_number=phone_number,
             phone_number_id=phone_number_id,
-            waba_id="200000000000009",
-            display_name="Test",
+            waba_id=waba_id,
+            display_name=display_name,
             free_quota=free_quota,
         )
     finally:
         await conn.close()
-    return Tenant(client.id, client.api_key, phone_number, phone_number_id, "200000000000009", personality)
+    return Tenant(client.id, client.api_key, phone_number, phone_number_id, waba_id, personality)
+
+
+async def add_number(
+    database_url: str, tenant: Tenant, *, phone_number: str, phone_number_id: str, waba_id: str | None = None
+) -> Tenant:
+    """Another number for ``tenant``'s client, through the directory's code; the tenant as seen on that number."""
+    conn = await asyncpg.connect(database_url)
+    try:
+        await upsert_number(
+            conn,
+            client_id=tenant.client_id,
+            phone_number=phone_number,
+            phone_number_id=phone_number_id,
+            waba_id=waba_id or tenant.waba_id,
+        )
+    finally:
+        await conn.close()
+    return Tenant(
+        tenant.client_id, tenant.api_key, phone_number, phone_number_id, waba_id or tenant.waba_id, tenant.personality
+    )
 
 
 @pytest.fixture

@@ -1,5 +1,5 @@
 """One customer's conversation with one client's number, as the ai-worker sees it: the router's messages
-(``router.messages``) and the ai-worker's own replies (``ai_worker``), always scoped by client, number and customer
+(``router_read.messages``) and the ai-worker's own replies (``ai_worker``), always scoped by client, number and customer
 (a number can move to another client; its past stays with the owner it was written to).
 
 Order within Meta's one-second timestamps is the router's ``seq``. Which messages still wait for an answer is
@@ -22,13 +22,12 @@ SILENT_TYPES = frozenset({"reaction", "system", "unsupported", "unknown", "error
 # An unanswered message older than Meta's 24-hour customer-service window is history, not a question waiting.
 PENDING_HORIZON = timedelta(hours=24)
 
-# An outbound row of router.messages that is one of the ai-worker's own sends (its ``MessageSent.send_id``).
-_OURS = """EXISTS (SELECT 1 FROM ai_worker.reply_parts p WHERE p.send_id = CASE
-              WHEN {o}.payload->>'send_id' ~ '^[0-9a-f-]{{36}}$' THEN ({o}.payload->>'send_id')::uuid END)"""
+# An outbound row of router_read.messages that is one of the ai-worker's own sends (its ``MessageSent.send_id``).
+_OURS = "EXISTS (SELECT 1 FROM ai_worker.reply_parts p WHERE p.send_id = {o}.send_id)"
 # A customer message ``m`` is answered when a reply of the ledger answers it, or when the business wrote after it
 # a message the ai-worker did not write (a person from the WhatsApp Business app, the CRM): not answered twice.
 ANSWERED = f"""(EXISTS (SELECT 1 FROM ai_worker.answers a WHERE a.wamid = m.wamid)
-    OR EXISTS (SELECT 1 FROM router.messages o
+    OR EXISTS (SELECT 1 FROM router_read.messages o
                 WHERE o.client_id = m.client_id AND o.phone_number_id = m.phone_number_id AND o.wa_id = m.wa_id
                   AND o.direction = 'outbound' AND o.recorded_at > m.recorded_at AND NOT {_OURS.format(o="o")}))"""  # noqa: S608  (constants)
 
@@ -57,7 +56,7 @@ def _scope(received: MessageReceived) -> tuple[object, ...]:
 async def stored_age_s(conn: asyncpg.Connection, received: MessageReceived) -> float | None:
     """Seconds since the router stored this message (the database's clock), or None if it is not visible."""
     age = await conn.fetchval(
-        """SELECT EXTRACT(EPOCH FROM clock_timestamp() - recorded_at)::float8 FROM router.messages
+        """SELECT EXTRACT(EPOCH FROM clock_timestamp() - recorded_at)::float8 FROM router_read.messages
             WHERE client_id = $1 AND phone_number_id = $2 AND wa_id = $3 AND wamid = $4 AND direction = 'inbound'""",
         *_scope(received),
     )
@@ -70,7 +69,7 @@ async def newer_pending(conn: asyncpg.Connection, received: MessageReceived) -> 
     notice gets no answer of its own, so it does not take this message's."""
     return bool(
         await conn.fetchval(
-            f"""SELECT true FROM router.messages m JOIN router.messages t ON t.wamid = $4 AND t.client_id = $1
+            f"""SELECT true FROM router_read.messages m JOIN router_read.messages t ON t.wamid = $4 AND t.client_id = $1
                  CROSS JOIN (SELECT min(started_at) AS started_at FROM ai_worker.ledger_started) l
                  WHERE m.client_id = $1 AND m.phone_number_id = $2 AND m.wa_id = $3 AND m.direction = 'inbound'
                    AND m.message_type <> ALL($5::text[]) AND (m.sent_at, m.seq) > (t.sent_at, t.seq)
@@ -88,7 +87,7 @@ async def pending(conn: asyncpg.Connection, received: MessageReceived) -> list[P
     is answered already)."""
     rows = await conn.fetch(
         f"""SELECT m.wamid, m.message_type, m.body
-             FROM router.messages m JOIN router.messages t ON t.wamid = $4 AND t.client_id = $1
+             FROM router_read.messages m JOIN router_read.messages t ON t.wamid = $4 AND t.client_id = $1
             CROSS JOIN (SELECT min(started_at) AS started_at FROM ai_worker.ledger_started) l
             WHERE m.client_id = $1 AND m.phone_number_id = $2 AND m.wa_id = $3 AND m.direction = 'inbound'
               AND (m.sent_at, m.seq) <= (t.sent_at, t.seq) AND m.sent_at > t.sent_at - $5::interval
@@ -112,8 +111,8 @@ async def history(
     last = [Turn("customer", text) for p in waiting if (text := turn_text(p.message_type, p.body))][-limit:]
     before = max(limit - len(last), 0)
     rows = await conn.fetch(
-        f"""WITH t AS (SELECT sent_at, seq FROM router.messages WHERE wamid = $4 AND client_id = $1)
-           (SELECT m.sent_at, m.seq, 0 AS after, m.direction, m.body AS text FROM router.messages m, t
+        f"""WITH t AS (SELECT sent_at, seq FROM router_read.messages WHERE wamid = $4 AND client_id = $1)
+           (SELECT m.sent_at, m.seq, 0 AS after, m.direction, m.body AS text FROM router_read.messages m, t
              WHERE m.client_id = $1 AND m.phone_number_id = $2 AND m.wa_id = $3 AND m.body IS NOT NULL
                AND m.wamid <> ALL($5::text[])
                AND NOT (m.direction = 'inbound' AND (m.sent_at, m.seq) > (t.sent_at, t.seq) AND NOT {ANSWERED})
@@ -121,7 +120,7 @@ async def history(
              ORDER BY m.sent_at DESC, m.seq DESC LIMIT $6)
            UNION ALL
            (SELECT tm.sent_at, tm.seq, 1, 'outbound', r.text FROM ai_worker.replies r
-              JOIN router.messages tm ON tm.wamid = r.trigger_wamid AND tm.client_id = r.client_id
+              JOIN router_read.messages tm ON tm.wamid = r.trigger_wamid AND tm.client_id = r.client_id
              WHERE r.client_id = $1 AND r.phone_number_id = $2 AND r.wa_id = $3 AND r.kind = 'reply'
              ORDER BY tm.sent_at DESC, tm.seq DESC LIMIT $6)
            ORDER BY sent_at DESC, seq DESC, after DESC LIMIT $6""",  # noqa: S608  (this module's fragments)

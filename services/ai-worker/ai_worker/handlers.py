@@ -43,7 +43,7 @@ async def reply(envelope: Envelope[MessageReceived], deps: Deps) -> None:
         if age_s is None:
             # The router publishes after its commit (outbox), so this only happens when the database the worker
             # reads lags the router's (a replica): answer once it has caught up, not without the message.
-            raise Retry("message not visible in router.messages yet", delay_s=1)
+            raise Retry("message not visible in router_read.messages yet", delay_s=1)
         wait_s = deps.reply_burst_window_ms / 1000 - age_s
         if wait_s > 0:
             # Another bubble of the same burst may be milliseconds away: show "typing…" now (unless no reply will

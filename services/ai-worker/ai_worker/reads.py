@@ -1,6 +1,6 @@
-"""What the ai-worker reads of others, read-only and by tenant: the client's personality and policy
-(``directory``) and the month's usage (``dashboard.number_usage``, ``billing.conversations``); the conversation
-is ``conversation.py``."""
+"""What the ai-worker reads of others, read-only and by tenant, through their read views: the client's
+personality and policy (``directory_read.clients``) and the month's usage (``billing_read.current_usage``,
+``billing_read.conversations``); the conversation is ``conversation.py``."""
 
 from __future__ import annotations
 
@@ -40,7 +40,7 @@ def customer_turn(received: MessageReceived) -> str | None:
 
 async def persona(conn: asyncpg.Connection, received: MessageReceived) -> tuple[Persona, str]:
     row = await conn.fetchrow(
-        "SELECT name, personality, quota_policy FROM directory.clients WHERE id = $1",
+        "SELECT name, personality, quota_policy FROM directory_read.clients WHERE id = $1",
         uuid.UUID(str(received.client_id)),
     )
     if row is None:
@@ -54,10 +54,10 @@ async def quota_spent(conn: asyncpg.Connection, received: MessageReceived) -> bo
     return bool(
         await conn.fetchval(
             """SELECT u.free_remaining = 0 AND NOT EXISTS (
-                      SELECT 1 FROM billing.conversations c
+                      SELECT 1 FROM billing_read.conversations c
                        WHERE c.client_id = u.client_id AND c.phone_number_id = u.phone_number_id
                          AND c.wa_id = $3 AND c.expires_at > now())
-                 FROM dashboard.number_usage u WHERE u.client_id = $1 AND u.phone_number_id = $2""",
+                 FROM billing_read.current_usage u WHERE u.client_id = $1 AND u.phone_number_id = $2""",
             received.client_id,
             received.phone_number_id,
             received.wa_id,

@@ -10,9 +10,9 @@ import uuid
 
 from aiohttp import web
 
-from gateway.directory import hash_api_key
 from gateway.failed_keys import LIMIT, client_address
 from gateway.keys import POOL, SETTINGS
+from shared.api_keys import hash_api_key
 
 
 def bearer_key(header: str) -> str:
@@ -34,7 +34,7 @@ async def authenticated_client(request: web.Request) -> uuid.UUID:
             text="too many wrong API keys from this address", headers={"Retry-After": str(retry_after_s)}
         )
     client_id = await request.app[POOL].fetchval(
-        "SELECT id FROM directory.clients WHERE api_key_hash = $1", hash_api_key(api_key)
+        "SELECT client_id FROM directory_read.api_keys WHERE api_key_hash = $1", hash_api_key(api_key)
     )
     if client_id is None:
         raise web.HTTPUnauthorized(text="unknown API key")  # the try taken above is spent

@@ -51,7 +51,7 @@ async def _queues(connection: AbstractRobustConnection, names: topology.Topology
 async def _parked(pool: asyncpg.Pool) -> Metric:
     parked = GaugeMetricFamily("wamux_parked_total", "Webhook parts kept aside, by reason", labels=["reason"])
     rows = await pool.fetch(
-        "SELECT split_part(reason, ':', 1) AS reason, count(*) AS n FROM router.parked GROUP BY 1 ORDER BY 1"
+        "SELECT split_part(reason, ':', 1) AS reason, count(*) AS n FROM router_read.parked GROUP BY 1 ORDER BY 1"
     )
     for row in rows:
         parked.add_metric([row["reason"][:80]], float(row["n"]))

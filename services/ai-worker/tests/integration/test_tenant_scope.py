@@ -9,16 +9,12 @@ from datetime import UTC, datetime, timedelta
 
 from ai_worker.handlers import Deps, reply
 from shared.messaging.runtime import Infrastructure
+from tests.support.billing import window_opened
 from tests.support.broker import Tap
 from tests.support.sandbox import Sandbox
+from tests.support.tenants import move_tenant_number
 
 SECRET = "el código de la portería es 4321"
-
-
-async def move_number(infra: Infrastructure, phone_number_id: str, to_client: object) -> None:
-    await infra.pool.execute(
-        "UPDATE directory.numbers SET client_id = $2 WHERE phone_number_id = $1", phone_number_id, to_client
-    )
 
 
 async def test_a_number_s_new_owner_never_sees_the_previous_owner_s_conversation_in_its_prompt(
@@ -33,7 +29,7 @@ async def test_a_number_s_new_owner_never_sees_the_previous_owner_s_conversation
     await with_a.sent(answer, at - timedelta(minutes=2))
     unanswered = await with_a.write(f"¿Recibió? {SECRET}", at - timedelta(minutes=1))  # never answered under A
 
-    await move_number(infra, a.phone_number_id, b.client_id)
+    await move_tenant_number(infra.pool, a, b)
     with_b = make_chat(dataclasses.replace(a, client_id=b.client_id, personality=b.personality))
     wamid = await with_b.write("Buenas, ¿quién habla?", at)
     await reply(with_b.received(wamid, "Buenas, ¿quién habla?", at), deps)
@@ -54,21 +50,9 @@ async def test_the_previous_owner_s_open_conversation_does_not_spare_the_new_own
     at = datetime.now(UTC).replace(microsecond=0)
     with_a = make_chat(a)
     # A opened a 24-hour window with this customer an hour ago: within it, A's replies cost nothing new.
-    await infra.pool.execute(
-        """INSERT INTO billing.conversations (id, client_id, phone_number_id, wa_id, opened_at, expires_at, month,
-                                              free, opened_by_wamid)
-           VALUES (gen_random_uuid(), $1, $2, $3, $4::timestamptz, $4 + interval '24 hours',
-                   date_trunc('month', $4::timestamptz)::date,
-                   true, 'wamid.opened-by-a')""",
-        a.client_id,
-        a.phone_number_id,
-        with_a.customer,
-        at - timedelta(hours=1),
-    )
-    await move_number(infra, a.phone_number_id, b.client_id)
-    await infra.pool.execute(
-        "UPDATE directory.numbers SET free_quota = 0 WHERE phone_number_id = $1", a.phone_number_id
-    )
+    await window_opened(infra, a, with_a.customer, at - timedelta(hours=1))
+    # The number moves to B, whose quota for it is spent.
+    await move_tenant_number(infra.pool, a, b, free_quota=0)
     with_b = make_chat(dataclasses.replace(a, client_id=b.client_id, personality=b.personality))
     wamid = await with_b.write("¿Hola?", at)
     await reply(with_b.received(wamid, "¿Hola?", at), deps)

@@ -10,7 +10,8 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from gateway.app import create_app
 from shared.messaging.runtime import Infrastructure
-from tests.support.payloads import new_wamid
+from tests.support.payloads import text_message
+from tests.support.router import business_wrote, customer_wrote
 from tests.support.tenants import Tenant, create_tenant
 
 
@@ -21,17 +22,11 @@ async def client(infra: Infrastructure) -> AsyncIterator[TestClient]:
 
 
 async def say(infra: Infrastructure, tenant: Tenant, wa_id: str, direction: str, body: str, at: datetime) -> None:
-    await infra.pool.execute(
-        """INSERT INTO router.messages (wamid, client_id, phone_number_id, wa_id, direction, message_type, body,
-                                        payload, sent_at) VALUES ($1, $2, $3, $4, $5, 'text', $6, '{}', $7)""",
-        new_wamid(),
-        tenant.client_id,
-        tenant.phone_number_id,
-        wa_id,
-        direction,
-        body,
-        at,
-    )
+    """The router's record of one message of the conversation, written by the router's own handlers."""
+    if direction == "inbound":
+        await customer_wrote(infra, tenant, text_message(body, sender=wa_id, timestamp=int(at.timestamp())))
+    else:
+        await business_wrote(infra, tenant, wa_id, body, at)
 
 
 async def test_conversations_newest_first_and_a_thread_in_order(

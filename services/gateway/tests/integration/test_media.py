@@ -11,7 +11,7 @@ from pydantic import SecretStr
 from gateway.app import create_app
 from shared.graph.client import graph_client
 from shared.messaging.runtime import Infrastructure
-from tests.support.payloads import new_wamid
+from tests.support.router import customer_wrote, image_message
 from tests.support.sandbox import Sandbox
 from tests.support.tenants import Tenant, create_tenant
 
@@ -32,15 +32,7 @@ async def received_photo(infra: Infrastructure, sandbox: Sandbox, tenant: Tenant
     )
     async with graph_client(settings) as graph:
         media_id = await graph.upload_media(tenant.phone_number_id, PHOTO, "image/png", "casa.png")
-    await infra.pool.execute(
-        """INSERT INTO router.messages (wamid, client_id, phone_number_id, wa_id, direction, message_type, payload,
-                                        sent_at, media_id, media_mime_type)
-           VALUES ($1, $2, $3, '573001112233', 'inbound', 'image', '{}', now(), $4, 'image/png')""",
-        new_wamid(),
-        tenant.client_id,
-        tenant.phone_number_id,
-        media_id,
-    )
+    await customer_wrote(infra, tenant, image_message(media_id, sender="573001112233", mime_type="image/png"))
     return media_id
 
 
@@ -70,14 +62,7 @@ async def test_another_client_cannot_fetch_it(
 async def test_media_meta_no_longer_has_is_404(
     client: TestClient, infra: Infrastructure, sandbox: Sandbox, tenant: Tenant
 ) -> None:
-    await infra.pool.execute(
-        """INSERT INTO router.messages (wamid, client_id, phone_number_id, wa_id, direction, message_type, payload,
-                                        sent_at, media_id) VALUES ($1, $2, $3, '57300', 'inbound', 'image', '{}', now(),
-                                        '1111111111111111')""",
-        new_wamid(),
-        tenant.client_id,
-        tenant.phone_number_id,
-    )
+    await customer_wrote(infra, tenant, image_message("1111111111111111", sender="57300"))
     response = await client.get(
         f"/api/clients/{tenant.client_id}/media/1111111111111111", headers={"Authorization": f"Bearer {tenant.api_key}"}
     )

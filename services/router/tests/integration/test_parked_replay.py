@@ -6,10 +6,8 @@ import json
 import random
 from datetime import UTC, datetime
 
-import asyncpg
 import pytest
 
-from gateway.directory import upsert_client, upsert_number
 from router.deps import Deps
 from router.handlers import route_webhook
 from router.parked import replay, replay_parts, summary
@@ -19,7 +17,7 @@ from shared.messaging.runtime import Infrastructure
 from tests.support.broker import Tap, get_one
 from tests.support.payloads import new_wamid, notification, text_message
 from tests.support.router import raw_webhook
-from tests.support.tenants import Tenant
+from tests.support.tenants import Tenant, create_tenant
 
 
 async def test_parked_messages_of_a_number_registered_later_are_replayed_once(
@@ -35,18 +33,9 @@ async def test_parked_messages_of_a_number_registered_later_are_replayed_once(
     with pytest.raises(LookupError, match="not in the directory"):
         await replay(infra.pool, infra.publisher, late)
 
-    conn = await asyncpg.connect(database_url)
-    try:
-        client = await upsert_client(conn, name="Llegó tarde", personality="-")
-        await upsert_number(
-            conn,
-            client_id=client.id,
-            phone_number=f"+57601{random.randint(2000000, 9999999)}",
-            phone_number_id=late,
-            waba_id="200000000000009",
-        )
-    finally:
-        await conn.close()
+    client = await create_tenant(
+        database_url, name="Llegó tarde", personality="-", phone_number_id=late, display_name=""
+    )
     assert await replay(infra.pool, infra.publisher, late, dry_run=True) == 1
     assert await replay(infra.pool, infra.publisher, late) == 1
     assert await replay(infra.pool, infra.publisher, late) == 0  # never twice
@@ -55,7 +44,7 @@ async def test_parked_messages_of_a_number_registered_later_are_replayed_once(
     published = await get_one(infra.connection, infra.names.queue("router"))
     await route_webhook(Envelope[WebhookReceived].model_validate(json.loads(published.body)), deps)
     (received,) = await tap.wait_for("message.received", where=lambda e: e["data"]["wamid"] == wamid)
-    assert received["tenant_id"] == str(client.id)
+    assert received["tenant_id"] == str(client.client_id)
     assert received["data"]["profile_name"] == "Camila" and received["data"]["text"] == "¿Están abiertos?"
 
 

@@ -15,7 +15,7 @@ from shared.messaging.runtime import Infrastructure
 from tests.support.broker import Tap
 from tests.support.payloads import new_wamid, notification, status, text_message
 from tests.support.router import raw_webhook
-from tests.support.tenants import Tenant
+from tests.support.tenants import Tenant, move_tenant_number
 
 
 async def test_customer_message_is_stored_and_published_for_its_tenant(
@@ -154,12 +154,8 @@ async def test_a_status_belongs_to_the_client_that_sent_the_message_even_after_t
         sent_at=datetime.now(UTC),
     )
     await record_outbound(wrap(sent, correlation_id="c"), deps)
-    # The number changes owner between the send and Meta's status (setup only: the move itself is gateway.admin's).
-    await infra.pool.execute(
-        "UPDATE directory.numbers SET client_id = $1 WHERE phone_number_id = $2",
-        buyer.client_id,
-        seller.phone_number_id,
-    )
+    # The number changes owner between the send and Meta's status (through the directory's own move).
+    await move_tenant_number(infra.pool, seller, buyer)
     await route_webhook(raw_webhook(notification(seller.phone_number_id, statuses=[status(wamid, "delivered")])), deps)
 
     (event,) = await tap.wait_for("message.status", where=lambda e: e["data"]["wamid"] == wamid)

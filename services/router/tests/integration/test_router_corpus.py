@@ -9,10 +9,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import pytest
 
-from gateway.directory import upsert_client, upsert_number
 from router.deps import Deps
 from router.handlers import route_webhook
 from shared.contracts.envelope import wrap
@@ -20,6 +18,7 @@ from shared.contracts.messages import WebhookReceived
 from shared.contracts.meta_events import event_for
 from shared.messaging.runtime import Infrastructure
 from tests.support.broker import Tap
+from tests.support.tenants import add_number, create_tenant
 
 CORPUS = Path(__file__).resolve().parents[4] / "tests" / "data" / "webhooks"
 WABA = "102290129340398"
@@ -30,14 +29,19 @@ EVENT_OF_KIND = {"message": "message.received", "status": "message.status", "unp
 @pytest.fixture(scope="module")
 async def corpus_client(database_url: str) -> uuid.UUID:
     """One client owning the corpus's numbers, all under the corpus's WABA."""
-    conn = await asyncpg.connect(database_url)
-    try:
-        client = await upsert_client(conn, name="Corpus", personality="-")
-        for pnid, phone in NUMBERS.items():
-            await upsert_number(conn, client_id=client.id, phone_number=phone, phone_number_id=pnid, waba_id=WABA)
-    finally:
-        await conn.close()
-    return client.id
+    (first, phone), *others = NUMBERS.items()
+    client = await create_tenant(
+        database_url,
+        name="Corpus",
+        personality="-",
+        phone_number=phone,
+        phone_number_id=first,
+        waba_id=WABA,
+        display_name="",
+    )
+    for pnid, phone in others:
+        await add_number(database_url, client, phone_number=phone, phone_number_id=pnid)
+    return client.client_id
 
 
 def expected_events(payload: dict[str, Any], expect: list[dict[str, Any]]) -> Counter[str]:

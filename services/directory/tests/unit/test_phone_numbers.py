@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.directory import InvalidPhoneNumber, to_e164
+from directory.phones import InvalidPhoneNumber, to_e164
 
 
 @pytest.mark.parametrize(

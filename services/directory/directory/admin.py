@@ -1,10 +1,10 @@
 """Operator commands on the directory, until the CRM onboarding flow exists.
 
-    python -m gateway.admin add-client --name "Inmobiliaria Andes" --personality "…" --timezone America/Bogota
-    python -m gateway.admin add-number --client-id UUID --phone-number "+57 601 555 0100" \
+    python -m directory.admin add-client --name "Inmobiliaria Andes" --personality "…" --timezone America/Bogota
+    python -m directory.admin add-number --client-id UUID --phone-number "+57 601 555 0100" \
         --phone-number-id 106540352242922 --waba-id 102290129340398
-    python -m gateway.admin move-number --phone-number-id 106540352242922 --to-client-id UUID [--free-quota N]
-    python -m gateway.admin seed-demo      # the demo's Bogotá real-estate agency, idempotent
+    python -m directory.admin move-number --phone-number-id 106540352242922 --to-client-id UUID [--free-quota N]
+    python -m directory.admin seed-demo      # the demo's Bogotá real-estate agency, idempotent
 
 ``add-number`` refuses a number another client holds: a number changes owner only with ``move-number``, which
 moves it in one transaction and announces ``number.moved`` (confirmed by the broker). Its past — usage, conversations,
@@ -24,20 +24,13 @@ from typing import Any
 
 import asyncpg
 
-from gateway.directory import (
-    InvalidPhoneNumber,
-    Move,
-    NotInDirectory,
-    NumberConflict,
-    move_number,
-    upsert_client,
-    upsert_number,
-)
-from shared.contracts.envelope import Envelope, derived_id, wrap
-from shared.contracts.messages import NumberMoved
-from shared.messaging.broker import Publisher, PublishFailed
+from directory.clients import upsert_client
+from directory.moves import move
+from directory.numbers import NotInDirectory, NumberConflict, upsert_number
+from directory.phones import InvalidPhoneNumber
+from directory.settings import DirectorySettings
+from shared.messaging.broker import PublishFailed
 from shared.messaging.runtime import infrastructure
-from shared.settings import Settings
 
 DEMO_CLIENT_ID = uuid.UUID("00000000-0000-4000-8000-00000000b0a7")
 DEMO = {
@@ -54,51 +47,8 @@ DEMO = {
 }
 
 
-async def move(
-    pool: asyncpg.Pool,
-    publisher: Publisher,
-    *,
-    phone_number_id: str,
-    to_client_id: uuid.UUID,
-    free_quota: int | None = None,
-    display_name: str | None = None,
-    waba_id: str | None = None,
-) -> Move | None:
-    """Move the number, then announce it; ``None`` when the client already held it and nothing moved."""
-    async with pool.acquire() as conn:
-        moved = await move_number(
-            conn,
-            phone_number_id=phone_number_id,
-            to_client_id=to_client_id,
-            free_quota=free_quota,
-            display_name=display_name,
-            waba_id=waba_id,
-        )
-    if moved is not None:
-        await publisher.publish(number_moved(moved))
-    return moved
-
-
-def number_moved(moved: Move) -> Envelope[NumberMoved]:
-    event = NumberMoved(
-        phone_number_id=moved.phone_number_id,
-        phone_number=moved.phone_number,
-        from_client_id=moved.from_client_id,
-        to_client_id=moved.to_client_id,
-        moved_at=moved.moved_at,
-    )
-    # The id comes from the recorded move: a retried move publishes the same event, a later move a new one.
-    return wrap(
-        event,
-        id=derived_id(event.TYPE, str(moved.id)),
-        tenant_id=moved.to_client_id,
-        correlation_id=f"move-{moved.id}",
-        occurred_at=moved.moved_at,
-    )
-
-
-async def _move(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
-    async with infrastructure(settings) as infra:
+async def _move(args: argparse.Namespace, settings: DirectorySettings) -> dict[str, Any]:
+    async with infrastructure(settings, "directory") as infra:  # it publishes number.moved, nothing else
         moved = await move(
             infra.pool,
             infra.publisher,
@@ -125,7 +75,7 @@ async def _move(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
     }
 
 
-async def _run(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
+async def _run(args: argparse.Namespace, settings: DirectorySettings) -> dict[str, Any]:
     if args.command == "move-number":
         return await _move(args, settings)
     conn = await asyncpg.connect(settings.database_url.get_secret_value())
@@ -174,7 +124,7 @@ async def _run(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
 
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(
-        prog="python -m gateway.admin", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        prog="python -m directory.admin", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     commands = root.add_subparsers(dest="command", required=True)
     client = commands.add_parser("add-client", help="create a client and print its API key (shown once)")
@@ -205,7 +155,7 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
-        result = asyncio.run(_run(args, Settings(service="admin")))
+        result = asyncio.run(_run(args, DirectorySettings(service="admin")))
     except (NumberConflict, NotInDirectory, InvalidPhoneNumber) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -1,0 +1,83 @@
+"""A client's numbers: a number belongs to one client at a time.
+
+Adding a number another client holds is refused: a number changes owner only through
+:func:`directory.moves.move_number`, which records the move (and ``directory.admin move-number`` announces it).
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import asyncpg
+
+from directory.phones import to_e164
+from shared.logging import mask_phone
+
+
+class NumberConflict(ValueError):
+    """The number is held otherwise than asked: moving it between clients is ``move-number``, never a side effect."""
+
+
+class NotInDirectory(LookupError):
+    pass
+
+
+async def upsert_number(
+    conn: asyncpg.Connection,
+    *,
+    client_id: uuid.UUID,
+    phone_number: str,
+    phone_number_id: str,
+    waba_id: str,
+    display_name: str = "",
+    status: str = "active",
+    free_quota: int = 1000,
+) -> uuid.UUID:
+    """Put a number under a client, or update it there (idempotent). A number another client holds is refused."""
+    e164 = to_e164(phone_number)
+    try:
+        async with conn.transaction():  # a savepoint inside the caller's transaction: a refusal leaves it usable
+            number_id = await conn.fetchval(
+                """INSERT INTO directory.numbers
+                       (id, client_id, phone_number, phone_number_id, waba_id, display_name, status, free_quota)
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                   ON CONFLICT (phone_number_id) DO UPDATE SET phone_number = EXCLUDED.phone_number,
+                       waba_id = EXCLUDED.waba_id, display_name = EXCLUDED.display_name, status = EXCLUDED.status,
+                       free_quota = EXCLUDED.free_quota
+                    WHERE directory.numbers.client_id = EXCLUDED.client_id
+                   RETURNING id""",
+                uuid.uuid4(),
+                client_id,
+                e164,
+                phone_number_id,
+                waba_id,
+                display_name,
+                status,
+                free_quota,
+            )
+    except asyncpg.UniqueViolationError:  # the phone number is already there under another phone_number_id
+        number_id = None
+    if number_id is None:
+        raise await _conflict(conn, client_id, phone_number_id, e164)
+    return uuid.UUID(str(number_id))
+
+
+async def _conflict(conn: asyncpg.Connection, client_id: uuid.UUID, phone_number_id: str, e164: str) -> NumberConflict:
+    row = await conn.fetchrow(
+        """SELECT client_id, phone_number_id FROM directory.numbers WHERE phone_number_id = $1 OR phone_number = $2
+            ORDER BY client_id <> $3 DESC, phone_number_id = $1 DESC LIMIT 1""",
+        phone_number_id,
+        e164,
+        client_id,
+    )
+    if row is None:  # gone meanwhile: let the operator simply try again
+        return NumberConflict(f"phone_number_id {phone_number_id} changed while it was being added: try again")
+    held = f"phone_number_id {phone_number_id}" if row["phone_number_id"] == phone_number_id else mask_phone(e164)
+    if row["client_id"] != client_id:
+        return NumberConflict(
+            f"{held} belongs to client {row['client_id']}: use move-number "
+            f"--phone-number-id {row['phone_number_id']} --to-client-id {client_id} to give it to this client"
+        )
+    return NumberConflict(
+        f"{held} is already this client's under phone_number_id {row['phone_number_id']}: add it with that id"
+    )
