@@ -39,3 +39,16 @@ class SandboxSettings(BaseSettings):
     sandbox_media_url_ttl_s: float = Field(default=300.0, ge=0)
     # Media (uploads and customers' files) is kept in memory; past this total the oldest is forgotten.
     sandbox_media_store_bytes: int = Field(default=64 * 1024 * 1024, ge=1)
+
+    # The Meta app and its Embedded Signup configuration, as the App Dashboard names them. The signup page
+    # refuses other ids; /oauth/access_token checks client_id against app_id and client_secret against app_secret.
+    app_id: str = "1000000000000001"
+    signup_config_id: str = "2000000000000002"
+    app_name: str = "wamux sandbox"
+    # Meta: an Embedded Signup code "lives 30 seconds" and is single-use.
+    sandbox_signup_code_ttl_s: float = Field(default=30.0, gt=0)
+    # Meta: 10 register requests per number in a 72-hour moving window; the next is 133016 and blocks 72 h.
+    sandbox_register_limit: int = Field(default=10, ge=1)
+    sandbox_register_window_s: float = Field(default=72 * 3600.0, gt=0)
+    # Meta calls an override callback with the hub.challenge GET before accepting it (#2200 when that fails).
+    sandbox_verify_callbacks: bool = True

@@ -1,7 +1,10 @@
-"""The WhatsApp Cloud API emulator: ``POST /{version}/{phone_number_id}/messages``, media, sandbox controls.
+"""The WhatsApp Cloud API emulator: ``POST /{version}/{phone_number_id}/messages``, media, onboarding
+(numbers, registration, subscriptions, the code exchange, the hosted signup page), sandbox controls.
 
 Checks run in the order Meta's would: token, body, then delivery-side refusals (injected faults,
 throughput, pair rate). A refused send consumes no pair-rate quota, as a message that never left.
+A number onboarded through the emulator sends once it is on the Cloud API (registered, or coexistence);
+before that Meta answers 133010.
 """
 
 from __future__ import annotations
@@ -20,7 +23,13 @@ from sandbox.meta.emulator_state import EMULATOR, Emulator
 from sandbox.meta.errors import MetaError, error_middleware
 from sandbox.meta.ids import new_wamid
 from sandbox.meta.media import add_media_routes
+from sandbox.meta.oauth import add_oauth_routes
+from sandbox.meta.onboarding_admin import add_onboarding_admin_routes
+from sandbox.meta.phone_numbers import add_phone_number_routes
+from sandbox.meta.registration import add_registration_routes
+from sandbox.meta.signup_page import add_signup_routes
 from sandbox.meta.state import OutboxEntry, ReadMark
+from sandbox.meta.subscriptions import add_subscription_routes
 from sandbox.meta.validation import ReadRequest, parse_messages_body
 from sandbox.meta.webhooks import WebhookPoster
 
@@ -33,8 +42,14 @@ def create_app(settings: SandboxSettings) -> web.Application:
     app = web.Application(middlewares=[error_middleware], client_max_size=max_body)
     app[EMULATOR] = Emulator.from_settings(settings)
     app.router.add_post(MESSAGES_ROUTE, send_message)
+    add_oauth_routes(app)
+    add_phone_number_routes(app)  # before the media routes: it answers GET /{id} for numbers and WABAs
+    add_registration_routes(app)
+    add_subscription_routes(app)
     add_media_routes(app)
+    add_signup_routes(app)
     add_admin_routes(app)
+    add_onboarding_admin_routes(app)
     app.cleanup_ctx.append(_webhook_delivery)
     return app
 
@@ -44,6 +59,7 @@ async def _webhook_delivery(app: web.Application) -> AsyncIterator[None]:
     settings = emulator.settings
     timeout = aiohttp.ClientTimeout(total=10)
     async with aiohttp.ClientSession(timeout=timeout) as session:
+        emulator.http = session
         if settings.sandbox_webhook_url:
             emulator.poster = WebhookPoster(
                 session,
@@ -51,22 +67,27 @@ async def _webhook_delivery(app: web.Application) -> AsyncIterator[None]:
                 settings.app_secret.get_secret_value().encode(),
                 settings.sandbox_webhook_attempts,
                 settings.sandbox_webhook_backoff_s,
+                overrides=emulator.accounts.override_for,
             )
         yield
         # Background deliveries use the session, so they end before it closes.
         await emulator.cancel_tasks()
         emulator.poster = None
+        emulator.http = None
 
 
 async def send_message(request: web.Request) -> web.Response:
     emulator = request.app[EMULATOR]
     phone_number_id = request.match_info["phone_number_id"]
-    check_token(request, emulator.settings)
+    check_token(request, emulator.settings, emulator.accounts, phone_number_id)
     try:
         body: Any = await request.json()
     except ValueError as exc:
         raise MetaError(100, "The request body is not valid JSON.") from exc
     parsed = parse_messages_body(body)
+    onboarded = emulator.accounts.numbers.get(phone_number_id)
+    if onboarded is not None and not onboarded.on_cloud_api:
+        raise MetaError(133010)
     now = datetime.now(UTC)
     if isinstance(parsed, ReadRequest):
         emulator.reads.append(ReadMark(phone_number_id, parsed.message_id, parsed.typing_indicator, now))

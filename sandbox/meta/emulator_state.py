@@ -10,12 +10,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import aiohttp
 from aiohttp import web
 
 from sandbox.config import SandboxSettings
+from sandbox.meta.accounts import Accounts
 from sandbox.meta.faults import FaultBook
 from sandbox.meta.media_store import DownloadUrls, MediaStore
 from sandbox.meta.ratelimit import KeyedBuckets
+from sandbox.meta.signup_codes import SignupCodes
 from sandbox.meta.state import BusinessNumber, Conversation, Conversations, NumberRegistry, Outbox, ReadMark
 from sandbox.meta.webhooks import WebhookPoster, status_payload
 
@@ -31,13 +34,16 @@ class Emulator:
     pair_rate: KeyedBuckets[tuple[str, str]]
     media: MediaStore
     media_urls: DownloadUrls
+    signup_codes: SignupCodes
     outbox: Outbox = field(default_factory=Outbox)
     numbers: NumberRegistry = field(default_factory=NumberRegistry)
     conversations: Conversations = field(default_factory=Conversations)
     faults: FaultBook = field(default_factory=FaultBook)
     reads: deque[ReadMark] = field(default_factory=lambda: deque(maxlen=10_000))
+    accounts: Accounts = field(default_factory=Accounts)
     # Set while the app runs (its client session lives in the app's cleanup context).
     poster: WebhookPoster | None = None
+    http: aiohttp.ClientSession | None = None
     tasks: set[asyncio.Task[Any]] = field(default_factory=set)
 
     @classmethod
@@ -49,6 +55,7 @@ class Emulator:
             pair_rate=KeyedBuckets(settings.sandbox_pair_rate_per_s, burst=settings.sandbox_pair_burst),
             media=MediaStore(settings.sandbox_media_store_bytes),
             media_urls=DownloadUrls(settings.sandbox_media_url_ttl_s),
+            signup_codes=SignupCodes(settings.sandbox_signup_code_ttl_s),
         )
 
     def spawn(self, work: Coroutine[Any, Any, Any]) -> None:

@@ -3,6 +3,7 @@
 Titles and details follow Meta's error-codes reference (developers.facebook.com, WhatsApp Cloud API >
 Support > Error codes). The ``message`` is "(#code) title", which is how Meta combines them; clients
 are told to branch on ``code`` and ``error_data.details``, never on the wording.
+(Over 150 lines because most of it is Meta's catalog of codes, one table that reads best in one place.)
 """
 
 from __future__ import annotations
@@ -71,6 +72,21 @@ _CATALOG: dict[int, tuple[str, str]] = {
     132015: ("Template is Paused", "The template is paused due to low quality."),
     132016: ("Template is Disabled", "The template has been disabled due to low quality."),
     133010: ("Account not registered", "The phone number is not registered on the WhatsApp Business Platform."),
+    # Registration (Meta's error-code table; onboarding-facts.md §1.5).
+    133000: ("Incomplete deregistration", "A previous deregistration attempt failed. Deregister the number again."),
+    133004: ("Server temporarily unavailable", "The server is temporarily unavailable. Try again later."),
+    133005: ("Two step verification PIN Mismatch", "The two-step verification PIN is incorrect."),
+    133006: ("Phone number re-verification needed", "The phone number must be verified before registering."),
+    133008: ("Too many two step verification PIN guesses", "Too many PIN guesses for this phone number."),
+    133009: ("Two step verification PIN guessed too fast", "The PIN was entered too quickly."),
+    133015: ("Phone number recently deleted", "The number's deletion is not complete yet: wait 5 minutes."),
+    133016: (
+        "Account register deregister rate limit exceeded",
+        "Too many registration attempts for this phone number (10 in 72 hours): it is blocked for 72 hours.",
+    ),
+    136024: ("Request code error", "The verification code could not be sent."),
+    136025: ("Verify code error", "The code entered is incorrect."),
+    2200: ("Callback verification failed", "The callback URL could not be verified."),
 }
 
 # HTTP status column of Meta's reference. Throttling codes (4, 80007, 130429, 131056) are listed as
@@ -87,6 +103,8 @@ _HTTP_STATUS: dict[int, int] = {
     368: 403,
     131005: 403,
     131031: 403,
+    133000: 500,
+    133004: 503,
 }
 _TRACE_ALPHABET = string.ascii_letters + string.digits
 
@@ -114,6 +132,7 @@ class MetaError(Exception):
         message: str | None = None,
         error_type: str = "OAuthException",
         with_error_data: bool = True,
+        extra: dict[str, Any] | None = None,
     ) -> None:
         title, default_details = _CATALOG.get(code, ("Unknown error", "An unknown error occurred."))
         self.code = code
@@ -123,6 +142,7 @@ class MetaError(Exception):
         self.message = message or f"(#{code}) {title}"
         self.error_type = error_type
         self.with_error_data = with_error_data
+        self.extra = extra or {}
         super().__init__(self.message)
 
     def body(self) -> dict[str, Any]:
@@ -131,6 +151,7 @@ class MetaError(Exception):
             error["error_subcode"] = self.error_subcode
         if self.with_error_data:
             error["error_data"] = {"messaging_product": "whatsapp", "details": self.details}
+        error.update(self.extra)
         error["fbtrace_id"] = fbtrace_id()
         return {"error": error}
 
@@ -154,6 +175,31 @@ def unsupported_request(method: str, object_id: str) -> MetaError:
     return MetaError(
         100, message, error_subcode=33, message=message, error_type="GraphMethodException", with_error_data=False
     )
+
+
+def required_param(name: str) -> MetaError:
+    detail = f"The parameter {name} is required"
+    return MetaError(100, detail, message=f"(#100) {detail}")
+
+
+def invalid_param(detail: str) -> MetaError:
+    return MetaError(100, detail, message=f"(#100) {detail}")
+
+
+def nonexisting_field(name: str, node_type: str) -> MetaError:
+    detail = f"Tried accessing nonexisting field ({name}) on node type ({node_type})"
+    return MetaError(100, detail, message=f"(#100) {detail}", with_error_data=False)
+
+
+def user_facing(code: int, subcode: int, message: str, title: str, user_msg: str) -> MetaError:
+    """The verification errors' shape: Meta adds is_transient and a message meant for the end user."""
+    extra = {"is_transient": False, "error_user_title": title, "error_user_msg": user_msg}
+    return MetaError(code, user_msg, message=message, error_subcode=subcode, with_error_data=False, extra=extra)
+
+
+def oauth_error(message: str, code: int = 100, subcode: int | None = None) -> MetaError:
+    """Errors of /oauth/access_token: Graph's wording, no "(#code)" prefix, no error_data."""
+    return MetaError(code, message, message=message, error_subcode=subcode, with_error_data=False)
 
 
 @web.middleware

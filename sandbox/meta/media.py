@@ -80,7 +80,7 @@ def _required(param: str) -> MetaError:
 
 async def upload_media(request: web.Request) -> web.Response:
     emulator = request.app[EMULATOR]
-    check_token(request, emulator.settings)
+    check_token(request, emulator.settings, emulator.accounts, request.match_info["phone_number_id"])
     form = await read_upload_form(request)
     product = form.fields.get("messaging_product")
     if not product:
@@ -120,7 +120,7 @@ def _find(request: web.Request, method: str) -> MediaObject:
 
 async def retrieve_media(request: web.Request) -> web.Response:
     emulator = request.app[EMULATOR]
-    check_token(request, emulator.settings)
+    check_token(request, emulator.settings, emulator.accounts)
     media = _find(request, "get")
     # The URL names this emulator as the client reached it, as Meta's names its lookaside host.
     url = emulator.media_urls.issue(str(request.url.origin()), media.id)
@@ -129,14 +129,14 @@ async def retrieve_media(request: web.Request) -> web.Response:
 
 async def delete_media(request: web.Request) -> web.Response:
     emulator = request.app[EMULATOR]
-    check_token(request, emulator.settings)
+    check_token(request, emulator.settings, emulator.accounts)
     emulator.media.delete(_find(request, "delete").id)
     return web.json_response({"success": True})
 
 
 async def download_media(request: web.Request) -> web.Response:
     emulator = request.app[EMULATOR]
-    check_token(request, emulator.settings)  # a bare GET of the URL gets nothing, as at Meta
+    check_token(request, emulator.settings, emulator.accounts)  # a bare GET of the URL gets nothing, as at Meta
     query = request.query
     media_id = emulator.media_urls.resolve(query.get("mid", ""), query.get("ext", ""), query.get("hash", ""))
     media = emulator.media.get(media_id) if media_id is not None else None

@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import json
 import logging
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -89,16 +90,31 @@ def inbound_text_payload(
 
 
 class WebhookPoster:
-    """Posts signed webhooks like Meta: compact JSON, signature on the exact bytes sent."""
+    """Posts signed webhooks like Meta: compact JSON, signature on the exact bytes sent.
+
+    ``overrides`` maps an entry's id (the WABA) to the callback URL its subscription overrides, if any.
+    """
 
     def __init__(
-        self, session: aiohttp.ClientSession, url: str, secret: bytes, attempts: int, backoff_s: float
+        self,
+        session: aiohttp.ClientSession,
+        url: str,
+        secret: bytes,
+        attempts: int,
+        backoff_s: float,
+        overrides: Callable[[str], str | None] | None = None,
     ) -> None:
         self._session = session
         self.url = url
         self._secret = secret
         self._attempts = attempts
         self._backoff_s = backoff_s
+        self._overrides = overrides
+
+    def url_for(self, payload: dict[str, Any]) -> str:
+        entries = payload.get("entry") or [{}]
+        override = self._overrides(str(entries[0].get("id", ""))) if self._overrides else None
+        return override or self.url
 
     async def post_once(self, payload: dict[str, Any]) -> int:
         """One delivery attempt; the gateway's HTTP status. Raises aiohttp.ClientError if unreachable."""
@@ -108,7 +124,7 @@ class WebhookPoster:
             SIGNATURE_HEADER: sign(self._secret, body),
             "User-Agent": "facebookexternalua",
         }
-        async with self._session.post(self.url, data=body, headers=headers) as response:
+        async with self._session.post(self.url_for(payload), data=body, headers=headers) as response:
             await response.read()
             return response.status
 
@@ -124,5 +140,5 @@ class WebhookPoster:
                 reason = f"{type(exc).__name__}: {exc}"
             if attempt < self._attempts:
                 await asyncio.sleep(self._backoff_s * 2 ** (attempt - 1))
-        log.warning("webhook to %s abandoned after %d attempts: %s", self.url, self._attempts, reason)
+        log.warning("webhook to %s abandoned after %d attempts: %s", self.url_for(payload), self._attempts, reason)
         return False

@@ -1,0 +1,57 @@
+"""``GET /{version}/oauth/access_token?client_id&client_secret&code``: an Embedded Signup code for a business token.
+
+Answers ``{"access_token", "token_type": "bearer"}`` (no ``expires_in``: business-integration system-user
+tokens "default to never expire"). A code is single-use and lives ``WAMUX_SANDBOX_SIGNUP_CODE_TTL_S``
+(Meta: 30 s). Refusals in Graph's words, code 100 / subcode 36009 for a spent or expired code (the code
+table of issue 8; integrators report the "has been used" body), code 1 for a wrong client secret, 101 for
+another app id. ``POST`` is accepted too, as Graph accepts it.
+"""
+
+from __future__ import annotations
+
+import hmac
+
+from aiohttp import web
+
+from sandbox.meta.emulator_state import EMULATOR
+from sandbox.meta.errors import oauth_error, required_param
+from sandbox.meta.media import VERSION
+from sandbox.meta.params import graph_params, text
+from sandbox.meta.signup_codes import Refusal
+
+# Refusal -> (message, error_subcode)
+_REFUSALS: dict[Refusal, tuple[str, int | None]] = {
+    Refusal.USED: ("This authorization code has been used.", 36009),
+    Refusal.EXPIRED: ("This authorization code has expired.", 36009),
+    Refusal.UNKNOWN: ("Invalid verification code format.", None),
+}
+
+
+def add_oauth_routes(app: web.Application) -> None:
+    for path in (f"/{VERSION}/oauth/access_token", "/oauth/access_token"):
+        app.router.add_get(path, exchange_code)
+        app.router.add_post(path, exchange_code)
+
+
+async def exchange_code(request: web.Request) -> web.Response:
+    emulator = request.app[EMULATOR]
+    settings = emulator.settings
+    params = await graph_params(request)
+    client_id = text(params, "client_id")
+    if client_id is None:
+        raise required_param("client_id")
+    if client_id != settings.app_id:
+        raise oauth_error("Error validating application. Invalid application ID.", code=101)
+    secret = text(params, "client_secret") or ""
+    expected = settings.app_secret.get_secret_value()
+    if not secret or (expected and not hmac.compare_digest(secret.encode(), expected.encode())):
+        raise oauth_error("Error validating client secret.", code=1)
+    code = text(params, "code")
+    if code is None:
+        raise required_param("code")
+    granted = emulator.signup_codes.redeem(code)
+    if isinstance(granted, Refusal):
+        message, subcode = _REFUSALS[granted]
+        raise oauth_error(message, subcode=subcode)
+    token = emulator.accounts.issue_token(granted)
+    return web.json_response({"access_token": token, "token_type": "bearer"})
