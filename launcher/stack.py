@@ -1,8 +1,10 @@
 """The whole platform on one machine: the five wamux services and the sandbox, as child processes.
 
 Used by ``make demo`` (``python -m launcher.demo``) and by the end-to-end tests. It starts processes by module
-name and talks to them only over HTTP and their logs; it imports none of their code. Each process's output
-goes to ``<log_dir>/<name>.log`` (and, with ``echo``, to the console prefixed by its name).
+name and talks to them only over HTTP and their logs; of their code it imports only their settings classes, to
+hand each process only the ``WAMUX_*`` variables (and ``OPENAI_API_KEY``) that it reads: the router never sees
+the Graph token or the OpenAI key. Each process's output goes to ``<log_dir>/<name>.log`` (and, with ``echo``, to
+the console prefixed by its name).
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from pathlib import Path
 
 import aio_pika
 import aiohttp
+
+from launcher.environment import environment
 
 SERVICES: dict[str, str] = {
     "sandbox": "sandbox",
@@ -61,7 +65,7 @@ class Stack:
             sys.executable,
             "-m",
             SERVICES[name],
-            env={**os.environ, **self.env},
+            env=environment(name, dict(os.environ), self.env),
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
             start_new_session=True,

@@ -82,6 +82,11 @@ class Publisher:
     def role(self) -> str | None:
         return self._role
 
+    @property
+    def names(self) -> topology.Topology:
+        """The exchanges and queues it publishes to (one ``Topology`` per process, built by its opener)."""
+        return self._names
+
     async def exchange(self, name: str) -> AbstractExchange:
         """An exchange by name; ``""`` is the default exchange (routing key = queue name)."""
         if name == "":

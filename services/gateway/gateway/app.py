@@ -14,13 +14,14 @@ from gateway.settings import GatewaySettings
 from gateway.signed_body import BUDGET, WebhookBudget
 from shared import db
 from shared.graph.client import graph_client
-from shared.messaging import broker
+from shared.messaging import broker, topology
 
 
 async def _broker(app: web.Application) -> AsyncIterator[None]:
-    async with broker.connect(app[SETTINGS]) as connection:
+    names = topology.Topology(app[SETTINGS].broker_prefix)  # once: read back as app[PUBLISHER].names
+    async with broker.connect(app[SETTINGS], names) as connection:
         app[CONNECTION] = connection
-        app[PUBLISHER] = await broker.Publisher.open(connection, app[SETTINGS], role="gateway")
+        app[PUBLISHER] = await broker.Publisher.open(connection, app[SETTINGS], names=names, role="gateway")
         yield
 
 
