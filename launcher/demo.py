@@ -106,7 +106,7 @@ def main() -> int:
     env = demo_env()
     asyncio.run(ensure_database(env["WAMUX_DATABASE_URL"]))
     run(env, "-m", "shared.migrate")
-    run(env, "-m", "gateway.admin", "seed-demo", "--api-key", DEMO_API_KEY)
+    run(env, "-m", "directory.admin", "seed-demo", "--api-key", DEMO_API_KEY)
     stack = Stack(env, Path(".demo/logs").resolve(), echo=os.environ.get("WAMUX_DEMO_ECHO", "") == "1")
     return asyncio.run(serve(env, stack))
 
