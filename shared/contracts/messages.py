@@ -194,7 +194,7 @@ class NumberMove(Command):
     """Give a number to another client (a business sold, re-onboarded): its past stays with the client it
     belonged to; the new owner starts from its own quota. Carried out by the directory service (coming with
     onboarding); until it runs, no queue takes it and a confirmed publish of it fails as unroutable (commands are
-    mandatory): an operator runs ``python -m gateway.admin move-number``. Answered by ``number.moved``."""
+    mandatory): an operator runs ``python -m directory.admin move-number``. Answered by ``number.moved``."""
 
     TYPE: ClassVar[str] = "number.move"
     phone_number_id: str

@@ -1,6 +1,7 @@
 """ai-worker — consumes ``message.received``; publishes ``message.mark_read``, ``message.send`` and
 ``reply.paused``; owns ``ai_worker`` (which customer messages each reply answers); reads the client's
-personality from ``directory``, the conversation from ``router.messages``, the month's usage from ``dashboard``.
+personality from ``directory_read``, the conversation from ``router_read.messages``, the month's usage from
+``billing_read`` (the owners' read views).
 """
 
 from __future__ import annotations
