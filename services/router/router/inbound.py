@@ -7,15 +7,14 @@ consumer never hears of a message it cannot read yet, and a crash in between lea
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Sequence
 from typing import Any
 
 from router.deps import Deps
+from router.events import message_received, status_changed
 from router.store import UNSTORABLE, messages, statuses, tenants
 from router.webhook.notification import MessageUpdate, StatusUpdate, Unparsed
-from shared.contracts.envelope import Envelope, derived_id, wrap
-from shared.contracts.messages import MessageReceived, MessageStatusChanged, MetaConversation, MetaError, MetaPricing
+from shared.contracts.envelope import Envelope
 from shared.logging import get_logger
 from shared.messaging import outbox
 
@@ -59,7 +58,7 @@ async def _record_messages(
         # The same wamid twice in one POST is one message: the first occurrence stands.
         known = list({u.message.id: u for u in reversed(batch) if u.metadata.phone_number_id in clients}.values())[::-1]
         new = await messages.insert_inbound(tx.conn, clients, known, original_sha256) if known else set()
-        events = [_received(u, clients[u.metadata.phone_number_id], cause) for u in known if u.message.id in new]
+        events = [message_received(u, clients[u.metadata.phone_number_id], cause) for u in known if u.message.id in new]
         await tx.stage(events)
     for update in known:
         if update.message.id not in new:
@@ -91,7 +90,7 @@ async def _record_statuses(batch: Sequence[StatusUpdate], cause: Envelope[Any], 
         owners = [senders.get(u.status.id, clients[u.metadata.phone_number_id]) for u in known]
         new = await statuses.insert_statuses(tx.conn, owners, known) if known else set()
         events = [
-            _status(u, owner, cause)
+            status_changed(u, owner, cause)
             for u, owner in zip(known, owners, strict=True)
             if (u.status.id, u.status.status) in new
         ]
@@ -112,54 +111,3 @@ def _replayable(update: MessageUpdate | StatusUpdate, **items: list[dict[str, An
     if isinstance(update, MessageUpdate) and update.contact is not None:
         value["contacts"] = [update.contact.model_dump(mode="json", exclude_none=True)]
     return {"waba_id": update.waba_id, "value": value}
-
-
-def _received(update: MessageUpdate, client_id: uuid.UUID, cause: Envelope[Any]) -> Envelope[MessageReceived]:
-    message, metadata, contact = update.message, update.metadata, update.contact
-    content = messages.content_of(message)
-    event = MessageReceived(
-        client_id=client_id,
-        phone_number_id=metadata.phone_number_id,
-        display_phone_number=metadata.display_phone_number,
-        wamid=message.id,
-        wa_id=message.from_,
-        user_id=contact.user_id if contact else None,
-        profile_name=contact.profile.name if contact else None,
-        message_type=message.type,
-        text=message.body,
-        media=messages.media_of(message),
-        content=content,
-        timestamp=message.timestamp,
-        context_wamid=message.context.id if message.context else None,
-        forwarded=bool(message.context and (message.context.forwarded or message.context.frequently_forwarded)),
-    )
-    return wrap(event, id=derived_id(event.TYPE, message.id), tenant_id=client_id, correlation_id=cause.correlation_id)
-
-
-def _status(update: StatusUpdate, client_id: uuid.UUID, cause: Envelope[Any]) -> Envelope[MessageStatusChanged]:
-    status, conversation = update.status, update.status.conversation
-    event = MessageStatusChanged(
-        client_id=client_id,
-        phone_number_id=update.metadata.phone_number_id,
-        wamid=status.id,
-        status=status.status,
-        recipient_id=status.recipient_id,
-        timestamp=status.timestamp,
-        conversation=MetaConversation(
-            id=conversation.id,
-            origin_type=conversation.origin_type,
-            expiration_timestamp=conversation.expiration_timestamp,
-        )
-        if conversation
-        else None,
-        pricing=MetaPricing.model_validate(pricing.model_dump()) if (pricing := status.parsed_pricing) else None,
-        errors=tuple(
-            MetaError(code=e.code, title=e.title, message=e.message, details=e.details) for e in status.errors
-        ),
-    )
-    return wrap(
-        event,
-        id=derived_id(event.TYPE, status.id, status.status),
-        tenant_id=client_id,
-        correlation_id=cause.correlation_id,
-    )

@@ -47,7 +47,10 @@ async def summary(pool: asyncpg.Pool, limit: int = 20) -> list[dict[str, Any]]:
 async def replay(pool: asyncpg.Pool, publisher: Publisher, phone_number_id: str, *, dry_run: bool = False) -> int:
     """Publish the parked parts of a number now in the directory; return how many."""
     if not await pool.fetchval("SELECT true FROM directory_read.numbers WHERE phone_number_id = $1", phone_number_id):
-        raise LookupError(f"{phone_number_id} is not in the directory yet: add the number first (gateway.admin)")
+        raise LookupError(
+            f"{phone_number_id} is not in the directory yet: add the number first"
+            " (python -m directory.admin add-number), then replay"
+        )
     where = "p.phone_number_id = $1 AND p.reason = $2 AND p.payload ? 'value'"
     return await _replay(pool, publisher, where, [phone_number_id, UNKNOWN_NUMBER], dry_run)
 
