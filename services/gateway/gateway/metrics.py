@@ -15,7 +15,7 @@ from aiohttp import web
 from prometheus_client.core import CollectorRegistry, GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 
-from gateway.keys import CONNECTION, POOL, SETTINGS
+from gateway.keys import CONNECTION, POOL, PUBLISHER
 from shared.messaging import topology
 
 routes = web.RouteTableDef()
@@ -60,7 +60,7 @@ async def _parked(pool: asyncpg.Pool) -> Metric:
 
 @routes.get("/metrics")
 async def metrics(request: web.Request) -> web.Response:
-    names = topology.Topology(request.app[SETTINGS].broker_prefix)
+    names = request.app[PUBLISHER].names  # the one Topology the gateway built at start-up
     registry = CollectorRegistry(auto_describe=False)
     gathered = [*await _queues(request.app[CONNECTION], names), await _parked(request.app[POOL])]
     registry.register(_Snapshot(gathered))
