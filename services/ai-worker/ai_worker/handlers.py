@@ -29,7 +29,7 @@ class Deps:
     publisher: Publisher
     writer: ReplyWriter
     history_messages: int = 20
-    # 0 answers at once; bootstrap() passes the setting (1000 ms by default, see shared/settings.py).
+    # 0 answers at once; bootstrap() passes the setting (1000 ms by default, see ai_worker/settings.py).
     reply_burst_window_ms: int = 0
 
 
