@@ -27,11 +27,11 @@ from typing import Any
 import asyncpg
 
 from router.inbound import UNKNOWN_NUMBER
+from router.settings import RouterSettings
 from shared.contracts.envelope import wrap
 from shared.contracts.messages import WebhookReceived
 from shared.messaging.broker import Publisher
 from shared.messaging.runtime import infrastructure
-from shared.settings import Settings
 
 
 async def summary(pool: asyncpg.Pool, limit: int = 20) -> list[dict[str, Any]]:
@@ -116,8 +116,8 @@ def _webhook(parked: Any, original: bytes | None) -> WebhookReceived | None:
         return WebhookReceived(body=raw.decode(errors="replace"), body_base64=encoded, received_at=now)
 
 
-async def _run(args: argparse.Namespace, settings: Settings) -> int:
-    async with infrastructure(settings) as infra:
+async def _run(args: argparse.Namespace, settings: RouterSettings) -> int:
+    async with infrastructure(settings, "router") as infra:  # a replay publishes webhook.received, as the router
         if args.command == "list":
             print(json.dumps(await summary(infra.pool, args.limit), ensure_ascii=False, indent=2))
             return 0
@@ -146,7 +146,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     again.add_argument("--dry-run", action="store_true")
     args = parser.parse_args(argv)
     try:
-        return asyncio.run(_run(args, Settings(service="router-parked")))
+        return asyncio.run(_run(args, RouterSettings(service="router-parked")))
     except LookupError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
