@@ -1,0 +1,214 @@
+"""The directory's contract: clients, their numbers and onboarding (issue 8).
+
+A CRM (or the gateway's REST API on a person's behalf) publishes these commands on the commands exchange; the
+directory service, the only writer of the ``directory`` schema, carries them out and answers with events. Every
+command is idempotent by its envelope id; the ids a caller needs later (``client_id``, ``onboarding_id``) are chosen
+by the caller, so a 202 can name them before the directory has run. A command that is malformed, impossible or
+that nobody consumes is answered by ``command.rejected`` carrying the command's envelope id.
+
+Secrets never travel on the broker: ``client.create`` carries the SHA-256 of an API key the caller generated
+(``shared.api_keys``), never the key; business tokens stay in the directory, encrypted.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import ClassVar, Literal
+
+from pydantic import BaseModel, Field
+
+from shared.contracts.envelope import Command, Event
+
+QuotaPolicy = Literal["count_paid", "pause_ai"]
+# The onboarding's state machine (directory/onboarding): the hosted/embedded signup branch
+# pending → signup_started → code_exchanged → subscribed → registered → active, the manual branch
+# pending → code_requested → code_verified → registered → active, and failed / suspended.
+OnboardingState = Literal[
+    "pending",
+    "signup_started",
+    "code_exchanged",
+    "subscribed",
+    "code_requested",
+    "code_verified",
+    "registered",
+    "active",
+    "failed",
+    "suspended",
+]
+_PHONE = Field(min_length=3, max_length=32, description="The number as the client typed it; E.164 preferred.")
+_META_ID = Field(min_length=1, max_length=64, pattern=r"^[0-9]+$")
+
+
+class ClientCreate(Command):
+    """Create a client (a business). ``client_id`` is the caller's choice; creating it again is a no-op."""
+
+    TYPE: ClassVar[str] = "client.create"
+    client_id: uuid.UUID
+    name: str = Field(min_length=1, max_length=200)
+    personality: str = Field(default="", max_length=8000)
+    language: str = Field(default="es", min_length=2, max_length=16, description="BCP 47, e.g. es, es-CO, en")
+    timezone: str = Field(default="UTC", min_length=1, max_length=64, description="IANA, e.g. America/Bogota")
+    quota_policy: QuotaPolicy = "count_paid"
+    free_quota: int = Field(default=1000, ge=0, description="Free conversations a month for each new number")
+    api_key_sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
+
+
+class ClientUpdate(Command):
+    """Change what is given; what is left out stays as it is."""
+
+    TYPE: ClassVar[str] = "client.update"
+    client_id: uuid.UUID
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    personality: str | None = Field(default=None, max_length=8000)
+    language: str | None = Field(default=None, min_length=2, max_length=16)
+    timezone: str | None = Field(default=None, min_length=1, max_length=64)
+    quota_policy: QuotaPolicy | None = None
+    free_quota: int | None = Field(default=None, ge=0)
+
+
+class NumberRegister(Command):
+    """Start connecting a number to a client: answered by ``number.onboarding_changed`` (state ``pending``)."""
+
+    TYPE: ClassVar[str] = "number.register"
+    onboarding_id: uuid.UUID
+    client_id: uuid.UUID
+    phone_number: str = _PHONE
+    display_name: str | None = Field(default=None, max_length=120)
+    method: Literal["signup", "manual"] = "signup"
+    # The number stays on the WhatsApp Business app too (Embedded Signup's coexistence): never registered with a PIN.
+    coexistence: bool = False
+
+
+class NumberRequestCode(Command):
+    """The manual branch: Meta sends the number a verification code by SMS or voice."""
+
+    TYPE: ClassVar[str] = "number.request_code"
+    onboarding_id: uuid.UUID
+    code_method: Literal["SMS", "VOICE"] = "SMS"
+    language: str = Field(default="es", min_length=2, max_length=16)
+
+
+class NumberVerifyCode(Command):
+    TYPE: ClassVar[str] = "number.verify_code"
+    onboarding_id: uuid.UUID
+    code: str = Field(pattern=r"^[0-9]{6}$")
+
+
+class NumberCompleteSignup(Command):
+    """What Embedded Signup handed back: the code to exchange for a business token, the WABA and the number."""
+
+    TYPE: ClassVar[str] = "number.complete_signup"
+    onboarding_id: uuid.UUID
+    code: str = Field(min_length=1, max_length=2048)
+    waba_id: str = _META_ID
+    # Absent for coexistence, whose finish names only the WABA: the number is then found under it.
+    phone_number_id: str | None = Field(default=None, min_length=1, max_length=64, pattern=r"^[0-9]+$")
+    business_id: str | None = Field(default=None, min_length=1, max_length=64, pattern=r"^[0-9]+$")
+
+
+class NumberSuspend(Command):
+    TYPE: ClassVar[str] = "number.suspend"
+    client_id: uuid.UUID
+    phone_number_id: str = _META_ID
+    reason: str = Field(default="operator", min_length=1, max_length=64)
+
+
+class NumberResume(Command):
+    TYPE: ClassVar[str] = "number.resume"
+    client_id: uuid.UUID
+    phone_number_id: str = _META_ID
+
+
+class ClientCreated(Event):
+    TYPE: ClassVar[str] = "client.created"
+    client_id: uuid.UUID
+    name: str
+    language: str
+    timezone: str
+    quota_policy: QuotaPolicy
+    free_quota: int
+
+
+class ClientUpdated(Event):
+    """The client as it is now, and which fields the command changed."""
+
+    TYPE: ClassVar[str] = "client.updated"
+    client_id: uuid.UUID
+    changed: tuple[str, ...]
+    name: str
+    language: str
+    timezone: str
+    quota_policy: QuotaPolicy
+    free_quota: int
+
+
+class MetaFailure(BaseModel):
+    """Meta's last error on an onboarding step, as Meta gave it."""
+
+    code: int
+    subcode: int | None = None
+    message: str
+    retryable: bool
+
+
+class NumberOnboardingChanged(Event):
+    """Every change of an onboarding's state, with the step it is at and Meta's last error."""
+
+    TYPE: ClassVar[str] = "number.onboarding_changed"
+    onboarding_id: uuid.UUID
+    client_id: uuid.UUID
+    phone_number: str
+    state: OnboardingState
+    step: str
+    phone_number_id: str | None = None
+    waba_id: str | None = None
+    error: MetaFailure | None = None
+
+
+class NumberActivated(Event):
+    """A number receives and answers messages from now on (the router hands back what waited for it)."""
+
+    TYPE: ClassVar[str] = "number.activated"
+    client_id: uuid.UUID
+    phone_number_id: str
+    phone_number: str
+    waba_id: str
+    display_name: str = ""
+
+
+class NumberSuspended(Event):
+    TYPE: ClassVar[str] = "number.suspended"
+    client_id: uuid.UUID
+    phone_number_id: str
+    reason: str
+
+
+class CommandRejected(Event):
+    """A command that could not be carried out: malformed, impossible (e.g. a number another client holds), or
+    published with a routing key nobody consumes. ``command_id`` is the rejected envelope's id (None when the body
+    could not even be read as an envelope)."""
+
+    TYPE: ClassVar[str] = "command.rejected"
+    command_id: uuid.UUID | None
+    command_type: str
+    reason: Literal["malformed", "unknown_command", "not_found", "conflict", "invalid", "meta_error"]
+    message: str
+    errors: tuple[str, ...] = ()
+
+
+ALL = (
+    ClientCreate,
+    ClientUpdate,
+    NumberRegister,
+    NumberRequestCode,
+    NumberVerifyCode,
+    NumberCompleteSignup,
+    NumberSuspend,
+    NumberResume,
+    ClientCreated,
+    ClientUpdated,
+    NumberOnboardingChanged,
+    NumberActivated,
+    NumberSuspended,
+    CommandRejected,
+)
