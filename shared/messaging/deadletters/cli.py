@@ -20,7 +20,8 @@ from typing import Any
 import aio_pika
 from aio_pika.exceptions import AMQPConnectionError
 
-from shared.messaging.deadletters.letters import DeadLetter, QueueMissing, UnknownRole, check_role, peek, purge, replay
+from shared.messaging.deadletters.letters import QueueMissing, UnknownRole, check_role, peek, purge, replay
+from shared.messaging.deadletters.reading import DeadLetter
 from shared.messaging.topology import ROLES, Topology
 from shared.settings import Settings
 
