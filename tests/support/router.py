@@ -29,6 +29,13 @@ async def customer_wrote(infra: Infrastructure, tenant: Tenant, message: dict[st
     return str(message["id"])
 
 
+async def meta_reported(infra: Infrastructure, tenant: Tenant, *statuses: dict[str, Any]) -> None:
+    """Meta's webhook with these statuses of the business's messages (``tests.support.payloads.status``), routed
+    by the router: its record of what Meta says left, was delivered or read."""
+    payload = notification(tenant.phone_number_id, statuses=list(statuses))
+    await route_webhook(raw_webhook(payload), Deps(infra.pool, infra.publisher))
+
+
 async def business_wrote(infra: Infrastructure, tenant: Tenant, wa_id: str, text: str, at: datetime) -> str:
     """A reply the sender sent to ``wa_id``, as the router records it from ``message.sent``; its wamid."""
     sent = MessageSent(

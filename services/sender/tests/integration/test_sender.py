@@ -8,8 +8,6 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from pydantic import SecretStr
 
-from router.deps import Deps as RouterDeps
-from router.handlers import route_webhook
 from sender.handlers import Deps, mark_read, send
 from sender.limits import Limits
 from shared.contracts.envelope import Envelope, wrap
@@ -18,8 +16,8 @@ from shared.graph.client import graph_client
 from shared.messaging.consumer import Retry
 from shared.messaging.runtime import Infrastructure
 from tests.support.broker import Tap
-from tests.support.payloads import notification, status
-from tests.support.router import raw_webhook
+from tests.support.payloads import status
+from tests.support.router import meta_reported
 from tests.support.sandbox import Sandbox
 from tests.support.tenants import Tenant
 
@@ -191,15 +189,13 @@ async def test_every_send_carries_its_idempotency_key_to_meta(deps: Deps, sandbo
 
 
 async def test_after_a_crash_meta_s_statuses_prove_the_message_left_and_it_is_not_sent_again(
-    deps: Deps, sandbox: Sandbox, tap: Tap, tenant: Tenant
+    deps: Deps, infra: Infrastructure, sandbox: Sandbox, tap: Tap, tenant: Tenant
 ) -> None:
     lost = command(tenant)
     await crashed_attempt(deps, lost, minutes_ago=0)
     # Meta's status of the message that left, carrying the send id back, as the router records it.
     left = {**status("wamid.left-before-the-crash", "sent"), "biz_opaque_callback_data": str(lost.id)}
-    await route_webhook(
-        raw_webhook(notification(tenant.phone_number_id, statuses=[left])), RouterDeps(deps.pool, deps.publisher)
-    )
+    await meta_reported(infra, tenant, left)
     await send(lost, deps)
     assert await sandbox.outbox(phone_number_id=tenant.phone_number_id) == []
     (sent,) = await tap.wait_for("message.sent")
