@@ -47,6 +47,19 @@ class GraphSettings(BaseSettings):
     graph_timeout_s: float = 10.0
 
 
+class MetaAppSettings(BaseSettings):
+    """The Meta app that onboards clients' numbers (Embedded Signup), named as the App Dashboard and the
+    sandbox name them: WAMUX_APP_ID, WAMUX_APP_SECRET (the same secret that signs webhooks), WAMUX_SIGNUP_CONFIG_ID
+    (the Embedded Signup configuration), WAMUX_APP_NAME."""
+
+    model_config = _CONFIG
+
+    app_id: str = ""
+    app_secret: SecretStr = SecretStr("")
+    signup_config_id: str = ""
+    app_name: str = "wamux"
+
+
 def variables(settings_class: type[BaseSettings]) -> tuple[str, ...]:
     """The environment variables a settings class reads (``service`` is set by each process, not read)."""
     names: list[str] = []

@@ -145,10 +145,11 @@ class GraphClient:
     async def _post(self, path: str, payload: dict[str, Any]) -> Any:
         return await self._call("POST", path, json=payload)
 
-    async def _call(self, method: str, path: str, **kwargs: Any) -> Any:
+    async def _call(self, method: str, path: str, headers: dict[str, str] | None = None, **kwargs: Any) -> Any:
+        """``headers`` replace the system-user token's (a business token's bearer, or none at all)."""
         try:
             async with self._session.request(
-                method, f"{self._base}/{path}", headers=self._auth(), **kwargs
+                method, f"{self._base}/{path}", headers=self._auth() if headers is None else headers, **kwargs
             ) as response:
                 try:
                     body = await response.json(content_type=None)
