@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from shared.contracts import meta_events
+from shared.contracts.directory import NumberActivated
 from shared.contracts.envelope import Payload
 from shared.contracts.messages import (
     ALL,
@@ -58,8 +59,10 @@ ROLES: dict[str, Role] = {
         Role("gateway", consumes=(), publishes=(WebhookReceived,)),
         Role(
             "router",
-            consumes=(WebhookReceived, MessageSent),
-            # webhook.received: `python -m router.parked replay` hands parked parts back to the router itself.
+            # number.activated: what waited for the number (unknown, pending, suspended) is handed back.
+            consumes=(WebhookReceived, MessageSent, NumberActivated),
+            # webhook.received: replays (number.activated, `python -m router.parked replay`) hand parked parts back
+            # to the router itself.
             publishes=(MessageReceived, MessageStatusChanged, WebhookParked, *meta_events.ALL, WebhookReceived),
         ),
         Role("ai-worker", consumes=(MessageReceived,), publishes=(MarkRead, SendMessage, ReplyPaused)),

@@ -51,8 +51,9 @@ async def create_tenant(
     phone_number_id: str | None = None,
     waba_id: str = TEST_WABA,
     display_name: str = "Test",
+    status: str = "active",
 ) -> Tenant:
-    """A client and one active number (random unless given)."""
+    """A client and one number (random unless given), active unless ``status`` says otherwise."""
     personality = personality or f"Inmobiliaria de prueba {uuid.uuid4().hex[:6]}, profesional pero amable"
     phone_number = phone_number or random_phone_number()
     phone_number_id = phone_number_id or random_phone_number_id()
@@ -68,6 +69,7 @@ async def create_tenant(
             phone_number_id=phone_number_id,
             waba_id=waba_id,
             display_name=display_name,
+            status=status,
             free_quota=free_quota,
         )
     finally:
@@ -93,6 +95,29 @@ async def add_number(
     return Tenant(
         tenant.client_id, tenant.api_key, phone_number, phone_number_id, waba_id or tenant.waba_id, tenant.personality
     )
+
+
+async def set_number_status(database_url: str, tenant: Tenant, status: str) -> None:
+    """The tenant's number becomes ``status`` (pending, active, suspended) through the directory's code; the rest
+    of the number stays as it is."""
+    conn = await asyncpg.connect(database_url)
+    try:
+        number = await conn.fetchrow(
+            "SELECT display_name, free_quota FROM directory_read.numbers WHERE phone_number_id = $1",
+            tenant.phone_number_id,
+        )
+        await upsert_number(
+            conn,
+            client_id=tenant.client_id,
+            phone_number=tenant.phone_number,
+            phone_number_id=tenant.phone_number_id,
+            waba_id=tenant.waba_id,
+            display_name=number["display_name"],
+            status=status,
+            free_quota=number["free_quota"],
+        )
+    finally:
+        await conn.close()
 
 
 @pytest.fixture

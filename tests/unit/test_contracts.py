@@ -131,6 +131,7 @@ async def test_a_worker_whose_routes_differ_from_its_contract_does_not_start() -
     routes = {
         WebhookReceived.TYPE: router.ROUTES[WebhookReceived.TYPE],
         SendMessage.TYPE: router.ROUTES[WebhookReceived.TYPE],
+        "number.activated": router.ROUTES["number.activated"],
     }
     with pytest.raises(
         contract.ContractViolation, match=r"not handled \['message.sent'\].*not consumed \['message.send'\]"

@@ -1,4 +1,5 @@
-"""router — consumes ``webhook.received`` and ``message.sent``; publishes ``message.received``,
+"""router — consumes ``webhook.received``, ``message.sent`` and ``number.activated`` (hands back what waited for
+the number); publishes ``message.received``,
 ``message.status`` and ``webhook.parked``; owns the ``router`` schema (messages, statuses, contacts, parked,
 the exact bytes of webhooks it had to alter to store, the outbox).
 """
@@ -9,8 +10,9 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from router.deps import Deps
-from router.handlers import record_outbound, route_webhook
+from router.handlers import hand_back_waiting, record_outbound, route_webhook
 from router.settings import RouterSettings
+from shared.contracts.directory import NumberActivated
 from shared.contracts.messages import MessageSent, WebhookReceived
 from shared.messaging import outbox
 from shared.messaging.consumer import Route
@@ -20,6 +22,7 @@ ROLE = "router"
 ROUTES: dict[str, Route[Deps]] = {
     WebhookReceived.TYPE: Route(WebhookReceived, route_webhook),
     MessageSent.TYPE: Route(MessageSent, record_outbound),
+    NumberActivated.TYPE: Route(NumberActivated, hand_back_waiting),
 }
 
 

@@ -30,39 +30,51 @@ log = get_logger(__name__)
 
 
 async def route_field(update: FieldUpdate, cause: Envelope[WebhookReceived], deps: Deps) -> list[Unparsed]:
-    """Store and announce the field; return what PostgreSQL refused, for parking (each echo on its own)."""
+    """Store and announce the field; return what cannot be, for parking: what PostgreSQL refused, and what a
+    number that is not active wrote (each echo on its own, kept so that it can be replayed)."""
     if update.field != "smb_message_echoes":
-        return await _publish_once(update, update.value, cause, deps)
+        return await _publish_once(update, update.value, update.value, cause, deps)
     metadata = update.value.get("metadata") or {}
     refused: list[Unparsed] = []
     for echo in update.value.get("message_echoes") or []:
         if isinstance(echo, dict):
-            refused += await _publish_once(update, {"metadata": metadata, **echo}, cause, deps)
+            alone = {**update.value, "message_echoes": [echo]}
+            refused += await _publish_once(update, {"metadata": metadata, **echo}, alone, cause, deps)
     return refused
 
 
 async def _publish_once(
-    update: FieldUpdate, value: dict[str, Any], cause: Envelope[WebhookReceived], deps: Deps
+    update: FieldUpdate,
+    value: dict[str, Any],
+    replayable: dict[str, Any],
+    cause: Envelope[WebhookReceived],
+    deps: Deps,
 ) -> list[Unparsed]:
     try:
-        await _store_and_announce(update, value, cause, deps)
+        waiting = await _store_and_announce(update, value, cause, deps)
     except UNSTORABLE as exc:
         reason = f"{update.field} could not be stored: {type(exc).__name__}: {str(exc)[:200]}"
         return [Unparsed(reason, {"waba_id": update.waba_id, "field": update.field, "value": value})]
-    return []
+    if waiting is None:
+        return []
+    reason, phone_number_id = waiting
+    return [Unparsed(reason, {"waba_id": update.waba_id, "field": update.field, "value": replayable}, phone_number_id)]
 
 
 async def _store_and_announce(
     update: FieldUpdate, value: dict[str, Any], cause: Envelope[WebhookReceived], deps: Deps
-) -> None:
+) -> tuple[str, str] | None:
+    """None once stored and announced (or already); else why it waits and for which number."""
     digest = hashlib.sha256(
         json.dumps([update.waba_id, update.field, value], sort_keys=True, ensure_ascii=False).encode()
     ).hexdigest()
     event_type = event_for(update.field)
     async with outbox.transaction(deps.pool, deps.publisher, "router") as tx:
-        client_id, phone_number_id = await _tenant(tx.conn, update.waba_id, value)
+        client_id, phone_number_id, waiting = await _tenant(tx.conn, update.waba_id, value)
+        if waiting is not None and phone_number_id is not None:
+            return waiting, phone_number_id
         if not await insert_meta_event(tx.conn, digest, update, client_id, value):
-            return
+            return None
         if event_type is MessageEchoed and client_id is not None and phone_number_id is not None:
             await insert_echo(tx.conn, client_id, phone_number_id, value)
         event = event_type(
@@ -78,6 +90,7 @@ async def _store_and_announce(
         )
         await tx.stage([staged])
     log.info("meta_field.routed", field=update.field, event_type=event.TYPE)
+    return None
 
 
 def _meta_event_name(value: dict[str, Any]) -> str | None:
@@ -87,14 +100,23 @@ def _meta_event_name(value: dict[str, Any]) -> str | None:
     return None
 
 
-async def _tenant(conn: asyncpg.Connection, waba_id: str, value: dict[str, Any]) -> tuple[uuid.UUID | None, str | None]:
+async def _tenant(
+    conn: asyncpg.Connection, waba_id: str, value: dict[str, Any]
+) -> tuple[uuid.UUID | None, str | None, str | None]:
+    """(client, number, why it waits). A field naming its number by ``phone_number_id`` (echoes, history, app
+    state) is that number's conversation, so it waits while the number is not active, as its messages do; a notice
+    about a number or a WABA (quality, name review, account) reaches the CRM whatever the number's status: that is
+    when onboarding needs it."""
     metadata = value.get("metadata") if isinstance(value.get("metadata"), dict) else {}
     phone_number_id = metadata.get("phone_number_id") if metadata else None
     if isinstance(phone_number_id, str):
-        return await tenants.client_for_number(conn, phone_number_id), phone_number_id
+        numbers = await tenants.numbers(conn, {phone_number_id})
+        if phone_number_id in numbers.waiting:
+            return None, phone_number_id, numbers.reason(phone_number_id)
+        return numbers.active.get(phone_number_id), phone_number_id, None
     display = value.get("display_phone_number")
     if isinstance(display, str) and display:
         row = await tenants.number_by_phone(conn, "+" + "".join(ch for ch in display if ch.isdigit()))
         if row is not None:
-            return row
-    return await tenants.client_for_waba(conn, waba_id), None
+            return (*row, None)
+    return await tenants.client_for_waba(conn, waba_id), None, None

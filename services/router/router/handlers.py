@@ -1,5 +1,5 @@
 """Router handlers: a raw webhook becomes one stored record and one event per message, status and field;
-what cannot be routed is parked with its reason."""
+what cannot be routed is parked with its reason, and what waited for its number is handed back once it is active."""
 
 from __future__ import annotations
 
@@ -12,9 +12,11 @@ from router.deps import Deps
 from router.fields import route_field
 from router.inbound import record_messages, record_statuses
 from router.reading import read, storable
+from router.replay import replay_activated
 from router.store import parked as parked_store
 from router.store.messages import insert_outbound
 from router.webhook.notification import FieldUpdate, MessageUpdate, StatusUpdate, Unparsed, Update, updates
+from shared.contracts.directory import NumberActivated
 from shared.contracts.envelope import Envelope, derived_id, wrap
 from shared.contracts.messages import (
     MessageSent,
@@ -81,3 +83,9 @@ async def record_outbound(envelope: Envelope[MessageSent], deps: Deps) -> None:
     """Keep the business's side of the conversation beside the customer's (the AI's history)."""
     async with deps.pool.acquire() as conn:
         await insert_outbound(conn, envelope.data)
+
+
+async def hand_back_waiting(envelope: Envelope[NumberActivated], deps: Deps) -> None:
+    """A number became active: what was parked for it (unknown, pending, suspended) goes through the router again."""
+    count = await replay_activated(deps.pool, deps.publisher, envelope)
+    log.info("number.activated.replayed", phone_number_id=envelope.data.phone_number_id, parts=count)

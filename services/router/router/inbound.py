@@ -19,13 +19,12 @@ from shared.logging import get_logger
 from shared.messaging import outbox
 
 log = get_logger(__name__)
-UNKNOWN_NUMBER = "unknown phone_number_id"
 
 
 async def record_messages(
     batch: Sequence[MessageUpdate], cause: Envelope[Any], deps: Deps, original_sha256: str | None = None
 ) -> list[Unparsed]:
-    """Store and announce the new messages; return those that cannot be (unknown number, refused by
+    """Store and announce the new messages; return those that cannot be (number unknown or not active, refused by
     PostgreSQL), for parking. One refused message costs only itself: the batch is then stored one by one."""
     try:
         return await _record_messages(batch, cause, deps, original_sha256)
@@ -46,7 +45,7 @@ async def record_statuses(batch: Sequence[StatusUpdate], cause: Envelope[Any], d
             return [part for u in batch for part in await record_statuses([u], cause, deps)]
         (update,) = batch
         reason = f"status could not be stored: {type(exc).__name__}: {str(exc)[:200]}"
-        status = update.status.model_dump(mode="json")
+        status = update.replayable
         return [Unparsed(reason, _replayable(update, statuses=[status]), update.metadata.phone_number_id)]
 
 
@@ -54,7 +53,8 @@ async def _record_messages(
     batch: Sequence[MessageUpdate], cause: Envelope[Any], deps: Deps, original_sha256: str | None
 ) -> list[Unparsed]:
     async with outbox.transaction(deps.pool, deps.publisher, "router") as tx:
-        clients = await tenants.clients_for_numbers(tx.conn, {u.metadata.phone_number_id for u in batch})
+        numbers = await tenants.numbers(tx.conn, {u.metadata.phone_number_id for u in batch})
+        clients = numbers.active
         # The same wamid twice in one POST is one message: the first occurrence stands.
         known = list({u.message.id: u for u in reversed(batch) if u.metadata.phone_number_id in clients}.values())[::-1]
         new = await messages.insert_inbound(tx.conn, clients, known, original_sha256) if known else set()
@@ -71,23 +71,25 @@ async def _record_messages(
             tenant_id=str(event.tenant_id),
         )
     return [
-        Unparsed(UNKNOWN_NUMBER, _replayable(u, messages=[u.message.raw]), u.metadata.phone_number_id)
+        Unparsed(numbers.reason(pnid), _replayable(u, messages=[u.message.raw]), pnid)
         for u in batch
-        if u.metadata.phone_number_id not in clients
+        if (pnid := u.metadata.phone_number_id) not in clients
     ]
 
 
 async def _record_statuses(batch: Sequence[StatusUpdate], cause: Envelope[Any], deps: Deps) -> list[Unparsed]:
     async with outbox.transaction(deps.pool, deps.publisher, "router") as tx:
-        clients = await tenants.clients_for_numbers(tx.conn, {u.metadata.phone_number_id for u in batch})
-        known = list(
-            {
-                (u.status.id, u.status.status): u for u in reversed(batch) if u.metadata.phone_number_id in clients
-            }.values()
-        )[::-1]
+        numbers = await tenants.numbers(tx.conn, {u.metadata.phone_number_id for u in batch})
+        in_directory = numbers.held
+        held = [u for u in batch if u.metadata.phone_number_id in in_directory]
         # A status belongs to the client whose message it reports, even if the number has changed owner since.
-        senders = await statuses.senders_of(tx.conn, [u.status.id for u in known])
-        owners = [senders.get(u.status.id, clients[u.metadata.phone_number_id]) for u in known]
+        senders = await statuses.senders_of(tx.conn, [u.status.id for u in held])
+        # A waiting (pending, suspended) number's statuses of messages its client sent through wamux are recorded:
+        # they report what already left (billing's delivered conversations and Meta's pricing, the sender's proof
+        # after a crash). Only a status of a message wamux never sent waits, as that number's messages do.
+        routed = [u for u in held if u.metadata.phone_number_id in numbers.active or u.status.id in senders]
+        known = list({(u.status.id, u.status.status): u for u in reversed(routed)}.values())[::-1]
+        owners = [senders.get(u.status.id) or numbers.active[u.metadata.phone_number_id] for u in known]
         new = await statuses.insert_statuses(tx.conn, owners, known) if known else set()
         events = [
             status_changed(u, owner, cause)
@@ -95,18 +97,18 @@ async def _record_statuses(batch: Sequence[StatusUpdate], cause: Envelope[Any], 
             if (u.status.id, u.status.status) in new
         ]
         await tx.stage(events)
-    return [
-        Unparsed(
-            UNKNOWN_NUMBER, _replayable(u, statuses=[u.status.model_dump(mode="json")]), u.metadata.phone_number_id
-        )
-        for u in batch
-        if u.metadata.phone_number_id not in clients
-    ]
+    kept = {id(u) for u in routed}
+    return [_waiting_status(u, numbers.reason(u.metadata.phone_number_id)) for u in batch if id(u) not in kept]
+
+
+def _waiting_status(update: StatusUpdate, reason: str) -> Unparsed:
+    status = update.replayable
+    return Unparsed(reason, _replayable(update, statuses=[status]), update.metadata.phone_number_id)
 
 
 def _replayable(update: MessageUpdate | StatusUpdate, **items: list[dict[str, Any]]) -> dict[str, Any]:
-    """A part for a number not (yet) in the directory, kept whole — WABA, metadata, contact — so that
-    ``python -m router.parked replay`` can hand it to the router again once the number is registered."""
+    """A part for a number not (yet) in the directory or not active, kept whole — WABA, metadata, contact — so that
+    ``number.activated`` (or ``python -m router.parked replay``) can hand it to the router again."""
     value: dict[str, Any] = {"messaging_product": "whatsapp", "metadata": update.metadata.model_dump(), **items}
     if isinstance(update, MessageUpdate) and update.contact is not None:
         value["contacts"] = [update.contact.model_dump(mode="json", exclude_none=True)]

@@ -30,8 +30,10 @@ async def insert_parked(
     inserted = await conn.fetchval(
         """INSERT INTO router.parked (payload_sha256, reason, phone_number_id, payload, original_sha256)
            VALUES ($1, $2, $3, $4, $5)
-           -- Parked again after a replay: waiting again (the event's derived id makes it no news downstream).
-           ON CONFLICT (payload_sha256) DO UPDATE SET replayed_at = NULL WHERE router.parked.replayed_at IS NOT NULL
+           -- Parked again after a replay: waiting again (the event's derived id makes it no news downstream),
+           -- for the reason it has now (a number once unknown may be pending by now).
+           ON CONFLICT (payload_sha256) DO UPDATE SET replayed_at = NULL, reason = EXCLUDED.reason
+            WHERE router.parked.replayed_at IS NOT NULL OR router.parked.reason <> EXCLUDED.reason
            RETURNING true""",
         digest,
         item.reason,

@@ -106,6 +106,12 @@ class StatusUpdate:
     waba_id: str
     metadata: Metadata
     status: Status
+    # Meta's object as it came (unix-seconds timestamps included), so that a parked status can be replayed.
+    raw: dict[str, Any] | None = None
+
+    @property
+    def replayable(self) -> dict[str, Any]:
+        return self.raw if self.raw is not None else self.status.model_dump(mode="json")
 
 
 @dataclass(frozen=True)
@@ -159,6 +165,6 @@ def _messages_change(waba_id: str, raw: dict[str, Any]) -> Iterator[Update]:
         yield MessageUpdate(waba_id, metadata, message, contact)
     for item in value.statuses:
         try:
-            yield StatusUpdate(waba_id, metadata, Status.model_validate(item))
+            yield StatusUpdate(waba_id, metadata, Status.model_validate(item), item if isinstance(item, dict) else None)
         except ValidationError as exc:
             yield Unparsed(f"unreadable status: {short_reason(exc)}", _as_payload(item), pnid)
