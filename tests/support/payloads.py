@@ -24,6 +24,19 @@ def text_message(
     }
 
 
+def reaction_message(
+    emoji: str, *, to_wamid: str, sender: str = "573001112233", timestamp: int | None = None
+) -> dict[str, Any]:
+    """A customer's reaction (``emoji``) to the message ``to_wamid``."""
+    return {
+        "from": sender,
+        "id": new_wamid(),
+        "timestamp": str(timestamp or int(time.time())),
+        "type": "reaction",
+        "reaction": {"message_id": to_wamid, "emoji": emoji},
+    }
+
+
 def status(wamid: str, state: str, *, recipient: str = "573001112233", timestamp: int | None = None) -> dict[str, Any]:
     return {
         "id": wamid,

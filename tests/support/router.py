@@ -47,10 +47,15 @@ async def business_wrote(infra: Infrastructure, tenant: Tenant, wa_id: str, text
         text=text,
         sent_at=at,
     )
-    await record_outbound(
-        wrap(sent, correlation_id="corr-test", tenant_id=tenant.client_id), Deps(infra.pool, infra.publisher)
-    )
+    await reply_recorded(infra, sent)
     return sent.wamid
+
+
+async def reply_recorded(infra: Infrastructure, sent: MessageSent) -> None:
+    """The sender's ``message.sent`` (a reply it sent, with its ``send_id``), recorded by the router."""
+    await record_outbound(
+        wrap(sent, correlation_id="corr-test", tenant_id=sent.client_id), Deps(infra.pool, infra.publisher)
+    )
 
 
 def image_message(

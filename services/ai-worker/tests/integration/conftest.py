@@ -1,13 +1,15 @@
 """The ai-worker's handler with the real openai client against the sandbox's stub, the real broker and database,
-and one customer's conversation written into ``router.messages`` the way the router stores it."""
+and one customer's conversation stored by the router's own handlers from Meta's webhooks and ``message.sent``."""
 
 from __future__ import annotations
 
+import asyncio
+import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-import asyncpg
 import openai
 import pytest
 
@@ -16,7 +18,8 @@ from ai_worker.llm import OpenAIReplyWriter
 from shared.contracts.envelope import Envelope, wrap
 from shared.contracts.messages import MessageReceived, MessageSent
 from shared.messaging.runtime import Infrastructure
-from tests.support.payloads import new_wamid
+from tests.support.payloads import new_wamid, reaction_message, text_message
+from tests.support.router import business_wrote, customer_wrote, image_message, reply_recorded
 from tests.support.sandbox import Sandbox
 from tests.support.tenants import Tenant
 
@@ -33,53 +36,47 @@ async def deps(infra: Infrastructure, sandbox: Sandbox) -> AsyncIterator[Deps]:
 class Chat:
     """One customer writing to one tenant's number."""
 
-    pool: asyncpg.Pool
+    infra: Infrastructure
     tenant: Tenant
     customer: str = CUSTOMER
 
     async def write(
-        self,
-        text: str | None,
-        at: datetime,
-        direction: str = "inbound",
-        message_type: str = "text",
-        payload: str = "{}",  # JSON text
-        wamid: str | None = None,
+        self, text: str | None, at: datetime, direction: str = "inbound", message_type: str = "text"
     ) -> str:
-        """What the router would have stored before publishing ``message.received``."""
-        wamid = wamid or new_wamid()
-        await self.pool.execute(
-            """INSERT INTO router.messages
-                   (wamid, client_id, phone_number_id, wa_id, direction, message_type, body, payload, sent_at)
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $8::text::jsonb, $9)""",
-            wamid,
-            self.tenant.client_id,
-            self.tenant.phone_number_id,
-            self.customer,
-            direction,
-            message_type,
-            text,
-            payload,
-            at,
-        )
-        return wamid
+        """The customer's message in Meta's webhook, stored by the router before it publishes ``message.received``
+        (``outbound``: the business wrote it, not the ai-worker: a CRM's send through the sender); its wamid."""
+        if direction == "outbound":
+            assert text is not None
+            return await business_wrote(self.infra, self.tenant, self.customer, text, at)
+        return await customer_wrote(self.infra, self.tenant, self._message(text, at, message_type))
+
+    def _message(self, text: str | None, at: datetime, message_type: str) -> dict[str, Any]:
+        timestamp = int(at.timestamp())
+        if message_type == "reaction":
+            assert text is not None
+            return reaction_message(text, to_wamid=new_wamid(), sender=self.customer, timestamp=timestamp)
+        if message_type == "image":
+            assert text is None  # a photo without words
+            return image_message(f"media-{uuid.uuid4().hex[:8]}", sender=self.customer, timestamp=timestamp)
+        assert message_type == "text" and text is not None
+        return text_message(text, sender=self.customer, timestamp=timestamp)
 
     async def sent(self, command: dict[str, object], at: datetime) -> str:
-        """The router's record of a ``message.send`` the sender has sent (its ``MessageSent``, as payload)."""
+        """The router's record of a ``message.send`` the sender has sent (its ``MessageSent``); its wamid."""
         data = command["data"]
         assert isinstance(data, dict)
-        wamid = new_wamid()
         sent = MessageSent(
             client_id=self.tenant.client_id,
             send_id=command["id"],  # type: ignore[arg-type]
             phone_number_id=self.tenant.phone_number_id,
             to=self.customer,
-            wamid=wamid,
+            wamid=new_wamid(),
             text=data["text"],
             reply_to_wamid=data["reply_to_wamid"],
             sent_at=at,
         )
-        return await self.write(sent.text, at, direction="outbound", payload=sent.model_dump_json(), wamid=wamid)
+        await reply_recorded(self.infra, sent)
+        return sent.wamid
 
     def received(
         self, wamid: str, text: str | None, at: datetime, message_type: str = "text"
@@ -100,12 +97,26 @@ class Chat:
             tenant_id=self.tenant.client_id,
         )
 
+    async def past_the_burst_window(self, wamids: list[str], window_ms: int, timeout: float = 5) -> None:
+        """Bounded poll until the router stored each of ``wamids`` at least ``window_ms`` ago, as the database's
+        clock sees it (the ai-worker's measure): when the retry queue would hand them back."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while await self.infra.pool.fetchval(
+            """SELECT count(*) FROM router_read.messages
+                WHERE wamid = ANY($1) AND recorded_at > clock_timestamp() - make_interval(secs => $2)""",
+            wamids,
+            window_ms / 1000,
+        ):
+            assert loop.time() < deadline, "the burst window did not pass"
+            await asyncio.sleep(0.05)
+
 
 # Tests take these fixtures unannotated: a conftest is not importable for its types.
 @pytest.fixture
 def make_chat(infra: Infrastructure) -> Callable[..., Chat]:
     def make(tenant: Tenant, customer: str = CUSTOMER) -> Chat:
-        return Chat(infra.pool, tenant, customer)
+        return Chat(infra, tenant, customer)
 
     return make
 
