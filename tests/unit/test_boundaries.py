@@ -1,6 +1,10 @@
 """Services share only ``shared/``, broker messages and owners' read views: no service imports another's code;
 ``shared`` and the sandbox (the outside world) import no service; a service's SQL names only its own schema and the
-``*_read`` views of others (the gateway also its ``dashboard``); a read view reads only its owner's tables."""
+``*_read`` views of others (the gateway also its ``dashboard``); a read view reads only its owner's tables; a test
+writes only its own service's schema and seeds the others through their owners' code (``tests/support``).
+
+Over 150 lines on purpose: every boundary of the platform is checked in this one module, with the SQL reading
+its checks share."""
 
 from __future__ import annotations
 
@@ -27,6 +31,11 @@ OWNS |= {"billing": {"billing"}, "directory": {"directory"}}
 OWNERS = ("directory", "router", "billing", "sender", "ai_worker")
 SCHEMA_NAME = re.compile(rf"\b((?:{'|'.join(OWNERS)})(?:_read)?|dashboard)\.(\w+)")
 SQL = re.compile(r"\b(SELECT|INSERT|UPDATE|DELETE|FROM|JOIN)\b")
+_TABLE = r"\w+\.\w+"
+WRITE = re.compile(
+    rf"\b(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM|TRUNCATE(?:\s+TABLE)?)\s+(?:ONLY\s+)?({_TABLE}(?:\s*,\s*{_TABLE})*)",
+    re.I,
+)
 
 
 def imported_top_level(path: Path) -> set[str]:
@@ -66,9 +75,9 @@ def _docstrings(tree: ast.AST) -> set[int]:
     return {id(n.body[0].value) for n in nodes if ast.get_docstring(n, clean=False) is not None}  # type: ignore[attr-defined]
 
 
-def sql_names(path: Path) -> set[str]:
-    """Every ``schema.name`` of a known schema in the file's SQL: its string constants (f-string parts too) that
-    read as SQL, docstrings left out (prose names tables it does not query)."""
+def sql_texts(path: Path) -> list[str]:
+    """The file's string constants (an f-string's literal parts as one), docstrings left out: prose names tables
+    it does not query."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
     skip = _docstrings(tree)
     texts: list[str] = []
@@ -79,7 +88,17 @@ def sql_names(path: Path) -> set[str]:
             texts.append(" ".join(v.value for v in parts))
         elif isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in skip:
             texts.append(node.value)
-    return {f"{schema}.{name}" for text in texts if SQL.search(text) for schema, name in SCHEMA_NAME.findall(text)}
+    return texts
+
+
+def sql_names(path: Path) -> set[str]:
+    """Every ``schema.name`` of a known schema in the file's SQL: its string constants that read as SQL."""
+    return {f"{s}.{name}" for text in sql_texts(path) if SQL.search(text) for s, name in SCHEMA_NAME.findall(text)}
+
+
+def sql_writes(path: Path) -> set[str]:
+    """Every ``schema.table`` the file's SQL inserts into, updates, deletes from or truncates."""
+    return {name.strip() for text in sql_texts(path) for names in WRITE.findall(text) for name in names.split(",")}
 
 
 def may_read(package: str, schema: str) -> bool:
@@ -104,6 +123,25 @@ def test_the_sql_check_sees_sql_in_f_strings_and_not_in_prose(tmp_path: Path) ->
         """Q = f"SELECT 1 FROM router.parked p JOIN {X} directory.numbers n"\nimport router.messages\n"""
     )
     assert sql_names(module) == {"router.parked", "directory.numbers"}
+
+
+def schemas_each_test_may_write() -> list[tuple[Path, set[str]]]:
+    """Every test module with the schemas it may write: a service's tests its own service's; the platform's tests,
+    their support (which seeds through the owners' code), shared's tests and the benchmark none."""
+    owned = [
+        (p, OWNS[pkg]) for folder, pkg in SERVICES.items() for p in (ROOT / "services" / folder / "tests").rglob("*.py")
+    ]
+    return owned + [(p, set()) for folder in ("tests", "shared/tests", "bench") for p in (ROOT / folder).rglob("*.py")]
+
+
+def test_a_test_writes_only_its_own_service_s_schema_and_seeds_the_others_through_their_owners_code() -> None:
+    crossing = sorted(
+        f"{path.relative_to(ROOT)}: {name}"
+        for path, own in schemas_each_test_may_write()
+        for name in sql_writes(path)
+        if name.split(".")[0] not in own
+    )
+    assert not crossing, f"tests write other owners' tables by hand (seed through tests/support): {crossing}"
 
 
 _VIEW_READS = """SELECT view_schema, view_name, table_schema, table_name FROM information_schema.view_table_usage
