@@ -50,7 +50,9 @@ def serve(stack: AsyncExitStack) -> Serve:
 async def emulator(serve: Serve) -> str:
     gateway = WebhookReceiver()
     gateway.url = await serve(gateway.app()) + "/webhook/whatsapp"
-    config = SandboxSettings(app_secret=APP_SECRET, graph_token=TOKEN, sandbox_webhook_url=gateway.url, app_id=APP_ID)
+    config = SandboxSettings(
+        app_secret=SecretStr(APP_SECRET), graph_token=SecretStr(TOKEN), sandbox_webhook_url=gateway.url, app_id=APP_ID
+    )
     return await serve(graph_emulator.create_app(config))
 
 
