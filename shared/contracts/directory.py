@@ -8,18 +8,21 @@ that nobody consumes is answered by ``command.rejected`` carrying the command's 
 
 Secrets never travel on the broker: ``client.create`` carries the SHA-256 of an API key the caller generated
 (``shared.api_keys``), never the key; business tokens stay in the directory, encrypted.
+Longer than 150 lines on purpose: the directory's whole public vocabulary on one page.
 """
 
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import ClassVar, Literal
 
 from pydantic import BaseModel, Field
 
-from shared.contracts.envelope import Command, Event
+from shared.contracts.envelope import Command, Event, Payload
 
 QuotaPolicy = Literal["count_paid", "pause_ai"]
+RejectionReason = Literal["malformed", "unknown_command", "not_found", "conflict", "invalid", "meta_error"]
 # The onboarding's state machine (directory/onboarding): the hosted/embedded signup branch
 # pending → signup_started → code_exchanged → subscribed → registered → active, the manual branch
 # pending → code_requested → code_verified → registered → active, and failed / suspended.
@@ -191,12 +194,38 @@ class CommandRejected(Event):
     TYPE: ClassVar[str] = "command.rejected"
     command_id: uuid.UUID | None
     command_type: str
-    reason: Literal["malformed", "unknown_command", "not_found", "conflict", "invalid", "meta_error"]
+    reason: RejectionReason
     message: str
     errors: tuple[str, ...] = ()
 
 
-ALL = (
+class NumberMove(Command):
+    """Give a number to another client (a business sold, re-onboarded): its past stays with the client it
+    belonged to; the new owner starts from its own quota. Carried out by the directory service (``python -m
+    directory``), as ``python -m directory.admin move-number`` does for an operator. Answered by ``number.moved``."""
+
+    TYPE: ClassVar[str] = "number.move"
+    phone_number_id: str
+    to_client_id: uuid.UUID
+    # The new owner's, when given; else the number keeps its own.
+    free_quota: int | None = None
+    display_name: str | None = None
+    waba_id: str | None = None
+
+
+class NumberMoved(Event):
+    """A number changed owner. From ``moved_at`` its messages, conversations and usage are the new owner's
+    (the envelope's tenant); what came before stays the previous owner's. One event per move, even if retried."""
+
+    TYPE: ClassVar[str] = "number.moved"
+    phone_number_id: str
+    phone_number: str
+    from_client_id: uuid.UUID
+    to_client_id: uuid.UUID
+    moved_at: datetime
+
+
+ALL: tuple[type[Payload], ...] = (
     ClientCreate,
     ClientUpdate,
     NumberRegister,
@@ -211,4 +240,6 @@ ALL = (
     NumberActivated,
     NumberSuspended,
     CommandRejected,
+    NumberMove,
+    NumberMoved,
 )

@@ -13,7 +13,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from shared.contracts import meta_events
+from shared.contracts import directory, meta_events
 from shared.contracts.envelope import Command, Event, Payload
 
 
@@ -190,33 +190,6 @@ class QuotaExhausted(Event):
     policy: Literal["count_paid", "pause_ai"]
 
 
-class NumberMove(Command):
-    """Give a number to another client (a business sold, re-onboarded): its past stays with the client it
-    belonged to; the new owner starts from its own quota. Carried out by the directory service (coming with
-    onboarding); until it runs, no queue takes it and a confirmed publish of it fails as unroutable (commands are
-    mandatory): an operator runs ``python -m directory.admin move-number``. Answered by ``number.moved``."""
-
-    TYPE: ClassVar[str] = "number.move"
-    phone_number_id: str
-    to_client_id: uuid.UUID
-    # The new owner's, when given; else the number keeps its own.
-    free_quota: int | None = None
-    display_name: str | None = None
-    waba_id: str | None = None
-
-
-class NumberMoved(Event):
-    """A number changed owner. From ``moved_at`` its messages, conversations and usage are the new owner's
-    (the envelope's tenant); what came before stays the previous owner's. One event per move, even if retried."""
-
-    TYPE: ClassVar[str] = "number.moved"
-    phone_number_id: str
-    phone_number: str
-    from_client_id: uuid.UUID
-    to_client_id: uuid.UUID
-    moved_at: datetime
-
-
 ALL: tuple[type[Payload], ...] = (
     WebhookReceived,
     WebhookParked,
@@ -229,8 +202,7 @@ ALL: tuple[type[Payload], ...] = (
     ReplyPaused,
     ConversationOpened,
     QuotaExhausted,
-    NumberMove,
-    NumberMoved,
     *meta_events.ALL,
+    *directory.ALL,
 )
 BY_TYPE: dict[str, type[Payload]] = {m.TYPE: m for m in ALL}

@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from shared.contracts import directory as dir_
 from shared.contracts import meta_events
-from shared.contracts.directory import NumberActivated
 from shared.contracts.envelope import Payload
 from shared.contracts.messages import (
     ALL,
@@ -22,8 +22,6 @@ from shared.contracts.messages import (
     MessageReceived,
     MessageSent,
     MessageStatusChanged,
-    NumberMove,
-    NumberMoved,
     QuotaExhausted,
     ReplyPaused,
     SendMessage,
@@ -60,7 +58,7 @@ ROLES: dict[str, Role] = {
         Role(
             "router",
             # number.activated: what waited for the number (unknown, pending, suspended) is handed back.
-            consumes=(WebhookReceived, MessageSent, NumberActivated),
+            consumes=(WebhookReceived, MessageSent, dir_.NumberActivated),
             # webhook.received: replays (number.activated, `python -m router.parked replay`) hand parked parts back
             # to the router itself.
             publishes=(MessageReceived, MessageStatusChanged, WebhookParked, *meta_events.ALL, WebhookReceived),
@@ -72,9 +70,29 @@ ROLES: dict[str, Role] = {
             consumes=(MessageReceived, MessageSent, MessageStatusChanged),
             publishes=(ConversationOpened, QuotaExhausted),
         ),
-        # `python -m directory.admin move-number` announces moves today; number.move comes with onboarding.
-        Role("directory", consumes=(), publishes=(NumberMoved,)),
-        Role("crm", consumes=(), publishes=(NumberMove,), outside=True),
+        # number.request_code / verify_code / complete_signup need Meta's calls (next): unconsumed until then, so
+        # the commands exchange's alternate exchange answers them with command.rejected (unknown_command).
+        Role(
+            "directory",
+            consumes=(
+                dir_.ClientCreate,
+                dir_.ClientUpdate,
+                dir_.NumberRegister,
+                dir_.NumberSuspend,
+                dir_.NumberResume,
+                dir_.NumberMove,
+            ),
+            publishes=(
+                dir_.ClientCreated,
+                dir_.ClientUpdated,
+                dir_.NumberOnboardingChanged,
+                dir_.NumberActivated,
+                dir_.NumberSuspended,
+                dir_.NumberMoved,
+                dir_.CommandRejected,
+            ),
+        ),
+        Role("crm", consumes=(), publishes=tuple(m for m in dir_.ALL if m.KIND == "command"), outside=True),
     )
 }
 

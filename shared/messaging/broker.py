@@ -100,6 +100,10 @@ class Publisher:
         for whoever binds to them (the CRM) and may have no listener yet."""
         if self._role is not None:
             contract.check_publish(self._role, envelope.type)
+        if envelope.data.KIND == "command" and envelope.type not in topology.CONSUMED_TYPES:
+            # The commands exchange's alternate exchange would take it and answer command.rejected: that is for
+            # outside publishers (the CRM); for wamux's own a command no queue takes stays a failed publish.
+            raise PublishFailed("unroutable", envelope.type)
         exchange = await self.exchange(self._names.exchange_for(envelope.data.KIND))
         mandatory = envelope.data.KIND == "command" or envelope.type in topology.CONSUMED_TYPES
         await self.publish_raw(exchange, envelope.type, to_message(envelope), mandatory=mandatory)

@@ -7,7 +7,10 @@ is the message acked. It never acks itself; it raises instead:
 - :class:`Reject` — the message can never succeed: it goes to the role's dead-letter queue with the reason;
 - anything else — an outage or a bug: retried with growing delays, dead-lettered after ``max_attempts``.
 
-A message that is not an envelope, or has no route on this queue, is dead-lettered at once.
+A message that is not an envelope, has no route on this queue, or whose payload fails validation is dead-lettered
+at once — unless the service gave an ``unreadable`` handler (the directory answers such a command with
+``command.rejected``): then that handler runs under the same policy, and the message is acked once it returns.
+Over 150 lines: the whole ack policy stays in one place.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
 from aio_pika.abc import AbstractIncomingMessage, AbstractQueue, AbstractRobustConnection
 from pydantic import ValidationError
@@ -56,6 +59,20 @@ class Route(Generic[D]):
     handler: Callable[[Any, D], Awaitable[None]]
 
 
+@dataclass(frozen=True)
+class Unreadable:
+    """A delivery the routes cannot take, as an ``unreadable`` handler receives it."""
+
+    body: bytes
+    reason: Literal["not_an_envelope", "no_route", "invalid"]
+    header: EnvelopeHeader | None  # None when the body is not even an envelope
+    errors: tuple[str, ...]  # pydantic's errors in plain words: "data.name: Field required"
+
+
+def plain_errors(exc: ValidationError) -> tuple[str, ...]:
+    return tuple(f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}" for e in exc.errors())
+
+
 class Consumer(Generic[D]):
     def __init__(
         self,
@@ -65,8 +82,9 @@ class Consumer(Generic[D]):
         publisher: Publisher,
         names: topology.Topology,
         max_attempts: int = 8,
+        unreadable: Callable[[Unreadable, D], Awaitable[None]] | None = None,
     ):
-        self.role, self.routes, self.deps = role, routes, deps
+        self.role, self.routes, self.deps, self._unreadable = role, routes, deps, unreadable
         self._publisher, self._names, self._max_attempts = publisher, names, max_attempts
         self._queue: AbstractQueue | None = None
         self._tag: str | None = None
@@ -111,26 +129,40 @@ class Consumer(Generic[D]):
         try:
             header = EnvelopeHeader.model_validate_json(message.body)
         except ValidationError as exc:
-            return await self._dead_letter(message, f"not a wamux envelope: {exc.errors()[0]['msg']}")
+            unreadable = Unreadable(message.body, "not_an_envelope", None, plain_errors(exc))
+            return await self._cannot_read(message, unreadable, f"not a wamux envelope: {exc.errors()[0]['msg']}")
         route = self.routes.get(header.type)
         if route is None:
-            return await self._dead_letter(message, f"no handler for {header.type!r} on {self.role}")
+            unreadable = Unreadable(message.body, "no_route", header, ())
+            return await self._cannot_read(message, unreadable, f"no handler for {header.type!r} on {self.role}")
         with bind_context(correlation_id=header.correlation_id, tenant_id=header.tenant_id, message_type=header.type):
             try:
                 envelope = Envelope[route.model].model_validate_json(message.body)  # type: ignore[name-defined]
             except ValidationError as exc:
-                return await self._dead_letter(message, f"invalid {header.type}: {exc}")
-            try:
-                await route.handler(envelope, self.deps)
-            except Retry as exc:
-                await self._retry(message, str(exc), exc.delay_s, counts=exc.counts)
-            except Reject as exc:
-                await self._dead_letter(message, str(exc))
-            except Exception as exc:
-                log.exception("handler.failed", message_id=str(header.id))
-                await self._retry(message, f"{type(exc).__name__}: {exc}", None)
-            else:
-                await message.ack()
+                unreadable = Unreadable(message.body, "invalid", header, plain_errors(exc))
+                return await self._cannot_read(message, unreadable, f"invalid {header.type}: {exc}")
+            await self._run(message, route.handler(envelope, self.deps), str(header.id))
+
+    async def _cannot_read(self, message: AbstractIncomingMessage, unreadable: Unreadable, reason: str) -> None:
+        if self._unreadable is None:
+            return await self._dead_letter(message, reason)
+        log.warning("message.unreadable", reason=reason[:500], queue=self.role)
+        message_id = str(unreadable.header.id) if unreadable.header is not None else ""
+        await self._run(message, self._unreadable(unreadable, self.deps), message_id)
+
+    async def _run(self, message: AbstractIncomingMessage, handling: Awaitable[None], message_id: str) -> None:
+        """The ack policy around one handler's work."""
+        try:
+            await handling
+        except Retry as exc:
+            await self._retry(message, str(exc), exc.delay_s, counts=exc.counts)
+        except Reject as exc:
+            await self._dead_letter(message, str(exc))
+        except Exception as exc:
+            log.exception("handler.failed", message_id=message_id)
+            await self._retry(message, f"{type(exc).__name__}: {exc}", None)
+        else:
+            await message.ack()
 
     async def _retry(
         self, message: AbstractIncomingMessage, reason: str, delay_s: float | None, *, counts: bool = True

@@ -23,7 +23,7 @@ from shared import db
 from shared.contracts import roles as contract
 from shared.logging import configure_logging, get_logger
 from shared.messaging import broker, topology
-from shared.messaging.consumer import Consumer, Route
+from shared.messaging.consumer import Consumer, Route, Unreadable
 from shared.settings import Settings
 
 log = get_logger(__name__)
@@ -87,11 +87,13 @@ def serve(
     routes: Mapping[str, Route[D]],
     bootstrap: Callable[[Infrastructure[S]], AbstractAsyncContextManager[D]],
     settings_class: type[S],
+    unreadable: Callable[[Unreadable, D], Awaitable[None]] | None = None,
 ) -> None:
-    """A worker's ``main``: its settings from the environment, JSON logs, consume until SIGTERM."""
+    """A worker's ``main``: its settings from the environment, JSON logs, consume until SIGTERM. ``unreadable``
+    answers what the routes cannot take (else it is dead-lettered: :mod:`shared.messaging.consumer`)."""
     settings = settings_class(service=role)
     configure_logging(settings.service, settings.log_level)
-    asyncio.run(run_worker(settings, role, routes, bootstrap))
+    asyncio.run(run_worker(settings, role, routes, bootstrap, unreadable=unreadable))
 
 
 async def run_worker(
@@ -100,11 +102,12 @@ async def run_worker(
     routes: Mapping[str, Route[D]],
     bootstrap: Callable[[Infrastructure[S]], AbstractAsyncContextManager[D]],
     stop: asyncio.Event | None = None,
+    unreadable: Callable[[Unreadable, D], Awaitable[None]] | None = None,
 ) -> None:
     contract.check_routes(role, routes)  # before connecting: a worker that breaks its contract never starts
     stop = stop or stop_on_signals()
     async with infrastructure(settings, role) as infra, bootstrap(infra) as deps:
-        consumer = Consumer(role, routes, deps, infra.publisher, infra.names)
+        consumer = Consumer(role, routes, deps, infra.publisher, infra.names, unreadable=unreadable)
         await consumer.start(infra.connection, settings.prefetch)
         log.info("service.started", queue=infra.names.queue(role))
         await stop.wait()

@@ -9,18 +9,30 @@ a queue cannot change once declared (RabbitMQ answers PRECONDITION_FAILED): chan
                                                                           ▼
                                             {p}.<role>.retry.<N>s (TTL N s, then back to {p}.<role>)
                                             {p}.<role>.dead        (poison messages, for an operator)
+
+    {p}.commands ──(no binding for the key: alternate exchange)──▶ {p}.commands.unrouted (fanout)
+                                                                  ──▶ {p}.commands.unrouted (quorum; the directory
+                                                                      answers each with command.rejected)
+
+An exchange's arguments cannot change either: a ``{p}.commands`` declared before it had an alternate exchange is
+kept as it is, and :func:`declare` logs the ``rabbitmqctl set_policy`` line that gives it one.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
 from aio_pika import ExchangeType
-from aio_pika.abc import AbstractChannel
+from aio_pika.abc import AbstractChannel, AbstractExchange
+from aiormq.exceptions import ChannelPreconditionFailed
 
 from shared.contracts import roles as contract
 from shared.contracts.roles import Role
+from shared.logging import get_logger
+
+log = get_logger(__name__)
 
 # Retry delays a consumer may ask for; a requested delay is rounded up to the next tier.
 RETRY_TIERS_S: tuple[int, ...] = (1, 5, 30, 120, 600)
@@ -45,6 +57,11 @@ class Topology:
     @property
     def commands(self) -> str:
         return f"{self.prefix}.commands"
+
+    @property
+    def unrouted(self) -> str:
+        """The commands exchange's alternate exchange, and the queue bound to it: commands nobody consumes."""
+        return f"{self.prefix}.commands.unrouted"
 
     @property
     def dlx(self) -> str:
@@ -93,8 +110,8 @@ def retry_tier(delay_s: float) -> int:
 
 async def declare(channel: AbstractChannel, topology: Topology) -> None:
     events = await channel.declare_exchange(topology.events, ExchangeType.TOPIC, durable=True)
-    commands = await channel.declare_exchange(topology.commands, ExchangeType.TOPIC, durable=True)
     dlx = await channel.declare_exchange(topology.dlx, ExchangeType.DIRECT, durable=True)
+    commands = await _declare_commands(channel, topology)
     exchanges = {"events": events, "commands": commands}
     for role, bindings in ROLES.items():
         name = topology.queue(role)
@@ -118,6 +135,36 @@ async def declare(channel: AbstractChannel, topology: Topology) -> None:
             )
 
 
+def set_policy_command(topology: Topology) -> str:
+    """The operator's line that gives an existing commands exchange its alternate exchange."""
+    pattern = f"^{re.escape(topology.commands)}$"
+    return (
+        f"rabbitmqctl set_policy --apply-to exchanges {topology.prefix}-commands-unrouted '{pattern}' "
+        f'\'{{"alternate-exchange":"{topology.unrouted}"}}\''
+    )
+
+
+async def _declare_commands(channel: AbstractChannel, topology: Topology) -> AbstractExchange:
+    unrouted = await channel.declare_exchange(topology.unrouted, ExchangeType.FANOUT, durable=True)
+    queue = await channel.declare_queue(topology.unrouted, durable=True, arguments={"x-queue-type": "quorum"})
+    await queue.bind(unrouted)
+    try:
+        return await channel.declare_exchange(
+            topology.commands, ExchangeType.TOPIC, durable=True, arguments={"alternate-exchange": topology.unrouted}
+        )
+    except ChannelPreconditionFailed:
+        # Declared before it had an alternate exchange (RabbitMQ closed the channel): keep it, and say how to add
+        # one without a restart — a policy applies to an existing exchange; an argument cannot.
+        await channel.reopen()
+        log.warning(
+            "topology.commands_without_alternate_exchange",
+            exchange=topology.commands,
+            consequence="a command nobody consumes is dropped instead of answered with command.rejected",
+            fix=set_policy_command(topology),
+        )
+        return await channel.declare_exchange(topology.commands, ExchangeType.TOPIC, durable=True, passive=True)
+
+
 async def delete(channel: AbstractChannel, topology: Topology) -> None:
     """Remove a topology (tests use a random prefix per run and clean up after themselves)."""
     for role in ROLES:
@@ -127,5 +174,6 @@ async def delete(channel: AbstractChannel, topology: Topology) -> None:
             *(topology.retry_queue(role, d) for d in RETRY_TIERS_S),
         ):
             await channel.queue_delete(name, if_unused=False, if_empty=False)
-    for exchange in (topology.events, topology.commands, topology.dlx):
+    await channel.queue_delete(topology.unrouted, if_unused=False, if_empty=False)
+    for exchange in (topology.events, topology.commands, topology.dlx, topology.unrouted):
         await channel.exchange_delete(exchange)

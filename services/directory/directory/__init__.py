@@ -7,4 +7,7 @@ every number's change of owner. The only writer of that schema; everyone else re
 - :mod:`directory.numbers` — a number under one client at a time; a number another client holds is refused.
 - :mod:`directory.moves` — the only way a number changes owner, recorded and announced (``number.moved``).
 - :mod:`directory.admin` — the operator's commands: ``python -m directory.admin``.
+- ``python -m directory`` (:mod:`directory.__main__`) — the CRM's commands carried out (:mod:`directory.handlers`,
+  answered as :mod:`directory.answers` says; :mod:`directory.onboardings` stores the onboardings), unreadable and
+  unrouted commands answered ``command.rejected`` (:mod:`directory.unreadable`).
 """

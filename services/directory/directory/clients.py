@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 import asyncpg
 
@@ -43,3 +44,43 @@ async def upsert_client(
         hash_api_key(api_key),
     )
     return NewClient(client_id, api_key)
+
+
+# What a client.create / client.update may set, as directory.clients columns (the command's field names).
+PROFILE = ("name", "personality", "language", "timezone", "quota_policy", "free_quota")
+
+
+async def create_client(
+    conn: asyncpg.Connection, client_id: uuid.UUID, profile: dict[str, Any], key: bytes | None
+) -> bool:
+    """Insert the client; ``False`` when the id exists already (nothing changed). Two at once: one inserts."""
+    inserted = await conn.fetchval(
+        """INSERT INTO directory.clients (id, name, personality, language, timezone, quota_policy, free_quota,
+                                          api_key_hash)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (id) DO NOTHING RETURNING true""",
+        client_id,
+        *(profile[field] for field in PROFILE),
+        key,
+    )
+    return bool(inserted)
+
+
+async def client_for_update(conn: asyncpg.Connection, client_id: uuid.UUID) -> dict[str, Any] | None:
+    """The client's profile (and key hash), locked until the transaction ends; ``None`` when unknown."""
+    row = await conn.fetchrow(
+        "SELECT name, personality, language, timezone, quota_policy, free_quota, api_key_hash"
+        " FROM directory.clients WHERE id = $1 FOR UPDATE",
+        client_id,
+    )
+    return dict(row) if row is not None else None
+
+
+async def update_client(conn: asyncpg.Connection, client_id: uuid.UUID, changes: dict[str, Any]) -> None:
+    columns = [field for field in PROFILE if field in changes]  # names from PROFILE only, never from input
+    if columns:
+        assignments = ", ".join(f"{column} = ${i}" for i, column in enumerate(columns, start=2))
+        await conn.execute(
+            f"UPDATE directory.clients SET {assignments} WHERE id = $1",  # noqa: S608
+            client_id,
+            *(changes[c] for c in columns),
+        )

@@ -14,8 +14,8 @@ from datetime import datetime
 import asyncpg
 
 from directory.numbers import NotInDirectory
+from shared.contracts.directory import NumberMoved
 from shared.contracts.envelope import Envelope, derived_id, wrap
-from shared.contracts.messages import NumberMoved
 from shared.messaging.broker import Publisher
 
 

@@ -81,3 +81,25 @@ async def _conflict(conn: asyncpg.Connection, client_id: uuid.UUID, phone_number
     return NumberConflict(
         f"{held} is already this client's under phone_number_id {row['phone_number_id']}: add it with that id"
     )
+
+
+async def number_for_update(
+    conn: asyncpg.Connection, client_id: uuid.UUID, phone_number_id: str
+) -> asyncpg.Record | None:
+    """The client's number, locked until the transaction ends; ``None`` when the client has no such number."""
+    return await conn.fetchrow(
+        """SELECT phone_number, phone_number_id, waba_id, display_name, status FROM directory.numbers
+            WHERE client_id = $1 AND phone_number_id = $2 FOR UPDATE""",
+        client_id,
+        phone_number_id,
+    )
+
+
+async def set_status(conn: asyncpg.Connection, phone_number_id: str, status: str) -> None:
+    await conn.execute("UPDATE directory.numbers SET status = $2 WHERE phone_number_id = $1", phone_number_id, status)
+
+
+async def holder(conn: asyncpg.Connection, e164: str) -> uuid.UUID | None:
+    """The client that holds this phone number in the directory, if any."""
+    held = await conn.fetchval("SELECT client_id FROM directory.numbers WHERE phone_number = $1", e164)
+    return uuid.UUID(str(held)) if held is not None else None

@@ -1,5 +1,5 @@
-"""The directory's settings (``python -m directory.admin`` today): the broker and the database. Onboarding will
-add Graph (``shared.settings.GraphSettings``) when the directory starts registering numbers with Meta."""
+"""The directory's settings (``python -m directory`` and ``python -m directory.admin``): the broker and the
+database. Onboarding's calls to Meta will add Graph (``shared.settings.GraphSettings``)."""
 
 from __future__ import annotations
 

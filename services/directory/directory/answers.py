@@ -1,0 +1,109 @@
+"""How every directory handler opens and answers: once per envelope, in one transaction, with events confirmed.
+
+:func:`once_per_envelope` records the command's envelope id in ``directory.inbox`` in the same transaction as its
+effect; a command seen before changes nothing and is not answered again. Answers are published (confirmed) before
+that transaction commits, with ids derived from the command's id: a crash after the publish and before the commit
+redoes the effect and publishes the very same events, which consumers drop as duplicates (as billing does).
+A :class:`Refused` command is recorded as handled too, its partial effect rolled back, and answered by
+``command.rejected``.
+"""
+
+from __future__ import annotations
+
+import functools
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import asyncpg
+
+from shared.contracts.directory import CommandRejected, RejectionReason
+from shared.contracts.envelope import Envelope, Payload, derived_id, wrap
+from shared.logging import get_logger
+from shared.messaging.broker import Publisher
+
+log = get_logger(__name__)
+M = TypeVar("M", bound=Payload)
+INBOX_RETENTION_DAYS = 30
+
+
+@dataclass(frozen=True)
+class Deps:
+    pool: asyncpg.Pool
+    publisher: Publisher
+
+
+class Refused(Exception):
+    """The command cannot be carried out (unknown client, a number another client holds, …): say why."""
+
+    def __init__(self, reason: RejectionReason, message: str, errors: tuple[str, ...] = ()):
+        super().__init__(message)
+        self.reason, self.message, self.errors = reason, message, errors
+
+
+def once_per_envelope(
+    effect: Callable[[Envelope[M], Deps, asyncpg.Connection], Awaitable[None]],
+) -> Callable[[Envelope[M], Deps], Awaitable[None]]:
+    @functools.wraps(effect)
+    async def handler(envelope: Envelope[M], deps: Deps) -> None:
+        async with deps.pool.acquire() as conn, conn.transaction():
+            if not await first_time(conn, envelope.id):
+                log.info("command.duplicate", command_id=str(envelope.id))
+                return
+            try:
+                async with conn.transaction():  # a savepoint: a refusal undoes the effect, keeps the inbox record
+                    await effect(envelope, deps, conn)
+            except Refused as refusal:
+                await answer(deps, envelope, rejection(envelope.id, envelope.type, refusal), tenant_of(envelope))
+
+    return handler
+
+
+async def first_time(conn: asyncpg.Connection, envelope_id: uuid.UUID) -> bool:
+    inserted = await conn.fetchval(
+        "INSERT INTO directory.inbox (envelope_id) VALUES ($1) ON CONFLICT DO NOTHING RETURNING true", envelope_id
+    )
+    return bool(inserted)
+
+
+async def forget_old_envelopes(pool: asyncpg.Pool) -> int:
+    deleted = await pool.execute(
+        "DELETE FROM directory.inbox WHERE handled_at < now() - make_interval(days => $1)", INBOX_RETENTION_DAYS
+    )
+    return int(deleted.split()[-1])
+
+
+def rejection(command_id: uuid.UUID | None, command_type: str, refusal: Refused) -> CommandRejected:
+    log.info("command.rejected", command_type=command_type, reason=refusal.reason)
+    return CommandRejected(
+        command_id=command_id,
+        command_type=command_type,
+        reason=refusal.reason,
+        message=refusal.message,
+        errors=refusal.errors,
+    )
+
+
+def tenant_of(envelope: Envelope[Any]) -> uuid.UUID | None:
+    client_id = getattr(envelope.data, "client_id", None) or getattr(envelope.data, "to_client_id", None)
+    return envelope.tenant_id or client_id
+
+
+async def answer(
+    deps: Deps, cause: Envelope[Any], event: Payload, tenant_id: uuid.UUID | None, event_id: uuid.UUID | None = None
+) -> None:
+    """Publish ``event`` (confirmed) in answer to the command ``cause``; its id derived from the command's."""
+    await publish_answer(deps.publisher, cause.id, cause.correlation_id, event, tenant_id, event_id)
+
+
+async def publish_answer(
+    publisher: Publisher,
+    command_key: uuid.UUID | str,
+    correlation_id: str,
+    event: Payload,
+    tenant_id: uuid.UUID | None,
+    event_id: uuid.UUID | None = None,
+) -> None:
+    event_id = event_id or derived_id(event.TYPE, str(command_key))
+    await publisher.publish(wrap(event, id=event_id, tenant_id=tenant_id, correlation_id=correlation_id))

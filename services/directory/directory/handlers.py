@@ -1,0 +1,145 @@
+"""The directory's handlers: the CRM's commands carried out, each answered by an event or ``command.rejected``.
+
+Every handler is :func:`directory.answers.once_per_envelope`: one transaction with the envelope's inbox record,
+rows locked (``FOR UPDATE``, ``ON CONFLICT``) so two identical commands at once change state once.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import asyncpg
+
+from directory import clients, moves, numbers, onboardings
+from directory.answers import Deps, Refused, answer, once_per_envelope
+from directory.phones import InvalidPhoneNumber, to_e164
+from shared.contracts.directory import (
+    ClientCreate,
+    ClientCreated,
+    ClientUpdate,
+    ClientUpdated,
+    NumberActivated,
+    NumberMove,
+    NumberRegister,
+    NumberResume,
+    NumberSuspend,
+    NumberSuspended,
+)
+from shared.contracts.envelope import Envelope
+from shared.logging import get_logger, mask_phone
+
+log = get_logger(__name__)
+
+
+def _client(client_id: uuid.UUID, profile: dict[str, Any]) -> dict[str, Any]:
+    """The fields ``client.created`` / ``client.updated`` carry (never the personality: it can be long)."""
+    return {"client_id": client_id, **{k: profile[k] for k in ClientCreated.model_fields if k in profile}}
+
+
+@once_per_envelope
+async def create_client(envelope: Envelope[ClientCreate], deps: Deps, conn: asyncpg.Connection) -> None:
+    """Create the client; the same client created again is answered again and changes nothing."""
+    command = envelope.data
+    profile = command.model_dump(include=set(clients.PROFILE))
+    key = bytes.fromhex(command.api_key_sha256) if command.api_key_sha256 else None
+    if not await clients.create_client(conn, command.client_id, profile, key):
+        existing = await clients.client_for_update(conn, command.client_id)
+        assert existing is not None  # rows of directory.clients are never deleted
+        differing = sorted(f for f in clients.PROFILE if existing[f] != profile[f])
+        if key is not None and existing["api_key_hash"] != key:
+            differing.append("api_key_sha256")
+        if differing:
+            raise Refused(
+                "conflict",
+                f"client {command.client_id} exists with another {', '.join(differing)}: send client.update",
+            )
+    await answer(deps, envelope, ClientCreated.model_validate(_client(command.client_id, profile)), command.client_id)
+
+
+@once_per_envelope
+async def update_client(envelope: Envelope[ClientUpdate], deps: Deps, conn: asyncpg.Connection) -> None:
+    command = envelope.data
+    existing = await clients.client_for_update(conn, command.client_id)
+    if existing is None:
+        raise Refused("not_found", f"client {command.client_id} does not exist: send client.create first")
+    given = command.model_dump(include=set(clients.PROFILE) & command.model_fields_set, exclude_none=True)
+    changes = {field: value for field, value in given.items() if existing[field] != value}
+    await clients.update_client(conn, command.client_id, changes)
+    now = {**existing, **changes}
+    event = ClientUpdated.model_validate({**_client(command.client_id, now), "changed": tuple(sorted(changes))})
+    await answer(deps, envelope, event, command.client_id)
+
+
+@once_per_envelope
+async def register_number(envelope: Envelope[NumberRegister], deps: Deps, conn: asyncpg.Connection) -> None:
+    """Open the number's onboarding (``pending``); a number another client holds or is connecting is refused."""
+    command = envelope.data
+    try:
+        e164 = to_e164(command.phone_number)
+    except InvalidPhoneNumber as exc:
+        raise Refused("invalid", str(exc)) from exc
+    if await clients.client_for_update(conn, command.client_id) is None:
+        raise Refused("not_found", f"client {command.client_id} does not exist: send client.create first")
+    holder = await numbers.holder(conn, e164)
+    if holder is not None and holder != command.client_id:
+        raise Refused("conflict", f"{mask_phone(e164)} belongs to another client: it is never reassigned")
+    onboarding = await onboardings.open_onboarding(conn, command, e164)
+    if onboarding is None:  # this id, or a live onboarding of the number, exists already
+        onboarding = await onboardings.by_id(conn, command.onboarding_id) or await onboardings.live_for_number(
+            conn, e164
+        )
+        if onboarding is None:  # it failed meanwhile: the CRM may simply send the command again
+            raise Refused("conflict", f"the onboarding of {mask_phone(e164)} changed meanwhile: try again")
+        if onboarding.client_id != command.client_id or onboarding.phone_number != e164:
+            raise Refused("conflict", f"{mask_phone(e164)} is being connected by another onboarding")
+    log.info("number.onboarding", state=onboarding.state, phone_number=mask_phone(e164))
+    await answer(deps, envelope, onboarding.changed(), command.client_id)
+
+
+@once_per_envelope
+async def suspend_number(envelope: Envelope[NumberSuspend], deps: Deps, conn: asyncpg.Connection) -> None:
+    command = envelope.data
+    await _number(conn, command.client_id, command.phone_number_id)
+    await numbers.set_status(conn, command.phone_number_id, "suspended")
+    event = NumberSuspended(client_id=command.client_id, phone_number_id=command.phone_number_id, reason=command.reason)
+    await answer(deps, envelope, event, command.client_id)
+
+
+@once_per_envelope
+async def resume_number(envelope: Envelope[NumberResume], deps: Deps, conn: asyncpg.Connection) -> None:
+    """Active again: ``number.activated``, and the router hands back what waited for the number."""
+    command = envelope.data
+    number = await _number(conn, command.client_id, command.phone_number_id)
+    if number["status"] == "pending":
+        raise Refused("invalid", f"number {command.phone_number_id} is still onboarding: it activates when done")
+    await numbers.set_status(conn, command.phone_number_id, "active")
+    event = NumberActivated(
+        client_id=command.client_id,
+        phone_number_id=command.phone_number_id,
+        phone_number=number["phone_number"],
+        waba_id=number["waba_id"],
+        display_name=number["display_name"],
+    )
+    await answer(deps, envelope, event, command.client_id)
+
+
+@once_per_envelope
+async def move_number(envelope: Envelope[NumberMove], deps: Deps, conn: asyncpg.Connection) -> None:
+    """As ``directory.admin move-number``: the same recorded move, announced with the move's own id."""
+    command = envelope.data
+    try:
+        moved = await moves.move_number(conn, **command.model_dump())
+    except numbers.NotInDirectory as exc:
+        raise Refused("not_found", str(exc)) from exc
+    if moved is None:
+        raise Refused("invalid", f"client {command.to_client_id} holds {command.phone_number_id} already")
+    announcement = moves.number_moved(moved)
+    await deps.publisher.publish(announcement)
+
+
+async def _number(conn: asyncpg.Connection, client_id: uuid.UUID, phone_number_id: str) -> asyncpg.Record:
+    number = await numbers.number_for_update(conn, client_id, phone_number_id)
+    if number is None:
+        raise Refused("not_found", f"client {client_id} has no number {phone_number_id}")
+    return number
