@@ -98,6 +98,9 @@ See the counter move:
   curl -s -H "Authorization: Bearer {DEMO_API_KEY}" \\
        {stack.gateway_url}/api/clients/00000000-0000-4000-8000-00000000b0a7/stats
 
+The CRM's commands (client.create, number.register, …) go to the directory over the broker: README.md,
+"Onboarding commands", has one to paste.
+
 Ctrl-C stops everything.
 """
 

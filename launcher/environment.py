@@ -18,6 +18,7 @@ SETTINGS: dict[str, str] = {
     "ai-worker": "ai_worker.settings:AiWorkerSettings",
     "sender": "sender.settings:SenderSettings",
     "billing": "billing.settings:BillingSettings",
+    "directory": "directory.settings:DirectorySettings",
 }
 # Configuration of wamux and its LLM key: passed to a process only when its settings class reads it.
 CONFIGURATION_PREFIXES = ("WAMUX_", "OPENAI_API_KEY")

@@ -1,4 +1,4 @@
-"""The whole platform on one machine: the five wamux services and the sandbox, as child processes.
+"""The whole platform on one machine: the six wamux services and the sandbox, as child processes.
 
 Used by ``make demo`` (``python -m launcher.demo``) and by the end-to-end tests. It starts processes by module
 name and talks to them only over HTTP and their logs; of their code it imports only their settings classes, to
@@ -30,6 +30,7 @@ SERVICES: dict[str, str] = {
     "ai-worker": "ai_worker",
     "sender": "sender",
     "billing": "billing",
+    "directory": "directory",
 }
 # Readiness: the sandbox prints a line, the gateway answers /readyz, a worker has its consumer on its queue
 # (asked of the broker, so it holds whatever the log level).
