@@ -1,5 +1,7 @@
 """The directory's contract: clients, their numbers and onboarding (issue 8).
 
+Over 200 lines on purpose: a CRM developer reads the directory's whole API here, commands then the events they get.
+
 A CRM (or the gateway's REST API on a person's behalf) publishes these commands on the commands exchange; the
 directory service, the only writer of the ``directory`` schema, carries them out and answers with events. Every
 command is idempotent by its envelope id; the ids a caller needs later (``client_id``, ``onboarding_id``) are chosen

@@ -3,6 +3,7 @@
 The CRM publishes commands and binds its own queues to events, so these names and shapes are an API:
 add optional fields freely, never rename or remove one without a new ``version``.
 ``python -m shared.contracts.schemas`` writes the JSON Schema of each to ``docs/schemas/``.
+Over 200 lines on purpose: the conversation's whole vocabulary read top to bottom, one small model after another.
 """
 
 from __future__ import annotations

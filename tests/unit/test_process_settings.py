@@ -24,6 +24,7 @@ SECRETS = {"WAMUX_APP_SECRET", "WAMUX_VERIFY_TOKEN", "WAMUX_GRAPH_TOKEN", "OPENA
         ("ai-worker", {"OPENAI_API_KEY"}),
         ("sender", {"WAMUX_GRAPH_TOKEN"}),
         ("billing", set()),
+        ("directory", set()),
     ],
 )
 def test_each_process_is_handed_only_the_secrets_it_reads(process: str, secrets: set[str]) -> None:
@@ -45,7 +46,7 @@ def test_a_setting_a_process_does_not_have_is_refused_and_others_in_the_environm
     assert SenderSettings().graph_token.get_secret_value() == "t"
 
 
-SERVICES = ("gateway", "router", "ai-worker", "sender", "billing")
+SERVICES = ("gateway", "router", "ai-worker", "sender", "billing", "directory")
 README = Path(__file__).resolve().parents[2] / "README.md"
 
 
