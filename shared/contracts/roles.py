@@ -8,6 +8,7 @@ Adding a message: define it in ``messages.py``, add it here to its publisher and
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -42,11 +43,12 @@ class Role:
     # An outside party (the CRM) binds queues of its own; wamux declares none for it.
     outside: bool = False
 
-    @property
+    # Computed once per role (a publisher checks every envelope against it).
+    @functools.cached_property
     def consumed_types(self) -> frozenset[str]:
         return frozenset(m.TYPE for m in self.consumes)
 
-    @property
+    @functools.cached_property
     def published_types(self) -> frozenset[str]:
         return frozenset(m.TYPE for m in self.publishes)
 

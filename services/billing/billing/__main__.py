@@ -12,6 +12,7 @@ from billing import store
 from billing.handlers import Deps, count_inbound, count_outbound, record_status
 from billing.settings import BillingSettings
 from shared.contracts.messages import MessageReceived, MessageSent, MessageStatusChanged
+from shared.messaging import inbox
 from shared.messaging.consumer import Route
 from shared.messaging.runtime import Infrastructure, every, serve
 
@@ -25,7 +26,9 @@ ROUTES: dict[str, Route[Deps]] = {
 
 @asynccontextmanager
 async def bootstrap(infra: Infrastructure[BillingSettings]) -> AsyncIterator[Deps]:
-    async with every(3600, lambda: store.forget_old_envelopes(infra.pool), "billing-inbox-retention"):
+    async with every(
+        3600, lambda: inbox.forget_old(infra.pool, "billing", store.INBOX_RETENTION_DAYS), "billing-inbox-retention"
+    ):
         yield Deps(pool=infra.pool, publisher=infra.publisher)
 
 

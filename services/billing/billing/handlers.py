@@ -5,24 +5,22 @@ none is open. Each opened window uses one of the number's free conversations for
 client's timezone); past the quota it counts as paid, and ``quota.exhausted`` tells the CRM once. Everything is
 counted for the event's tenant: when a number moves, its new owner starts from its own quota and the previous
 owner keeps its month (a window the previous owner opened is not the new owner's).
-Every handler opens the same way (:func:`once_per_envelope`): one transaction, the envelope id recorded in it,
-the effect only the first time — redelivery changes nothing.
+Every handler opens the same way (:func:`shared.messaging.inbox.once_per_envelope`): one transaction, the
+envelope id recorded in it, the effect only the first time — redelivery changes nothing.
 """
 
 from __future__ import annotations
 
-import functools
 import uuid
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, TypeVar
+from typing import Any
 
 import asyncpg
 
 from billing import numbers, store
 from billing.quota import conversation_opened, quota_exhausted
-from shared.contracts.envelope import Envelope, Payload, derived_id, wrap
+from shared.contracts.envelope import Envelope, derived_id, wrap
 from shared.contracts.messages import (
     ConversationOpened,
     MessageReceived,
@@ -31,11 +29,11 @@ from shared.contracts.messages import (
     QuotaExhausted,
 )
 from shared.logging import get_logger
+from shared.messaging import inbox
 from shared.messaging.broker import Publisher
 from shared.messaging.consumer import Retry
 
 log = get_logger(__name__)
-M = TypeVar("M", bound=Payload)
 
 
 @dataclass(frozen=True)
@@ -44,29 +42,14 @@ class Deps:
     publisher: Publisher
 
 
-def once_per_envelope(
-    effect: Callable[[Envelope[M], Deps, asyncpg.Connection], Awaitable[None]],
-) -> Callable[[Envelope[M], Deps], Awaitable[None]]:
-    """The handler ``(envelope, deps)`` that runs ``effect`` in one transaction with the envelope's dedup record,
-    and not at all for an envelope already counted."""
-
-    @functools.wraps(effect)
-    async def handler(envelope: Envelope[M], deps: Deps) -> None:
-        async with deps.pool.acquire() as conn, conn.transaction():
-            if await store.first_time(conn, envelope.id):
-                await effect(envelope, deps, conn)
-
-    return handler
-
-
-@once_per_envelope
+@inbox.once_per_envelope("billing")
 async def count_inbound(envelope: Envelope[MessageReceived], deps: Deps, conn: asyncpg.Connection) -> None:
     received = envelope.data
     number, month = await _number_and_month(conn, received.client_id, received.phone_number_id, received.timestamp)
     await store.add_usage(conn, number, month, messages_in=1)
 
 
-@once_per_envelope
+@inbox.once_per_envelope("billing")
 async def count_outbound(envelope: Envelope[MessageSent], deps: Deps, conn: asyncpg.Connection) -> None:
     sent = envelope.data
     number = await _number(conn, sent.client_id, sent.phone_number_id)
@@ -96,7 +79,7 @@ async def record_status(envelope: Envelope[MessageStatusChanged], deps: Deps) ->
     await _record_status(envelope, deps)
 
 
-@once_per_envelope
+@inbox.once_per_envelope("billing")
 async def _record_status(envelope: Envelope[MessageStatusChanged], deps: Deps, conn: asyncpg.Connection) -> None:
     status = envelope.data
     if status.conversation is not None or status.pricing is not None:

@@ -23,13 +23,6 @@ class Usage:
     free_used: int
 
 
-async def first_time(conn: asyncpg.Connection, envelope_id: uuid.UUID) -> bool:
-    inserted = await conn.fetchval(
-        "INSERT INTO billing.inbox (envelope_id) VALUES ($1) ON CONFLICT DO NOTHING RETURNING true", envelope_id
-    )
-    return bool(inserted)
-
-
 async def lock_window(conn: asyncpg.Connection, number: Number, wa_id: str) -> None:
     """Serialise decisions about one (client, number, customer) window across billing replicas."""
     await conn.execute(
@@ -138,10 +131,3 @@ async def insert_meta_pricing(conn: asyncpg.Connection, status: MessageStatusCha
 # Dedup records outlive Meta's redelivery (7 days) and the month they count in; an operator replaying a dead
 # letter older than this would count it again.
 INBOX_RETENTION_DAYS = 35
-
-
-async def forget_old_envelopes(pool: asyncpg.Pool) -> int:
-    deleted = await pool.execute(
-        "DELETE FROM billing.inbox WHERE processed_at < now() - make_interval(days => $1)", INBOX_RETENTION_DAYS
-    )
-    return int(deleted.split()[-1])

@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from directory import handlers
-from directory.answers import Deps, forget_old_envelopes
+from directory.answers import INBOX_RETENTION_DAYS, Deps
 from directory.settings import DirectorySettings
 from directory.unreadable import answering_unrouted, reject_unreadable
 from shared.contracts.directory import (
@@ -21,6 +21,7 @@ from shared.contracts.directory import (
     NumberResume,
     NumberSuspend,
 )
+from shared.messaging import inbox
 from shared.messaging.consumer import Route
 from shared.messaging.runtime import Infrastructure, every, serve
 
@@ -38,7 +39,9 @@ ROUTES: dict[str, Route[Deps]] = {
 @asynccontextmanager
 async def bootstrap(infra: Infrastructure[DirectorySettings]) -> AsyncIterator[Deps]:
     async with (
-        every(3600, lambda: forget_old_envelopes(infra.pool), "directory-inbox-retention"),
+        every(
+            3600, lambda: inbox.forget_old(infra.pool, "directory", INBOX_RETENTION_DAYS), "directory-inbox-retention"
+        ),
         answering_unrouted(infra, infra.settings.prefetch),
     ):
         yield Deps(pool=infra.pool, publisher=infra.publisher)

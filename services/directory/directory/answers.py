@@ -1,11 +1,11 @@
 """How every directory handler opens and answers: once per envelope, in one transaction, with events confirmed.
 
-:func:`once_per_envelope` records the command's envelope id in ``directory.inbox`` in the same transaction as its
-effect; a command seen before changes nothing and is not answered again. Answers are published (confirmed) before
-that transaction commits, with ids derived from the command's id: a crash after the publish and before the commit
-redoes the effect and publishes the very same events, which consumers drop as duplicates (as billing does).
-A :class:`Refused` command is recorded as handled too, its partial effect rolled back, and answered by
-``command.rejected``.
+:func:`once_per_envelope` records the command's envelope id in ``directory.inbox`` (:mod:`shared.messaging.inbox`)
+in the same transaction as its effect; a command seen before changes nothing and is not answered again. Answers are
+published (confirmed) before that transaction commits, with ids derived from the command's id: a crash after the
+publish and before the commit redoes the effect and publishes the very same events, which consumers drop as
+duplicates (as billing does). A :class:`Refused` command is recorded as handled too, its partial effect rolled
+back, and answered by ``command.rejected``.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ import asyncpg
 from shared.contracts.directory import CommandRejected, RejectionReason
 from shared.contracts.envelope import Envelope, Payload, derived_id, wrap
 from shared.logging import get_logger
+from shared.messaging import inbox
 from shared.messaging.broker import Publisher
 
 log = get_logger(__name__)
@@ -45,33 +46,17 @@ class Refused(Exception):
 def once_per_envelope(
     effect: Callable[[Envelope[M], Deps, asyncpg.Connection], Awaitable[None]],
 ) -> Callable[[Envelope[M], Deps], Awaitable[None]]:
+    """The shared inbox opening (:func:`shared.messaging.inbox.once_per_envelope`), with a refusal answered."""
+
     @functools.wraps(effect)
-    async def handler(envelope: Envelope[M], deps: Deps) -> None:
-        async with deps.pool.acquire() as conn, conn.transaction():
-            if not await first_time(conn, envelope.id):
-                log.info("command.duplicate", command_id=str(envelope.id))
-                return
-            try:
-                async with conn.transaction():  # a savepoint: a refusal undoes the effect, keeps the inbox record
-                    await effect(envelope, deps, conn)
-            except Refused as refusal:
-                await answer(deps, envelope, rejection(envelope.id, envelope.type, refusal), tenant_of(envelope))
+    async def refusing(envelope: Envelope[M], deps: Deps, conn: asyncpg.Connection) -> None:
+        try:
+            async with conn.transaction():  # a savepoint: a refusal undoes the effect, keeps the inbox record
+                await effect(envelope, deps, conn)
+        except Refused as refusal:
+            await answer(deps, envelope, rejection(envelope.id, envelope.type, refusal), tenant_of(envelope))
 
-    return handler
-
-
-async def first_time(conn: asyncpg.Connection, envelope_id: uuid.UUID) -> bool:
-    inserted = await conn.fetchval(
-        "INSERT INTO directory.inbox (envelope_id) VALUES ($1) ON CONFLICT DO NOTHING RETURNING true", envelope_id
-    )
-    return bool(inserted)
-
-
-async def forget_old_envelopes(pool: asyncpg.Pool) -> int:
-    deleted = await pool.execute(
-        "DELETE FROM directory.inbox WHERE handled_at < now() - make_interval(days => $1)", INBOX_RETENTION_DAYS
-    )
-    return int(deleted.split()[-1])
+    return inbox.once_per_envelope("directory")(refusing)
 
 
 def rejection(command_id: uuid.UUID | None, command_type: str, refusal: Refused) -> CommandRejected:

@@ -193,7 +193,8 @@ async def test_delivered_replies_are_counted_once_per_message_in_the_client_s_mo
 
 
 async def test_dedup_records_are_kept_35_days_then_forgotten(infra: Infrastructure) -> None:
-    from billing.store import forget_old_envelopes
+    from billing.store import INBOX_RETENTION_DAYS
+    from shared.messaging.inbox import forget_old
 
     old, recent = uuid.uuid4(), uuid.uuid4()
     await infra.pool.execute(
@@ -201,7 +202,7 @@ async def test_dedup_records_are_kept_35_days_then_forgotten(infra: Infrastructu
         old,
         recent,
     )
-    await forget_old_envelopes(infra.pool)
+    await forget_old(infra.pool, "billing", INBOX_RETENTION_DAYS)
     kept = {
         r["envelope_id"]
         for r in await infra.pool.fetch(
