@@ -60,6 +60,27 @@ class MetaAppSettings(BaseSettings):
     app_name: str = "wamux"
 
 
+class SignupLinkSettings(BaseSettings):
+    """Signup links (``shared.signup_links``): where wamux is reached from outside, the secret that signs the
+    links the directory issues and the gateway serves, their lifetime, and where Meta's hosted signup is."""
+
+    model_config = _CONFIG
+
+    public_base_url: str = "http://127.0.0.1:8080"
+    signup_link_secret: SecretStr = SecretStr("")
+    signup_link_days: float = 7.0
+    signup_base_url: str = "https://business.facebook.com"
+
+
+class CredentialSettings(BaseSettings):
+    """The keys that encrypt business tokens and PINs at rest (``shared.secretbox``): ``id:base64key`` pairs,
+    comma-separated, the first one encrypting; the others still decrypt what they encrypted (rotation)."""
+
+    model_config = _CONFIG
+
+    credential_keys: SecretStr = SecretStr("")
+
+
 def variables(settings_class: type[BaseSettings]) -> tuple[str, ...]:
     """The environment variables a settings class reads (``service`` is set by each process, not read)."""
     names: list[str] = []

@@ -82,6 +82,10 @@ class NumberRegister(Command):
     method: Literal["signup", "manual"] = "signup"
     # The number stays on the WhatsApp Business app too (Embedded Signup's coexistence): never registered with a PIN.
     coexistence: bool = False
+    # The signup link (signup method only), chosen by the caller so its 202 can show the link and the QR code
+    # before the directory has run; absent, the directory chooses (id derived from the onboarding's, 7 days).
+    link_id: uuid.UUID | None = None
+    link_expires_at: datetime | None = None
 
 
 class NumberRequestCode(Command):
@@ -109,6 +113,27 @@ class NumberCompleteSignup(Command):
     # Absent for coexistence, whose finish names only the WABA: the number is then found under it.
     phone_number_id: str | None = Field(default=None, min_length=1, max_length=64, pattern=r"^[0-9]+$")
     business_id: str | None = Field(default=None, min_length=1, max_length=64, pattern=r"^[0-9]+$")
+    # The signup link the client came through: used up by this signup.
+    link_id: uuid.UUID | None = None
+
+
+class NumberRenewLink(Command):
+    """A new signup link for an onboarding (the old one expired or was shared by mistake): the old is revoked."""
+
+    TYPE: ClassVar[str] = "number.renew_link"
+    onboarding_id: uuid.UUID
+    link_id: uuid.UUID
+    expires_at: datetime
+
+
+class OnboardingStep(Command):
+    """The directory to itself: make the onboarding's next Meta call. Sent for one ``version`` of the onboarding;
+    a copy that finds the onboarding changed (done, repeated, stale) changes nothing. Not for a CRM."""
+
+    TYPE: ClassVar[str] = "onboarding.step"
+    onboarding_id: uuid.UUID
+    step: str
+    version: int = Field(ge=0)
 
 
 class NumberSuspend(Command):
@@ -148,8 +173,10 @@ class ClientUpdated(Event):
 
 
 class MetaFailure(BaseModel):
-    """Meta's last error on an onboarding step, as Meta gave it."""
+    """The last error on an onboarding step: Meta's, as Meta gave it, or wamux's own (``source``), such as a
+    number found to belong to another client, a number Meta does not list under the WABA."""
 
+    source: Literal["meta", "wamux"] = "meta"
     code: int
     subcode: int | None = None
     message: str
@@ -168,6 +195,9 @@ class NumberOnboardingChanged(Event):
     phone_number_id: str | None = None
     waba_id: str | None = None
     error: MetaFailure | None = None
+    # The link to send the client (signup method, while it waits for the signup): opens Meta's Embedded Signup.
+    signup_url: str | None = None
+    signup_link_expires_at: datetime | None = None
 
 
 class NumberActivated(Event):
@@ -186,6 +216,18 @@ class NumberSuspended(Event):
     client_id: uuid.UUID
     phone_number_id: str
     reason: str
+
+
+class NumberTokenRejected(Event):
+    """The sender found a number's business token refused by Meta (Graph 190: expired, revoked, password changed):
+    the directory suspends the number (``reauthorization_needed``) until the client signs up again."""
+
+    TYPE: ClassVar[str] = "number.token_rejected"
+    client_id: uuid.UUID
+    phone_number_id: str
+    code: int
+    subcode: int | None = None
+    message: str = ""
 
 
 class CommandRejected(Event):
@@ -234,6 +276,8 @@ ALL: tuple[type[Payload], ...] = (
     NumberRequestCode,
     NumberVerifyCode,
     NumberCompleteSignup,
+    NumberRenewLink,
+    OnboardingStep,
     NumberSuspend,
     NumberResume,
     ClientCreated,
@@ -241,7 +285,10 @@ ALL: tuple[type[Payload], ...] = (
     NumberOnboardingChanged,
     NumberActivated,
     NumberSuspended,
+    NumberTokenRejected,
     CommandRejected,
     NumberMove,
     NumberMoved,
 )
+# Commands the directory sends itself: never a CRM's.
+INTERNAL: tuple[type[Payload], ...] = (OnboardingStep,)

@@ -56,7 +56,21 @@ class Role:
 ROLES: dict[str, Role] = {
     r.name: r
     for r in (
-        Role("gateway", consumes=(), publishes=(WebhookReceived,)),
+        # The REST API and the signup pages publish the directory's commands on a person's behalf.
+        Role(
+            "gateway",
+            consumes=(),
+            publishes=(
+                WebhookReceived,
+                dir_.ClientCreate,
+                dir_.ClientUpdate,
+                dir_.NumberRegister,
+                dir_.NumberRequestCode,
+                dir_.NumberVerifyCode,
+                dir_.NumberCompleteSignup,
+                dir_.NumberRenewLink,
+            ),
+        ),
         Role(
             "router",
             # number.activated: what waited for the number (unknown, pending, suspended) is handed back.
@@ -66,23 +80,31 @@ ROLES: dict[str, Role] = {
             publishes=(MessageReceived, MessageStatusChanged, WebhookParked, *meta_events.ALL, WebhookReceived),
         ),
         Role("ai-worker", consumes=(MessageReceived,), publishes=(MarkRead, SendMessage, ReplyPaused)),
-        Role("sender", consumes=(SendMessage, MarkRead), publishes=(MessageSent, MessageFailed)),
+        Role(
+            "sender",
+            consumes=(SendMessage, MarkRead),
+            publishes=(MessageSent, MessageFailed, dir_.NumberTokenRejected),
+        ),
         Role(
             "billing",
             consumes=(MessageReceived, MessageSent, MessageStatusChanged),
             publishes=(ConversationOpened, QuotaExhausted),
         ),
-        # number.request_code / verify_code / complete_signup need Meta's calls (next): unconsumed until then, so
-        # the commands exchange's alternate exchange answers them with command.rejected (unknown_command).
         Role(
             "directory",
             consumes=(
                 dir_.ClientCreate,
                 dir_.ClientUpdate,
                 dir_.NumberRegister,
+                dir_.NumberRequestCode,
+                dir_.NumberVerifyCode,
+                dir_.NumberCompleteSignup,
+                dir_.NumberRenewLink,
+                dir_.OnboardingStep,
                 dir_.NumberSuspend,
                 dir_.NumberResume,
                 dir_.NumberMove,
+                dir_.NumberTokenRejected,
             ),
             publishes=(
                 dir_.ClientCreated,
@@ -92,9 +114,15 @@ ROLES: dict[str, Role] = {
                 dir_.NumberSuspended,
                 dir_.NumberMoved,
                 dir_.CommandRejected,
+                dir_.OnboardingStep,
             ),
         ),
-        Role("crm", consumes=(), publishes=tuple(m for m in dir_.ALL if m.KIND == "command"), outside=True),
+        Role(
+            "crm",
+            consumes=(),
+            publishes=tuple(m for m in dir_.ALL if m.KIND == "command" and m not in dir_.INTERNAL),
+            outside=True,
+        ),
     )
 }
 

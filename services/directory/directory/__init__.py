@@ -2,7 +2,7 @@
 every number's change of owner. The only writer of that schema; everyone else reads the ``directory_read`` views
 (migration 0016), never these tables.
 
-- :mod:`directory.phones` — phone numbers in E.164 (``phonenumbers``).
+- phone numbers in E.164: :mod:`shared.phones` (``phonenumbers``), shared with the gateway.
 - :mod:`directory.clients` — clients and their API keys (hashed with :func:`shared.api_keys.hash_api_key`).
 - :mod:`directory.numbers` — a number under one client at a time; a number another client holds is refused.
 - :mod:`directory.moves` — the only way a number changes owner, recorded and announced (``number.moved``).

@@ -27,7 +27,7 @@ import asyncpg
 from directory.clients import upsert_client
 from directory.moves import move
 from directory.numbers import NotInDirectory, NumberConflict, upsert_number
-from directory.phones import InvalidPhoneNumber
+from shared.phones import InvalidPhoneNumber
 from directory.settings import DirectorySettings
 from shared.messaging.broker import PublishFailed
 from shared.messaging.runtime import infrastructure

@@ -13,7 +13,7 @@ import asyncpg
 
 from directory import clients, moves, numbers, onboardings
 from directory.answers import Deps, Refused, answer, once_per_envelope
-from directory.phones import InvalidPhoneNumber, to_e164
+from shared.phones import InvalidPhoneNumber, to_e164
 from shared.contracts.directory import (
     ClientCreate,
     ClientCreated,

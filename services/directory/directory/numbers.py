@@ -10,7 +10,7 @@ import uuid
 
 import asyncpg
 
-from directory.phones import to_e164
+from shared.phones import to_e164
 from shared.logging import mask_phone
 
 

@@ -1,10 +1,27 @@
 """The directory's settings (``python -m directory`` and ``python -m directory.admin``): the broker and the
-database. Onboarding's calls to Meta will add Graph (``shared.settings.GraphSettings``)."""
+database; Meta's Graph API and the app that onboards numbers; the signup links; the keys of the credentials."""
 
 from __future__ import annotations
 
-from shared.settings import Settings
+from pydantic import SecretStr
+
+from shared.settings import CredentialSettings, GraphSettings, MetaAppSettings, Settings, SignupLinkSettings
 
 
-class DirectorySettings(Settings):
+class DirectorySettings(Settings, GraphSettings, MetaAppSettings, SignupLinkSettings, CredentialSettings):
     service: str = "directory"
+
+    # The agency's own WABA, where the manual path (SMS or voice code) adds a client's number.
+    manual_waba_id: str = ""
+    # The WABA's webhooks are sent here after subscribing (a second call): the gateway's webhook URL, checked by
+    # Meta with verify_token. Empty: {public_base_url}/webhook/whatsapp.
+    webhook_callback_url: str = ""
+    verify_token: SecretStr = SecretStr("")
+    # Tries of one Meta call that failed with a retryable error (backoff 1 s, 5 s, 30 s, 2 min, 10 min), then failed.
+    onboarding_max_attempts: int = 6
+    # An onboarding whose call has not moved for this long is sent its step again (a lost or dead-lettered step).
+    onboarding_stuck_after_s: float = 900.0
+
+    @property
+    def callback_url(self) -> str:
+        return self.webhook_callback_url or f"{self.public_base_url.rstrip('/')}/webhook/whatsapp"

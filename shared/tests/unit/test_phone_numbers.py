@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from directory.phones import InvalidPhoneNumber, parse_phone, to_e164
+from shared.phones import InvalidPhoneNumber, parse_phone, to_e164
 
 
 @pytest.mark.parametrize(

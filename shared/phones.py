@@ -1,4 +1,5 @@
-"""Phone numbers as the directory stores them: E.164, checked and split by ``phonenumbers``.
+"""Phone numbers as wamux stores and checks them, E.164, checked and split by ``phonenumbers``: the directory
+stores them, the gateway checks a number typed into its REST API with the same code.
 
 Meta's ``POST /{waba_id}/phone_numbers`` wants the country calling code and the national number apart. The split is
 the library's (``country_code``, national significant number), never a slice of the string: country codes have one
