@@ -5,15 +5,17 @@ from __future__ import annotations
 
 from pydantic import IPvAnyNetwork, SecretStr
 
-from shared.settings import GraphSettings, Settings
+from shared.settings import GraphSettings, MetaAppSettings, Settings, SignupLinkSettings
 
 
-class GatewaySettings(Settings, GraphSettings):
+class GatewaySettings(Settings, GraphSettings, MetaAppSettings, SignupLinkSettings):
     service: str = "gateway"
 
-    # Meta: the app's webhook secret, the verify token chosen in the App Dashboard.
-    app_secret: SecretStr = SecretStr("")
+    # Meta: the app's webhook secret (MetaAppSettings.app_secret), the verify token chosen in the App Dashboard.
     verify_token: SecretStr = SecretStr("")
+
+    # The operator's key for the REST calls that act for any client (POST /api/clients, onboardings).
+    operator_api_key: SecretStr = SecretStr("")
 
     gateway_host: str = "127.0.0.1"
     gateway_port: int = 8080
