@@ -12,10 +12,13 @@ from dataclasses import dataclass
 
 import asyncpg
 import pytest
+from pydantic import SecretStr
 
+from directory import credentials
 from directory.clients import upsert_client
 from directory.moves import move_number
 from directory.numbers import upsert_number
+from shared.secretbox import KeyRing
 
 TEST_WABA = "200000000000009"
 
@@ -142,3 +145,11 @@ async def move_tenant_number(
             conn, phone_number_id=tenant.phone_number_id, to_client_id=to.client_id, free_quota=free_quota
         )
     return Tenant(to.client_id, to.api_key, tenant.phone_number, tenant.phone_number_id, tenant.waba_id, "")
+
+
+async def give_business_token(pool: asyncpg.Pool, ring: KeyRing, waba_id: str, token: str | SecretStr) -> None:
+    """The client of ``waba_id`` holds ``token`` as its business token (encrypted under ``ring``'s current key),
+    through the directory's own code; every number of that WABA then sends with it."""
+    secret = token if isinstance(token, SecretStr) else SecretStr(token)
+    async with pool.acquire() as conn:
+        await credentials.store(conn, ring, "business_token", waba_id, secret)

@@ -5,6 +5,7 @@
         --phone-number-id 106540352242922 --waba-id 102290129340398
     python -m directory.admin move-number --phone-number-id 106540352242922 --to-client-id UUID [--free-quota N]
     python -m directory.admin seed-demo      # the demo's Bogotá real-estate agency, idempotent
+    python -m directory.admin rotate-credentials   # seal every stored secret under WAMUX_CREDENTIAL_KEYS' first key
 
 ``add-number`` refuses a number another client holds: a number changes owner only with ``move-number``, which
 moves it in one transaction and announces ``number.moved`` (confirmed by the broker). Its past — usage, conversations,
@@ -24,13 +25,15 @@ from typing import Any
 
 import asyncpg
 
+from directory import credentials
 from directory.clients import upsert_client
 from directory.moves import move
 from directory.numbers import NotInDirectory, NumberConflict, upsert_number
-from shared.phones import InvalidPhoneNumber
 from directory.settings import DirectorySettings
 from shared.messaging.broker import PublishFailed
 from shared.messaging.runtime import infrastructure
+from shared.phones import InvalidPhoneNumber
+from shared.secretbox import KeyRing, SecretboxError
 
 DEMO_CLIENT_ID = uuid.UUID("00000000-0000-4000-8000-00000000b0a7")
 DEMO = {
@@ -75,9 +78,24 @@ async def _move(args: argparse.Namespace, settings: DirectorySettings) -> dict[s
     }
 
 
+async def _rotate(settings: DirectorySettings) -> dict[str, Any]:
+    try:  # a bad ring is refused before connecting
+        ring = KeyRing.from_setting(settings.credential_keys)
+    except ValueError as exc:
+        raise SecretboxError(str(exc)) from None
+    conn = await asyncpg.connect(settings.database_url.get_secret_value())
+    try:
+        count = await credentials.reencrypt(conn, ring)
+    finally:
+        await conn.close()
+    return {"reencrypted": count, "key_id": ring.current}
+
+
 async def _run(args: argparse.Namespace, settings: DirectorySettings) -> dict[str, Any]:
     if args.command == "move-number":
         return await _move(args, settings)
+    if args.command == "rotate-credentials":
+        return await _rotate(settings)
     conn = await asyncpg.connect(settings.database_url.get_secret_value())
     try:
         async with conn.transaction():
@@ -147,6 +165,10 @@ def parser() -> argparse.ArgumentParser:
     moving.add_argument("--free-quota", type=int, default=None, help="the new owner's monthly free conversations")
     moving.add_argument("--display-name", default=None)
     moving.add_argument("--waba-id", default=None, help="the new owner's WABA, when the number moved to another")
+    commands.add_parser(
+        "rotate-credentials",
+        help="seal every stored token and PIN again under the first key of WAMUX_CREDENTIAL_KEYS; prints how many",
+    )
     demo = commands.add_parser("seed-demo", help="the demo client and number (idempotent)")
     demo.add_argument("--api-key", default=None, help="use this API key instead of a new random one")
     return root
@@ -157,6 +179,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         result = asyncio.run(_run(args, DirectorySettings(service="admin")))
     except (NumberConflict, NotInDirectory, InvalidPhoneNumber) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except SecretboxError as exc:  # the key ring, or a secret that does not open (never a key in the message)
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except PublishFailed as exc:
