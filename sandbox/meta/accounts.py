@@ -142,6 +142,10 @@ class Accounts:
     def is_business_token(self, token: str) -> bool:
         return token in self._tokens
 
+    def revoke_token(self, token: str) -> bool:
+        """As when the client removes the app or changes its password: the token answers 190 from now on."""
+        return self._tokens.pop(token, None) is not None
+
     def covers(self, token: str, object_id: str) -> bool:
         """Whether a business token reaches this WABA or phone number."""
         wabas = self._tokens.get(token, set())

@@ -6,6 +6,8 @@
   name_status?}: make it a coexistence number, give it a two-step PIN set elsewhere, block its registration
   as after too many attempts (133016), or change what Meta reports of it.
 - ``GET /_sandbox/wabas/{id}``: a WABA, its subscription and callback override.
+- ``POST /_sandbox/tokens/revoke`` {access_token}: revoke a business token (the client removed the app, changed
+  its password): every Graph call with it answers 190 from then on. 404 for a token the emulator never issued.
 """
 
 from __future__ import annotations
@@ -34,10 +36,17 @@ class NumberControl(BaseModel):
     ) = None
 
 
+class TokenRevocation(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    access_token: str = Field(min_length=1)
+
+
 def add_onboarding_admin_routes(app: web.Application) -> None:
     app.router.add_get("/_sandbox/phone_numbers/{phone_number_id}", show_number)
     app.router.add_patch("/_sandbox/phone_numbers/{phone_number_id}", control_number)
     app.router.add_get("/_sandbox/wabas/{waba_id}", show_waba)
+    app.router.add_post("/_sandbox/tokens/revoke", revoke_token)
 
 
 def number_json(number: PhoneNumber) -> dict[str, Any]:
@@ -110,3 +119,10 @@ async def show_waba(request: web.Request) -> web.Response:
             "phone_number_ids": waba.phone_number_ids,
         }
     )
+
+
+async def revoke_token(request: web.Request) -> web.Response:
+    revocation = await read_model(request, TokenRevocation)
+    if not request.app[EMULATOR].accounts.revoke_token(revocation.access_token):
+        raise web.HTTPNotFound(text="the emulator issued no such business token (or it was revoked already)")
+    return web.json_response({"revoked": True})
