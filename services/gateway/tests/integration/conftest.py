@@ -15,6 +15,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import aio_pika
 import aiohttp
 import pytest
 
@@ -99,6 +100,59 @@ def start_gateway(infra: Infrastructure, tmp_path: Path) -> StartGateway:
         try:
             await _wait_ready(url, process, log, wait_s=30)
             yield GatewayProcess(url, "127.0.0.1", port, process.pid, log)
+        finally:
+            if process.returncode is None:
+                process.terminate()
+                try:
+                    await asyncio.wait_for(process.wait(), 10)
+                except TimeoutError:
+                    process.kill()
+                    await process.wait()
+
+    return running
+
+
+StartDirectory = Callable[..., AbstractAsyncContextManager[None]]
+
+
+async def _directory_consuming(
+    infra: Infrastructure, process: asyncio.subprocess.Process, log: Path, wait_s: float
+) -> None:
+    """Bounded poll until the directory's queue has its consumer."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + wait_s
+    while True:
+        assert process.returncode is None, f"directory exited with {process.returncode}: {log.read_text()[-2000:]}"
+        # The directory declares its queue at start-up: until then the passive declare closes the channel.
+        with contextlib.suppress(aio_pika.exceptions.ChannelClosed):
+            async with infra.connection.channel() as channel:
+                queue = await channel.declare_queue(infra.names.queue("directory"), passive=True)
+                if queue.declaration_result.consumer_count:
+                    return
+        assert loop.time() < deadline, f"directory not consuming within {wait_s}s: {log.read_text()[-2000:]}"
+        await asyncio.sleep(0.1)
+
+
+@pytest.fixture
+def start_directory(infra: Infrastructure, tmp_path: Path) -> StartDirectory:
+    """``async with start_directory(WAMUX_X="…"):`` runs ``python -m directory`` (the onboarding API's other half:
+    it carries out the commands the gateway publishes) with the test's settings plus those."""
+
+    @asynccontextmanager
+    async def running(**extra_env: str) -> AsyncIterator[None]:
+        log = tmp_path / "directory.log"
+        with log.open("wb") as out:
+            process = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "directory",
+                env=_environment(infra.settings, 0, extra_env),
+                stdout=out,
+                stderr=asyncio.subprocess.STDOUT,
+            )
+        try:
+            await _directory_consuming(infra, process, log, wait_s=30)
+            yield
         finally:
             if process.returncode is None:
                 process.terminate()

@@ -1,0 +1,192 @@
+"""Connecting a number over REST (issue 8): register it, follow its onboarding, show its signup link as a QR code,
+verify it by SMS or voice; and a number's customer QR once it is active.
+
+Each call is the operator's (any client) or a client's (its own onboardings and numbers: another's answer 404).
+Commands go to the directory (``number.register``, ``number.request_code``, ``number.verify_code``,
+``number.renew_link``); the state is read back from ``directory_read``. The ids a 202 names (onboarding, signup
+link) are chosen here, so its links work before the directory has run.
+"""
+
+from __future__ import annotations
+
+import asyncpg
+from aiohttp import web
+
+from gateway import commands, qr
+from gateway import onboarding_reads as reads
+from gateway.keys import POOL, SETTINGS
+from gateway.onboarding_schema import (
+    Accepted,
+    CodeRequest,
+    CodeVerification,
+    LinkRenewed,
+    NumberRegistration,
+    OnboardingAccepted,
+    SignupLink,
+)
+from gateway.operator import Caller, operator_or_client, path_id
+from shared.contracts.directory import NumberRegister, NumberRenewLink, NumberRequestCode, NumberVerifyCode
+from shared.phones import InvalidPhoneNumber, to_e164
+
+routes = web.RouteTableDef()
+_NO_STORE = {"Cache-Control": "no-store"}  # a signup link opens the client's onboarding: never cached
+
+
+@routes.post("/api/register-client-number")
+async def register_number(request: web.Request) -> web.Response:
+    caller = await operator_or_client(request)
+    wanted = await commands.body(request, NumberRegistration)
+    caller.require(wanted.client_id)
+    settings, pool = request.app[SETTINGS], request.app[POOL]
+    try:
+        e164 = to_e164(wanted.phone_number)
+    except InvalidPhoneNumber as exc:
+        raise web.HTTPBadRequest(text=str(exc)) from None
+    if wanted.coexistence and wanted.method == "manual":
+        raise web.HTTPBadRequest(text="a coexistence number is connected through Embedded Signup: use method signup")
+    if not await pool.fetchval("SELECT true FROM directory_read.clients WHERE id = $1", wanted.client_id):
+        raise web.HTTPNotFound(text="no such client")
+    holder = await pool.fetchval(reads.HOLDER_SQL, e164)
+    if holder is not None and holder != wanted.client_id:
+        raise web.HTTPConflict(text=f"{e164} belongs to another client: a number is never reassigned")
+    live = await pool.fetchrow(reads.LIVE_ONBOARDING_SQL, e164)
+    if live is not None:
+        if live["client_id"] != wanted.client_id:
+            raise web.HTTPConflict(text=f"{e164} is being connected by another client")
+        return _accepted(await reads.live_link(pool, settings, live), live, status=200)
+    if wanted.method == "signup":
+        reads.require_link_secret(settings)
+    onboarding_id = commands.chosen_id(request, NumberRegister.TYPE, wanted.client_id, e164)
+    link = reads.new_link(settings, commands.chosen_id(request, "signup_link", onboarding_id))
+    signup = wanted.method == "signup"
+    command = NumberRegister(
+        onboarding_id=onboarding_id,
+        **wanted.model_dump(exclude={"phone_number"}),
+        phone_number=e164,
+        link_id=link.id if signup else None,
+        link_expires_at=link.expires_at if signup else None,
+    )
+    await commands.publish(request, command, wanted.client_id, commands.chosen_id(request, "envelope", onboarding_id))
+    urls = reads.link_urls(settings, onboarding_id, link.id, link.expires_at) if signup else None
+    answer = OnboardingAccepted(
+        onboarding_id=onboarding_id,
+        client_id=wanted.client_id,
+        phone_number=e164,
+        method=wanted.method,
+        state="submitted",
+        state_url=f"/api/onboardings/{onboarding_id}",
+        **(urls.model_dump() if urls else {}),
+    )
+    return web.json_response(answer.model_dump(mode="json"), status=202, headers=_NO_STORE)
+
+
+def _accepted(link: SignupLink | None, row: asyncpg.Record, status: int) -> web.Response:
+    answer = OnboardingAccepted(
+        onboarding_id=row["id"],
+        client_id=row["client_id"],
+        phone_number=row["phone_number"],
+        method=row["method"],
+        state=row["state"],
+        state_url=f"/api/onboardings/{row['id']}",
+        **(link.model_dump() if link else {}),
+    )
+    return web.json_response(answer.model_dump(mode="json"), status=status, headers=_NO_STORE)
+
+
+async def _onboarding(request: web.Request) -> tuple[Caller, asyncpg.Record]:
+    caller = await operator_or_client(request)
+    row = await request.app[POOL].fetchrow(reads.ONBOARDING_SQL, path_id(request, "onboarding_id", "onboarding"))
+    if row is None or not caller.may_see(row["client_id"]):
+        raise web.HTTPNotFound(text=reads.NOT_YET if row is None else "no such onboarding")
+    return caller, row
+
+
+@routes.get("/api/onboardings/{onboarding_id}")
+async def read_onboarding(request: web.Request) -> web.Response:
+    _, row = await _onboarding(request)
+    link = await reads.live_link(request.app[POOL], request.app[SETTINGS], row)
+    return web.json_response(reads.onboarding(row, link).model_dump(mode="json"), headers=_NO_STORE)
+
+
+@routes.get(r"/api/onboardings/{onboarding_id}/qr.{kind:png|svg}")
+async def onboarding_qr(request: web.Request) -> web.Response:
+    _, row = await _onboarding(request)
+    link = await reads.live_link(request.app[POOL], request.app[SETTINGS], row)
+    if link is None or link.signup_url is None:
+        raise web.HTTPNotFound(
+            text="this onboarding has no live signup link: it is not waiting for a signup, or its link expired "
+            f"(a new one: POST /api/onboardings/{row['id']}/link)"
+        )
+    return _qr(request.match_info["kind"], link.signup_url, _NO_STORE)
+
+
+@routes.post("/api/onboardings/{onboarding_id}/request-code")
+async def request_code(request: web.Request) -> web.Response:
+    _, row = await _onboarding(request)
+    wanted = await commands.body(request, CodeRequest)
+    _manual(row)
+    command = NumberRequestCode(onboarding_id=row["id"], code_method=wanted.method, language=wanted.language)
+    return await _send(request, command, row)
+
+
+@routes.post("/api/onboardings/{onboarding_id}/verify")
+async def verify_code(request: web.Request) -> web.Response:
+    _, row = await _onboarding(request)
+    wanted = await commands.body(request, CodeVerification)
+    _manual(row)
+    return await _send(request, NumberVerifyCode(onboarding_id=row["id"], code=wanted.code), row)
+
+
+@routes.post("/api/onboardings/{onboarding_id}/link")
+async def renew_link(request: web.Request) -> web.Response:
+    _, row = await _onboarding(request)
+    settings = request.app[SETTINGS]
+    if row["method"] != "signup" or not reads.waits_for_signup(row):
+        raise web.HTTPConflict(text=f"this onboarding is not waiting for a signup (it is {row['state']})")
+    reads.require_link_secret(settings)
+    link = reads.new_link(settings, commands.chosen_id(request, "signup_link.renew", row["id"]))
+    command = NumberRenewLink(onboarding_id=row["id"], link_id=link.id, expires_at=link.expires_at)
+    command_id = commands.chosen_id(request, NumberRenewLink.TYPE, row["id"])
+    await commands.publish(request, command, row["client_id"], command_id)
+    urls = reads.link_urls(settings, row["id"], link.id, link.expires_at)
+    answer = LinkRenewed(command_id=command_id, client_id=row["client_id"], **urls.model_dump())
+    return web.json_response(answer.model_dump(mode="json"), status=202, headers=_NO_STORE)
+
+
+@routes.get(r"/api/numbers/{phone_number_id}/qr.{kind:png|svg}")
+async def customer_qr(request: web.Request) -> web.Response:
+    caller = await operator_or_client(request)
+    row = await request.app[POOL].fetchrow(
+        "SELECT client_id, phone_number, status FROM directory_read.numbers WHERE phone_number_id = $1",
+        request.match_info["phone_number_id"],
+    )
+    if row is None or not caller.may_see(row["client_id"]):
+        raise web.HTTPNotFound(text="no such number")
+    if row["status"] != "active":
+        raise web.HTTPConflict(text=f"the number is {row['status']}: customers can reach it once it is active")
+    text = request.query.get("text", "")
+    if len(text) > 500:
+        raise web.HTTPBadRequest(text="text is longer than 500 characters: a QR code of it would not scan")
+    return _qr(request.match_info["kind"], qr.customer_link(row["phone_number"], text), {})
+
+
+def _manual(row: asyncpg.Record) -> None:
+    if row["method"] != "manual":
+        raise web.HTTPConflict(text="this onboarding goes through Embedded Signup: the client accepts on Meta's page")
+    if row["state"] == "failed":
+        raise web.HTTPConflict(text="the onboarding failed: register the number again")
+
+
+async def _send(
+    request: web.Request, command: NumberRequestCode | NumberVerifyCode, row: asyncpg.Record
+) -> web.Response:
+    command_id = commands.chosen_id(request, command.TYPE, row["id"])
+    await commands.publish(request, command, row["client_id"], command_id)
+    accepted = Accepted(command_id=command_id, client_id=row["client_id"])
+    return web.json_response(accepted.model_dump(mode="json"), status=202)
+
+
+def _qr(kind: str, data: str, headers: dict[str, str]) -> web.Response:
+    if kind == "png":
+        return web.Response(body=qr.png(data), content_type="image/png", headers=headers)
+    return web.Response(body=qr.svg(data), content_type="image/svg+xml", headers=headers)

@@ -1,0 +1,215 @@
+"""``GET /api/openapi.json``: every ``/api`` route of the gateway as OpenAPI 3.1, its bodies' schemas generated from
+the pydantic models the handlers validate with (gateway/onboarding_schema.py).
+
+``OPERATIONS`` is the one list; ``services/gateway/tests/integration/test_onboarding_api.py`` holds it to the
+app's router both ways (every route documented, every documented route served).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+from pydantic import BaseModel
+
+from gateway import onboarding_schema as s
+
+routes = web.RouteTableDef()
+Security = list[dict[str, list[str]]]
+_OPERATOR: Security = [{"operator": []}]
+_CLIENT: Security = [{"client": []}]
+_EITHER = [*_OPERATOR, *_CLIENT]
+_IMAGE: dict[str, Any] = {"image/png": {}, "image/svg+xml": {}}
+_JSON_ANY: dict[str, Any] = {"application/json": {"schema": {"type": "object"}}}
+_NOT_YET = "No such onboarding for this caller. Right after the 202 of a registration this is the answer for a "
+_NOT_YET += "moment (the directory stores the onboarding within about a second): retry; the 202 itself names it."
+
+
+@dataclass(frozen=True)
+class Operation:
+    method: str
+    path: str
+    summary: str
+    security: Security
+    request: type[BaseModel] | None = None
+    ok: int = 200
+    answer: type[BaseModel] | None = None
+    content: dict[str, Any] | None = None  # instead of ``answer``: images, free-form JSON
+    errors: tuple[int, ...] = (401, 404)
+    notes: str = ""
+
+
+OPERATIONS: tuple[Operation, ...] = (
+    Operation(
+        "post",
+        "/api/clients",
+        "Create a client; its API key is in the answer, once",
+        _OPERATOR,
+        s.NewClient,
+        201,
+        s.ClientCreatedAnswer,
+        errors=(400, 401, 403, 409, 503),
+    ),
+    Operation("get", "/api/clients/{client_id}", "A client's profile", _EITHER, content=_JSON_ANY),
+    Operation(
+        "patch",
+        "/api/clients/{client_id}",
+        "Change a client (only the fields given)",
+        _EITHER,
+        s.ClientChanges,
+        202,
+        s.Accepted,
+        errors=(400, 401, 404, 503),
+    ),
+    Operation("get", "/api/clients/{client_id}/stats", "Numbers and this month's usage", _CLIENT, content=_JSON_ANY),
+    Operation(
+        "get",
+        "/api/clients/{client_id}/conversations",
+        "Latest conversations (?limit=1..200)",
+        _CLIENT,
+        content=_JSON_ANY,
+        errors=(400, 401, 404),
+    ),
+    Operation(
+        "get",
+        "/api/clients/{client_id}/conversations/{phone_number_id}/{wa_id}/messages",
+        "One conversation's latest messages (?limit=1..200)",
+        _CLIENT,
+        content=_JSON_ANY,
+        errors=(400, 401, 404),
+    ),
+    Operation(
+        "get",
+        "/api/clients/{client_id}/media/{media_id}",
+        "A customer's media, fetched from Meta",
+        _CLIENT,
+        content={"*/*": {}},
+        errors=(401, 404, 502),
+    ),
+    Operation(
+        "post",
+        "/api/register-client-number",
+        "Start connecting a number (200: its live onboarding)",
+        _EITHER,
+        s.NumberRegistration,
+        202,
+        s.OnboardingAccepted,
+        errors=(400, 401, 404, 409, 503),
+        notes="400: a number that cannot exist; 409: the number belongs to, or is being connected by, another client.",
+    ),
+    Operation(
+        "get",
+        "/api/onboardings/{onboarding_id}",
+        "An onboarding's state, step and last error",
+        _EITHER,
+        answer=s.Onboarding,
+        notes=_NOT_YET,
+    ),
+    Operation(
+        "get",
+        "/api/onboardings/{onboarding_id}/qr.{kind}",
+        "The signup link as a QR code (kind: png, svg)",
+        _EITHER,
+        content=_IMAGE,
+    ),
+    Operation(
+        "post",
+        "/api/onboardings/{onboarding_id}/request-code",
+        "Have Meta send the code (manual method)",
+        _EITHER,
+        s.CodeRequest,
+        202,
+        s.Accepted,
+        errors=(400, 401, 404, 409, 503),
+    ),
+    Operation(
+        "post",
+        "/api/onboardings/{onboarding_id}/verify",
+        "Verify the number with Meta's 6-digit code",
+        _EITHER,
+        s.CodeVerification,
+        202,
+        s.Accepted,
+        errors=(400, 401, 404, 409, 503),
+    ),
+    Operation(
+        "post",
+        "/api/onboardings/{onboarding_id}/link",
+        "A new signup link (the old one is revoked)",
+        _EITHER,
+        None,
+        202,
+        s.LinkRenewed,
+        errors=(401, 404, 409, 503),
+    ),
+    Operation(
+        "get",
+        "/api/numbers/{phone_number_id}/qr.{kind}",
+        "The customer QR of an active number (wa.me, ?text= pre-filled; kind: png, svg)",
+        _EITHER,
+        content=_IMAGE,
+        errors=(400, 401, 404, 409),
+    ),
+    Operation("get", "/api/openapi.json", "This document", [], content=_JSON_ANY, errors=()),
+)
+_ERRORS = {
+    400: "Invalid input, said in plain words",
+    401: "Missing or unknown key",
+    403: "Needs the operator key",
+    404: "Not found, or another client's",
+    409: "Conflicts with the current state",
+    429: "Too many wrong keys",
+    502: "Meta failed",
+    503: "Broker unavailable (nothing done: retry), or the operator API or links disabled",
+}
+
+
+def _operation(op: Operation, schemas: dict[str, Any]) -> dict[str, Any]:
+    def ref(model: type[BaseModel]) -> dict[str, Any]:
+        schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+        schemas.update(schema.pop("$defs", {}))
+        schemas[model.__name__] = schema
+        return {"application/json": {"schema": {"$ref": f"#/components/schemas/{model.__name__}"}}}
+
+    params = [p.split("}")[0] for p in op.path.split("{")[1:]]
+    document: dict[str, Any] = {
+        "summary": op.summary,
+        "security": op.security,
+        "parameters": [{"name": p, "in": "path", "required": True, "schema": {"type": "string"}} for p in params],
+        "responses": {str(op.ok): {"description": "OK", "content": ref(op.answer) if op.answer else op.content or {}}},
+    }
+    if op.notes:
+        document["description"] = op.notes
+    if op.request is not None:
+        document["requestBody"] = {"required": True, "content": ref(op.request)}
+    if op.method in ("post", "patch"):
+        document["parameters"].append({"name": "Idempotency-Key", "in": "header", "schema": {"type": "string"}})
+    for code in (*op.errors, *((429,) if op.security else ())):
+        document["responses"][str(code)] = {"description": _ERRORS[code], "content": {"text/plain": {}}}
+    return document
+
+
+def document() -> dict[str, Any]:
+    schemas: dict[str, Any] = {}
+    paths: dict[str, dict[str, Any]] = {}
+    for op in OPERATIONS:
+        paths.setdefault(op.path, {})[op.method] = _operation(op, schemas)
+    bearer = {"type": "http", "scheme": "bearer"}
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "wamux gateway", "version": "1"},
+        "paths": paths,
+        "components": {
+            "schemas": schemas,
+            "securitySchemes": {
+                "operator": {**bearer, "description": "WAMUX_OPERATOR_API_KEY: acts for any client"},
+                "client": {**bearer, "description": "A client's API key: its own data only"},
+            },
+        },
+    }
+
+
+@routes.get("/api/openapi.json")
+async def openapi(_: web.Request) -> web.Response:
+    return web.json_response(document())
