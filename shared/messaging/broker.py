@@ -108,6 +108,18 @@ class Publisher:
         mandatory = envelope.data.KIND == "command" or envelope.type in topology.CONSUMED_TYPES
         await self.publish_raw(exchange, envelope.type, to_message(envelope), mandatory=mandatory)
 
+    async def publish_later(self, envelope: Envelope[Any], delay_s: float) -> None:
+        """Hand ``envelope`` to this publisher's own role after ``delay_s`` (rounded up to a retry tier): through
+        the role's TTL'd retry queue, as a consumer's retry goes — for a service that schedules its own next try
+        (the directory's onboarding steps). Only a type the role both publishes and consumes."""
+        if self._role is None:
+            raise contract.ContractViolation("publish_later needs a publisher opened for a role")
+        contract.check_publish(self._role, envelope.type)
+        if envelope.type not in contract.role(self._role).consumed_types:
+            raise contract.ContractViolation(f"{self._role} does not consume {envelope.type}: it cannot schedule it")
+        queue = self._names.retry_queue(self._role, topology.retry_tier(delay_s))
+        await self.publish_raw(self._channel.default_exchange, queue, to_message(envelope))
+
     async def publish_raw(
         self, exchange: AbstractExchange, routing_key: str, message: aio_pika.Message, *, mandatory: bool = True
     ) -> None:

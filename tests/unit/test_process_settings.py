@@ -13,18 +13,40 @@ from launcher.environment import environment, variables_of
 from router.settings import RouterSettings
 from sender.settings import SenderSettings
 
-SECRETS = {"WAMUX_APP_SECRET", "WAMUX_VERIFY_TOKEN", "WAMUX_GRAPH_TOKEN", "OPENAI_API_KEY"}
+SECRETS = {
+    "WAMUX_APP_SECRET",
+    "WAMUX_VERIFY_TOKEN",
+    "WAMUX_GRAPH_TOKEN",
+    "OPENAI_API_KEY",
+    "WAMUX_SIGNUP_LINK_SECRET",
+    "WAMUX_OPERATOR_API_KEY",
+}
 
 
 @pytest.mark.parametrize(
     ("process", "secrets"),
     [
-        ("gateway", {"WAMUX_APP_SECRET", "WAMUX_VERIFY_TOKEN", "WAMUX_GRAPH_TOKEN"}),  # Graph: the media proxy
+        # Graph: the media proxy; the link secret: the signup pages; the operator's key: the REST API.
+        (
+            "gateway",
+            {
+                "WAMUX_APP_SECRET",
+                "WAMUX_VERIFY_TOKEN",
+                "WAMUX_GRAPH_TOKEN",
+                "WAMUX_SIGNUP_LINK_SECRET",
+                "WAMUX_OPERATOR_API_KEY",
+            },
+        ),
         ("router", set()),
         ("ai-worker", {"OPENAI_API_KEY"}),
         ("sender", {"WAMUX_GRAPH_TOKEN"}),
         ("billing", set()),
-        ("directory", set()),
+        # The code exchange (app secret), the callback override (verify token), the manual path (Graph token),
+        # the links it issues.
+        (
+            "directory",
+            {"WAMUX_APP_SECRET", "WAMUX_VERIFY_TOKEN", "WAMUX_GRAPH_TOKEN", "WAMUX_SIGNUP_LINK_SECRET"},
+        ),
     ],
 )
 def test_each_process_is_handed_only_the_secrets_it_reads(process: str, secrets: set[str]) -> None:

@@ -18,11 +18,14 @@ from typing import Any, TypeVar
 
 import asyncpg
 
+from directory.settings import DirectorySettings
 from shared.contracts.directory import CommandRejected, RejectionReason
 from shared.contracts.envelope import Envelope, Payload, derived_id, wrap
+from shared.graph.onboarding import OnboardingGraph
 from shared.logging import get_logger
 from shared.messaging import inbox
 from shared.messaging.broker import Publisher
+from shared.secretbox import KeyRing
 
 log = get_logger(__name__)
 M = TypeVar("M", bound=Payload)
@@ -33,6 +36,9 @@ INBOX_RETENTION_DAYS = 30
 class Deps:
     pool: asyncpg.Pool
     publisher: Publisher
+    settings: DirectorySettings
+    graph: OnboardingGraph  # Meta's onboarding calls (system-user token unless a call names the client's)
+    ring: KeyRing  # encrypts business tokens and PINs at rest
 
 
 class Refused(Exception):

@@ -13,7 +13,9 @@ import asyncpg
 
 from directory import clients, moves, numbers, onboardings
 from directory.answers import Deps, Refused, answer, once_per_envelope
-from shared.phones import InvalidPhoneNumber, to_e164
+from directory.onboarding import driver
+from directory.onboarding.machine import REAUTHORIZE
+from directory.onboarding.steps import Resume, Suspend
 from shared.contracts.directory import (
     ClientCreate,
     ClientCreated,
@@ -21,13 +23,12 @@ from shared.contracts.directory import (
     ClientUpdated,
     NumberActivated,
     NumberMove,
-    NumberRegister,
     NumberResume,
     NumberSuspend,
     NumberSuspended,
 )
 from shared.contracts.envelope import Envelope
-from shared.logging import get_logger, mask_phone
+from shared.logging import get_logger
 
 log = get_logger(__name__)
 
@@ -72,36 +73,13 @@ async def update_client(envelope: Envelope[ClientUpdate], deps: Deps, conn: asyn
 
 
 @once_per_envelope
-async def register_number(envelope: Envelope[NumberRegister], deps: Deps, conn: asyncpg.Connection) -> None:
-    """Open the number's onboarding (``pending``); a number another client holds or is connecting is refused."""
-    command = envelope.data
-    try:
-        e164 = to_e164(command.phone_number)
-    except InvalidPhoneNumber as exc:
-        raise Refused("invalid", str(exc)) from exc
-    if await clients.client_for_update(conn, command.client_id) is None:
-        raise Refused("not_found", f"client {command.client_id} does not exist: send client.create first")
-    holder = await numbers.holder(conn, e164)
-    if holder is not None and holder != command.client_id:
-        raise Refused("conflict", f"{mask_phone(e164)} belongs to another client: it is never reassigned")
-    onboarding = await onboardings.open_onboarding(conn, command, e164)
-    if onboarding is None:  # this id, or a live onboarding of the number, exists already
-        onboarding = await onboardings.by_id(conn, command.onboarding_id) or await onboardings.live_for_number(
-            conn, e164
-        )
-        if onboarding is None:  # it failed meanwhile: the CRM may simply send the command again
-            raise Refused("conflict", f"the onboarding of {mask_phone(e164)} changed meanwhile: try again")
-        if onboarding.client_id != command.client_id or onboarding.phone_number != e164:
-            raise Refused("conflict", f"{mask_phone(e164)} is being connected by another onboarding")
-    log.info("number.onboarding", state=onboarding.state, phone_number=mask_phone(e164))
-    await answer(deps, envelope, onboarding.changed(), command.client_id)
-
-
-@once_per_envelope
 async def suspend_number(envelope: Envelope[NumberSuspend], deps: Deps, conn: asyncpg.Connection) -> None:
     command = envelope.data
     await _number(conn, command.client_id, command.phone_number_id)
-    await numbers.set_status(conn, command.phone_number_id, "suspended")
+    await numbers.suspend(conn, command.phone_number_id, command.reason)
+    onboarding = await onboardings.of_number_for_update(conn, command.phone_number_id)
+    if onboarding is not None and onboarding.state == "active":
+        await driver.apply(deps, conn, onboarding, Suspend(command.reason), envelope.correlation_id)
     event = NumberSuspended(client_id=command.client_id, phone_number_id=command.phone_number_id, reason=command.reason)
     await answer(deps, envelope, event, command.client_id)
 
@@ -113,7 +91,12 @@ async def resume_number(envelope: Envelope[NumberResume], deps: Deps, conn: asyn
     number = await _number(conn, command.client_id, command.phone_number_id)
     if number["status"] == "pending":
         raise Refused("invalid", f"number {command.phone_number_id} is still onboarding: it activates when done")
+    if number["suspended_reason"] == REAUTHORIZE:
+        raise Refused("invalid", "the number's token was revoked: the client must go through the signup again")
     await numbers.set_status(conn, command.phone_number_id, "active")
+    onboarding = await onboardings.of_number_for_update(conn, command.phone_number_id)
+    if onboarding is not None and onboarding.state == "suspended":
+        await driver.apply(deps, conn, onboarding, Resume(), envelope.correlation_id)
     event = NumberActivated(
         client_id=command.client_id,
         phone_number_id=command.phone_number_id,

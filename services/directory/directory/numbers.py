@@ -10,8 +10,9 @@ import uuid
 
 import asyncpg
 
-from shared.phones import to_e164
+from shared.graph.phone_numbers import PhoneNumberInfo
 from shared.logging import mask_phone
+from shared.phones import to_e164
 
 
 class NumberConflict(ValueError):
@@ -88,7 +89,7 @@ async def number_for_update(
 ) -> asyncpg.Record | None:
     """The client's number, locked until the transaction ends; ``None`` when the client has no such number."""
     return await conn.fetchrow(
-        """SELECT phone_number, phone_number_id, waba_id, display_name, status FROM directory.numbers
+        """SELECT phone_number, phone_number_id, waba_id, display_name, status, suspended_reason FROM directory.numbers
             WHERE client_id = $1 AND phone_number_id = $2 FOR UPDATE""",
         client_id,
         phone_number_id,
@@ -96,10 +97,47 @@ async def number_for_update(
 
 
 async def set_status(conn: asyncpg.Connection, phone_number_id: str, status: str) -> None:
-    await conn.execute("UPDATE directory.numbers SET status = $2 WHERE phone_number_id = $1", phone_number_id, status)
+    await conn.execute(
+        "UPDATE directory.numbers SET status = $2, suspended_reason = CASE WHEN $2 = 'suspended' THEN "
+        "COALESCE(suspended_reason, 'operator') END WHERE phone_number_id = $1",
+        phone_number_id,
+        status,
+    )
 
 
 async def holder(conn: asyncpg.Connection, e164: str) -> uuid.UUID | None:
     """The client that holds this phone number in the directory, if any."""
     held = await conn.fetchval("SELECT client_id FROM directory.numbers WHERE phone_number = $1", e164)
     return uuid.UUID(str(held)) if held is not None else None
+
+
+async def record_read_back(
+    conn: asyncpg.Connection, phone_number_id: str, info: PhoneNumberInfo, *, coexistence: bool
+) -> asyncpg.Record:
+    """What Meta said of the number (``GET /{phone_number_id}``), and the number active from now on."""
+    row = await conn.fetchrow(
+        """UPDATE directory.numbers
+              SET verified_name = $2, name_status = $3, quality_rating = $4, platform_type = $5,
+                  throughput_level = $6, coexistence = $7, read_back_at = now(), status = 'active',
+                  suspended_reason = NULL, display_name = COALESCE(NULLIF(display_name, ''), $2)
+            WHERE phone_number_id = $1
+        RETURNING client_id, phone_number, phone_number_id, waba_id, display_name""",
+        phone_number_id,
+        info.verified_name,
+        info.name_status,
+        info.quality_rating,
+        info.platform_type,
+        info.throughput.level,
+        coexistence,
+    )
+    if row is None:
+        raise NotInDirectory(f"phone_number_id {phone_number_id} is not in the directory")
+    return row
+
+
+async def suspend(conn: asyncpg.Connection, phone_number_id: str, reason: str) -> None:
+    await conn.execute(
+        "UPDATE directory.numbers SET status = 'suspended', suspended_reason = $2 WHERE phone_number_id = $1",
+        phone_number_id,
+        reason,
+    )

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 
@@ -14,28 +15,58 @@ from directory.__main__ import ROLE, ROUTES, bootstrap
 from directory.answers import Deps
 from directory.settings import DirectorySettings
 from directory.unreadable import reject_unreadable
+from sandbox.config import SandboxSettings
+from shared import secretbox
 from shared.messaging.runtime import Infrastructure, infrastructure, run_worker
 from shared.settings import Settings
+from tests.support.sandbox import Sandbox
+
+CREDENTIAL_KEYS = secretbox.new_key_setting("test1")
+LINK_SECRET = "test-signup-link-secret"
+MANUAL_WABA_ID = "900000000000001"
 
 
-def directory_settings(infra: Infrastructure[Settings]) -> DirectorySettings:
+def directory_settings(infra: Infrastructure[Settings], sandbox: Sandbox, **extra: Any) -> DirectorySettings:
+    """The directory configured as the demo configures it, against this test's emulator (its app, its tokens)."""
     common = {name: getattr(infra.settings, name) for name in Settings.model_fields if name != "service"}
-    return DirectorySettings(**common)
+    meta = SandboxSettings()
+    return DirectorySettings(
+        **common,
+        graph_base_url=sandbox.graph_url,
+        graph_token="test-graph-token",
+        app_id=meta.app_id,
+        app_secret="test-app-secret",
+        signup_config_id=meta.signup_config_id,
+        credential_keys=CREDENTIAL_KEYS,
+        signup_link_secret=LINK_SECRET,
+        manual_waba_id=MANUAL_WABA_ID,
+        **extra,
+    )
 
 
 @pytest.fixture
-async def deps(infra: Infrastructure[Settings]) -> AsyncIterator[Deps]:
-    async with infrastructure(directory_settings(infra), role=ROLE) as own, bootstrap(own) as value:
+def directory_config() -> dict[str, Any]:
+    """Settings a test gives the directory beyond the defaults (override this fixture in a module)."""
+    return {}
+
+
+@pytest.fixture
+async def deps(
+    infra: Infrastructure[Settings], sandbox: Sandbox, directory_config: dict[str, Any]
+) -> AsyncIterator[Deps]:
+    settings = directory_settings(infra, sandbox, **directory_config)
+    async with infrastructure(settings, role=ROLE) as own, bootstrap(own) as value:
         yield value
 
 
 @pytest.fixture
-async def directory_service(infra: Infrastructure[Settings]) -> AsyncIterator[None]:
+async def directory_service(
+    infra: Infrastructure[Settings], sandbox: Sandbox, directory_config: dict[str, Any]
+) -> AsyncIterator[None]:
     """``python -m directory``'s worker, running until the test ends."""
     stop = asyncio.Event()
-    task = asyncio.create_task(
-        run_worker(directory_settings(infra), ROLE, ROUTES, bootstrap, stop=stop, unreadable=reject_unreadable)
-    )
+    settings = directory_settings(infra, sandbox, **directory_config)
+    task = asyncio.create_task(run_worker(settings, ROLE, ROUTES, bootstrap, stop=stop, unreadable=reject_unreadable))
     await _consuming(infra, task)
     yield
     stop.set()

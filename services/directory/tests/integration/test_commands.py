@@ -13,11 +13,11 @@ from directory.answers import Deps
 from directory.handlers import (
     create_client,
     move_number,
-    register_number,
     resume_number,
     suspend_number,
     update_client,
 )
+from directory.onboarding.commands import register_number
 from shared.contracts.directory import (
     ClientCreate,
     ClientUpdate,

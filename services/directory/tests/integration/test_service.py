@@ -7,15 +7,16 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from typing import Any
+from dataclasses import replace
+from typing import Any, ClassVar
 
 import aio_pika
 import pytest
 
 from directory.answers import Deps
-from directory.handlers import register_number
-from shared.contracts.directory import ClientCreate, NumberRegister, NumberRequestCode
-from shared.contracts.envelope import Envelope, wrap
+from directory.onboarding.commands import register_number
+from shared.contracts.directory import ClientCreate, NumberRegister
+from shared.contracts.envelope import Command, Envelope, wrap
 from shared.messaging.broker import PublishFailed, to_message
 from shared.messaging.runtime import Infrastructure
 from shared.settings import Settings
@@ -23,6 +24,13 @@ from tests.support.broker import Tap, get_one, queue_depth
 from tests.support.tenants import random_phone_number
 
 pytestmark = pytest.mark.usefixtures("directory_service")
+
+
+class _Teleport(Command):
+    """A well-formed command of a type no wamux service consumes (a CRM's typo, a command from the future)."""
+
+    TYPE: ClassVar[str] = "number.teleport"
+    onboarding_id: uuid.UUID
 
 
 async def crm_publish(infra: Infrastructure[Settings], routing_key: str, body: bytes) -> None:
@@ -68,21 +76,21 @@ async def test_a_command_nobody_consumes_is_answered_unknown_command(infra: Infr
     async with infra.connection.channel() as channel:
         rejections = await channel.declare_queue(exclusive=True)
         await rejections.bind(infra.names.events, "command.rejected")
-        known = wrap(NumberRequestCode(onboarding_id=uuid.uuid4()), correlation_id="c-early")
+        known = wrap(_Teleport(onboarding_id=uuid.uuid4()), correlation_id="c-early")
         await crm_publish(infra, known.type, envelope_body(known))
-        await crm_publish(infra, "number.teleport", b"not an envelope")
+        await crm_publish(infra, "number.vanish", b"not an envelope")
 
         answers = [json.loads((await get_one(infra.connection, rejections.name)).body) for _ in range(2)]
     by_type = {a["data"]["command_type"]: a["data"] for a in answers}
-    assert by_type["number.request_code"]["command_id"] == str(known.id)
-    assert by_type["number.teleport"]["command_id"] is None
+    assert by_type["number.teleport"]["command_id"] == str(known.id)
+    assert by_type["number.vanish"]["command_id"] is None
     assert {a["reason"] for a in by_type.values()} == {"unknown_command"}
     assert await queue_depth(infra.connection, infra.names.unrouted) == 0
 
 
 async def test_wamux_s_own_publisher_still_refuses_a_command_nobody_consumes(infra: Infrastructure[Settings]) -> None:
     with pytest.raises(PublishFailed) as failure:
-        await infra.publisher.publish(wrap(NumberRequestCode(onboarding_id=uuid.uuid4()), correlation_id="c"))
+        await infra.publisher.publish(wrap(_Teleport(onboarding_id=uuid.uuid4()), correlation_id="c"))
     assert failure.value.reason == "unroutable"
 
 
@@ -128,7 +136,7 @@ async def test_a_crash_between_the_effect_and_its_announcement_still_announces_i
         correlation_id="c-crash",
     )
     with pytest.raises(PublishFailed):
-        await register_number(register, Deps(pool=deps.pool, publisher=_CrashingPublisher()))  # type: ignore[arg-type]
+        await register_number(register, replace(deps, publisher=_CrashingPublisher()))  # type: ignore[arg-type]
     await crm_publish(infra, register.type, envelope_body(register))  # the broker's redelivery
     await crm_publish(infra, register.type, envelope_body(register))  # and once more, later
 

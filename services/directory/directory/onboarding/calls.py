@@ -1,0 +1,213 @@
+"""Each onboarding step's Meta call (``shared.graph.onboarding``), and what the directory keeps of its answer.
+
+A call raises :class:`shared.graph.errors.GraphError` when Meta refuses, or :class:`WamuxFailure` when wamux
+itself cannot go on (a number of another client, a WABA without the number, a setting missing). Secrets made or
+obtained on the way — the PIN chosen before ``register``, the business token from the code exchange — are
+stored (encrypted) in a transaction of their own *before* the step's transaction commits, so a crash between
+Meta's answer and that commit loses neither: the step run again finds them.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import asyncpg
+from pydantic import SecretStr
+
+from directory import credentials, numbers, onboardings
+from directory.numbers import NumberConflict
+from directory.onboarding.steps import Step, StepDone
+from directory.onboardings import Onboarding
+from shared.graph.phone_numbers import PhoneNumberInfo
+from shared.logging import get_logger, mask_phone
+from shared.phones import parse_phone
+
+if TYPE_CHECKING:
+    from directory.answers import Deps
+
+log = get_logger(__name__)
+CONFLICT = 409  # wamux's own codes in MetaFailure(source="wamux")
+NOT_FOUND = 404
+MISCONFIGURED = 500
+
+
+class WamuxFailure(Exception):
+    def __init__(self, code: int, message: str):
+        super().__init__(message)
+        self.code, self.message = code, message
+
+
+@dataclass(frozen=True)
+class Outcome:
+    done: StepDone
+    columns: dict[str, Any] = field(default_factory=dict)  # onboarding columns learnt (waba_id)
+    number: asyncpg.Record | None = None  # the number, once read back and active
+
+
+async def make(step: Step, onboarding: Onboarding, deps: Deps, conn: asyncpg.Connection) -> Outcome:
+    return await _CALLS[step](onboarding, deps, conn)
+
+
+def _input(onboarding: Onboarding, key: str) -> str:
+    value = (onboarding.step_input or {}).get(key)
+    if not value:
+        raise WamuxFailure(MISCONFIGURED, f"the {key} for this step was not kept: send the command again")
+    return str(value)
+
+
+async def _business_token(onboarding: Onboarding, deps: Deps, conn: asyncpg.Connection) -> SecretStr | None:
+    """The client's business token for a signup onboarding; the system-user token (None) for the manual path."""
+    if onboarding.method == "manual":
+        return None
+    assert onboarding.waba_id is not None  # complete_signup names the WABA
+    token = await credentials.load(conn, deps.ring, "business_token", onboarding.waba_id)
+    if token is None:
+        raise WamuxFailure(NOT_FOUND, "the client's business token is missing: the client must sign up again")
+    return token
+
+
+async def claim(conn: asyncpg.Connection, onboarding: Onboarding, phone_number_id: str, waba_id: str) -> None:
+    """The number in the directory as ``pending`` under the client (its messages wait for it); one of another
+    client is a failure, never a move."""
+    free_quota = await conn.fetchval("SELECT free_quota FROM directory.clients WHERE id = $1", onboarding.client_id)
+    try:
+        await numbers.upsert_number(
+            conn,
+            client_id=onboarding.client_id,
+            phone_number=onboarding.phone_number,
+            phone_number_id=phone_number_id,
+            waba_id=waba_id,
+            display_name=onboarding.display_name or "",
+            status="pending",
+            free_quota=int(free_quota if free_quota is not None else 1000),
+        )
+    except NumberConflict as exc:
+        raise WamuxFailure(CONFLICT, f"{mask_phone(onboarding.phone_number)} belongs to another client") from exc
+
+
+async def _add_phone_number(onboarding: Onboarding, deps: Deps, conn: asyncpg.Connection) -> Outcome:
+    waba_id = deps.settings.manual_waba_id
+    if not waba_id:
+        raise WamuxFailure(MISCONFIGURED, "WAMUX_MANUAL_WABA_ID is not set: the manual path has no WABA to add to")
+    phone = parse_phone(onboarding.phone_number)
+    name = onboarding.display_name or await onboardings.client_name(conn, onboarding.client_id)
+    phone_number_id = await deps.graph.add_phone_number(waba_id, phone.cc, phone.national_number, name)
+    await claim(conn, onboarding, phone_number_id, waba_id)
+    return Outcome(StepDone(Step.ADD_PHONE_NUMBER, phone_number_id), {"waba_id": waba_id})
+
+
+def _pnid(onboarding: Onboarding) -> str:
+    assert onboarding.phone_number_id is not None  # the machine asks for these calls only once it is known
+    return onboarding.phone_number_id
+
+
+async def _request_code(onboarding: Onboarding, deps: Deps, conn: asyncpg.Connection) -> Outcome:
+    inputs = onboarding.step_input or {}
+    method, language = str(inputs.get("code_method", "SMS")), str(inputs.get("language", "es"))
+    await deps.graph.request_code(_pnid(onboarding), method, language)
+    return Outcome(StepDone(Step.REQUEST_CODE))
+
+
+async def _verify_code(onboarding: Onboarding, deps: Deps, conn: asyncpg.Connection) -> Outcome:
+    await deps.graph.verify_code(_pnid(onboarding), _input(onboarding, "code"))
+    return Outcome(StepDone(Step.VERIFY_CODE))
+
+
+async def _exchange_code(onboarding: Onboarding, deps: Deps, conn: asyncpg.Connection) -> Outcome:
+    assert onboarding.waba_id is not None and onboarding.updated_at is not None
+    settings = deps.settings
+    if not await _stored_since(conn, "business_token", onboarding.waba_id, onboarding.updated_at):
+        token = await deps.graph.exchange_code(settings.app_id, settings.app_secret, _input(onboarding, "code"))
+        async with deps.pool.acquire() as own, own.transaction():  # kept even if this step's transaction is lost
+            await credentials.store(own, deps.ring, "business_token", onboarding.waba_id, token.access_token)
+    if onboarding.phone_number_id is not None:
+        await claim(conn, onboarding, onboarding.phone_number_id, onboarding.waba_id)
+    return Outcome(StepDone(Step.EXCHANGE_CODE, onboarding.phone_number_id))
+
+
+async def _stored_since(conn: asyncpg.Connection, kind: str, subject: str, since: datetime) -> bool:
+    stored = await conn.fetchval(
+        "SELECT updated_at FROM directory.credentials WHERE kind = $1 AND subject = $2", kind, subject
+    )
+    return stored is not None and stored >= since
+
+
+def _same_number(info: PhoneNumberInfo, e164: str) -> bool:
+    return "".join(c for c in info.display_phone_number if c.isdigit()) == e164.lstrip("+")
+
+
+async def _find_number(onboarding: Onboarding, deps: Deps, conn: asyncpg.Connection) -> Outcome:
+    assert onboarding.waba_id is not None
+    token = await _business_token(onboarding, deps, conn)
+    listed = await deps.graph.waba_phone_numbers(onboarding.waba_id, token=token)
+    found = next((n for n in listed if _same_number(n, onboarding.phone_number)), None)
+    if found is None:
+        raise WamuxFailure(
+            NOT_FOUND,
+            f"the WhatsApp account connected has no number {mask_phone(onboarding.phone_number)} "
+            f"({len(listed)} other number(s)): sign up again with that number",
+        )
+    await claim(conn, onboarding, found.id, onboarding.waba_id)
+    return Outcome(StepDone(Step.FIND_NUMBER, found.id))
+
+
+async def _subscribe_app(onboarding: Onboarding, deps: Deps, conn: asyncpg.Connection) -> Outcome:
+    assert onboarding.waba_id is not None
+    await deps.graph.subscribe_app(onboarding.waba_id, token=await _business_token(onboarding, deps, conn))
+    return Outcome(StepDone(Step.SUBSCRIBE_APP))
+
+
+async def _override_callback(onboarding: Onboarding, deps: Deps, conn: asyncpg.Connection) -> Outcome:
+    """The WABA's webhooks to wamux's gateway — a second call, after the subscription (else Meta's #100). Without
+    a verify token configured, the app's own callback (App Dashboard) receives them: nothing to override."""
+    assert onboarding.waba_id is not None
+    settings = deps.settings
+    if settings.verify_token.get_secret_value():
+        token = await _business_token(onboarding, deps, conn)
+        await deps.graph.override_callback(
+            onboarding.waba_id, settings.callback_url, settings.verify_token, token=token
+        )
+    else:
+        log.info("onboarding.callback_not_overridden", reason="WAMUX_VERIFY_TOKEN is not set")
+    return Outcome(StepDone(Step.OVERRIDE_CALLBACK))
+
+
+async def _register(onboarding: Onboarding, deps: Deps, conn: asyncpg.Connection) -> Outcome:
+    """Register with the number's two-step PIN: chosen once, stored before the call, the same on every retry."""
+    pnid = _pnid(onboarding)
+    pin = await credentials.load(conn, deps.ring, "pin", pnid)
+    if pin is None:
+        pin = SecretStr(f"{secrets.randbelow(10**6):06d}")
+        async with deps.pool.acquire() as own, own.transaction():
+            await credentials.store(own, deps.ring, "pin", pnid, pin)
+    await deps.graph.register(pnid, pin.get_secret_value(), token=await _business_token(onboarding, deps, conn))
+    return Outcome(StepDone(Step.REGISTER))
+
+
+async def _read_number(onboarding: Onboarding, deps: Deps, conn: asyncpg.Connection) -> Outcome:
+    pnid = _pnid(onboarding)
+    info = await deps.graph.phone_number(pnid, token=await _business_token(onboarding, deps, conn))
+    if not _same_number(info, onboarding.phone_number):
+        raise WamuxFailure(
+            CONFLICT,
+            f"Meta's number {pnid} is {mask_phone('+' + ''.join(c for c in info.display_phone_number if c.isdigit()))}"
+            f", not {mask_phone(onboarding.phone_number)}: register the number that was connected",
+        )
+    number = await numbers.record_read_back(conn, pnid, info, coexistence=onboarding.coexistence)
+    return Outcome(StepDone(Step.READ_NUMBER), number=number)
+
+
+_CALLS = {
+    Step.ADD_PHONE_NUMBER: _add_phone_number,
+    Step.REQUEST_CODE: _request_code,
+    Step.VERIFY_CODE: _verify_code,
+    Step.EXCHANGE_CODE: _exchange_code,
+    Step.FIND_NUMBER: _find_number,
+    Step.SUBSCRIBE_APP: _subscribe_app,
+    Step.OVERRIDE_CALLBACK: _override_callback,
+    Step.REGISTER: _register,
+    Step.READ_NUMBER: _read_number,
+}
