@@ -8,6 +8,7 @@ and path are.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import hmac
 from collections.abc import AsyncIterator
@@ -39,6 +40,12 @@ class GraphClient:
         self._session = session
         self._base = f"{base_url.rstrip('/')}/{version}"
         self._token = token
+
+    def with_token(self, token: SecretStr) -> GraphClient:
+        """The same client (session, base URL, version) calling with another token: a client's business token."""
+        other = copy.copy(self)
+        other._token = token
+        return other
 
     async def send_text(
         self,

@@ -1,5 +1,6 @@
 """sender — consumes ``message.send`` and ``message.mark_read``; publishes ``message.sent`` and
-``message.failed``; owns the ``sender`` schema (sends by idempotency key, rate buckets); calls Meta's Graph API.
+``message.failed`` (and ``number.token_rejected`` when Meta refuses a client's business token); owns the ``sender``
+schema (sends by idempotency key, rate buckets); reads ``directory_read.number_tokens``; calls Meta's Graph API.
 """
 
 from __future__ import annotations
@@ -11,10 +12,12 @@ from sender import store
 from sender.handlers import Deps, mark_read, send
 from sender.limits import Limits
 from sender.settings import SenderSettings
+from sender.tokens import NumberTokens
 from shared.contracts.messages import MarkRead, SendMessage
 from shared.graph.client import graph_client
 from shared.messaging.consumer import Route
 from shared.messaging.runtime import Infrastructure, every, serve
+from shared.secretbox import KeyRing
 
 ROLE = "sender"
 ROUTES: dict[str, Route[Deps]] = {
@@ -27,11 +30,12 @@ ROUTES: dict[str, Route[Deps]] = {
 async def bootstrap(infra: Infrastructure[SenderSettings]) -> AsyncIterator[Deps]:
     settings = infra.settings
     limits = Limits(settings.number_rate_per_s, settings.pair_rate_per_s, settings.pair_burst)
+    tokens = NumberTokens(KeyRing.from_setting(settings.credential_keys))  # a bad ring stops the start
     async with (
         graph_client(settings) as graph,
         every(600, lambda: store.forget_idle_buckets(infra.pool, limits.full_after_s()), "sender-bucket-retention"),
     ):
-        yield Deps(pool=infra.pool, publisher=infra.publisher, graph=graph, limits=limits)
+        yield Deps(pool=infra.pool, publisher=infra.publisher, graph=graph, limits=limits, tokens=tokens)
 
 
 def main() -> None:

@@ -15,7 +15,8 @@ import asyncpg
 
 from sender import retries, store
 from sender.limits import Limits
-from sender.outcomes import announce_failed, announce_sent
+from sender.outcomes import announce_failed, announce_sent, announce_token_rejected, business_token_refusal
+from sender.tokens import BusinessToken, NumberTokens
 from shared.contracts.envelope import Envelope
 from shared.contracts.messages import MarkRead, SendMessage
 from shared.graph.client import GraphClient
@@ -23,6 +24,7 @@ from shared.graph.errors import GraphError, ReEngagementRequired, TokenInvalid
 from shared.logging import get_logger
 from shared.messaging.broker import Publisher
 from shared.messaging.consumer import Retry
+from shared.secretbox import KeyRing
 
 log = get_logger(__name__)
 # Meta shows "typing…" for at most 25 s; a late indicator would outlive the reply it announces.
@@ -35,6 +37,10 @@ class Deps:
     publisher: Publisher
     graph: GraphClient
     limits: Limits = field(default_factory=Limits)
+    tokens: NumberTokens = field(default_factory=lambda: NumberTokens(KeyRing.empty()))
+
+    def graph_for(self, token: BusinessToken | None) -> GraphClient:
+        return self.graph if token is None else self.graph.with_token(token.secret)
 
 
 async def send(envelope: Envelope[SendMessage], deps: Deps) -> None:
@@ -55,14 +61,19 @@ async def send(envelope: Envelope[SendMessage], deps: Deps) -> None:
         wait_s = await store.take_tokens(conn, command.phone_number_id, command.to, deps.limits)
         if wait_s > 0:
             raise Retry("rate limit reached before Meta's", delay_s=wait_s, counts=False)
+        token = await deps.tokens.for_number(conn, command.client_id, command.phone_number_id)
         await store.mark_sending(conn, send_id, command)
         try:
-            wamid = await deps.graph.send_text(
+            wamid = await deps.graph_for(token).send_text(
                 command.phone_number_id, command.to, command.text, command.reply_to_wamid, callback_data=str(send_id)
             )
         except GraphError as exc:
             if exc.http_status is not None:  # Meta answered: it does not have the message
                 await store.forget_sending(conn, send_id)
+            if token is not None and isinstance(exc, TokenInvalid):  # this client's token, not every number's
+                deps.tokens.forget(command.client_id, command.phone_number_id)
+                await announce_token_rejected(deps.publisher, envelope, token, exc)
+                return await announce_failed(conn, deps.publisher, envelope, business_token_refusal(exc))
             await _after_graph_error(conn, envelope, exc, deps)
             return
         await announce_sent(conn, deps.publisher, envelope, wamid)
@@ -114,7 +125,11 @@ async def mark_read(envelope: Envelope[MarkRead], deps: Deps) -> None:
         if await store.take_number_token(conn, command.phone_number_id, deps.limits) > 0:
             log.info("mark_read.skipped", reason="number at its throughput limit")
             return
+        token = await deps.tokens.for_number(conn, command.client_id, command.phone_number_id)
     try:
-        await deps.graph.mark_read(command.phone_number_id, command.wamid, typing=typing)
+        await deps.graph_for(token).mark_read(command.phone_number_id, command.wamid, typing=typing)
     except GraphError as exc:
         log.info("mark_read.failed", code=exc.code, error=exc.title)
+        if token is not None and isinstance(exc, TokenInvalid):
+            deps.tokens.forget(command.client_id, command.phone_number_id)
+            await announce_token_rejected(deps.publisher, envelope, token, exc)

@@ -1,5 +1,6 @@
 """A send's outcome, recorded and announced in one transaction: ``message.sent`` with Meta's wamid, or
-``message.failed`` with Meta's code. The event's id is derived from the send id: announced once in effect."""
+``message.failed`` with Meta's code. The event's id is derived from the send id: announced once in effect.
+A business token Meta refused is announced as ``number.token_rejected``, once per (number, token)."""
 
 from __future__ import annotations
 
@@ -8,9 +9,11 @@ from datetime import UTC, datetime
 import asyncpg
 
 from sender import store
+from sender.tokens import BusinessToken
+from shared.contracts.directory import NumberTokenRejected
 from shared.contracts.envelope import Envelope, derived_id, wrap
-from shared.contracts.messages import MessageFailed, MessageSent, SendMessage
-from shared.graph.errors import GraphError
+from shared.contracts.messages import MarkRead, MessageFailed, MessageSent, SendMessage
+from shared.graph.errors import GraphError, TokenInvalid
 from shared.logging import get_logger
 from shared.messaging.broker import Publisher
 
@@ -55,6 +58,37 @@ async def announce_failed(
         )
         await publisher.publish(_outcome(failed, envelope))
     log.warning("send.failed", code=error.code, error=error.title)
+
+
+async def announce_token_rejected(
+    publisher: Publisher, envelope: Envelope[SendMessage] | Envelope[MarkRead], token: BusinessToken, error: GraphError
+) -> None:
+    """The directory suspends the number until its client connects it again. The id names the number and the
+    token (by fingerprint): every send refused with that token announces the one event."""
+    command = envelope.data
+    rejected = NumberTokenRejected(
+        client_id=command.client_id,
+        phone_number_id=command.phone_number_id,
+        code=error.code or 190,
+        subcode=error.subcode,
+        message=error.title,
+    )
+    event_id = derived_id(rejected.TYPE, command.phone_number_id, token.fingerprint)
+    await publisher.publish(
+        wrap(rejected, id=event_id, tenant_id=envelope.tenant_id, correlation_id=envelope.correlation_id)
+    )
+    log.warning("graph.business_token_rejected", waba_id=token.waba_id, token=token.fingerprint, code=error.code)
+
+
+def business_token_refusal(error: GraphError) -> TokenInvalid:
+    """What ``message.failed`` says of a send refused because its business token was."""
+    return TokenInvalid(
+        "Meta rejected the number's business token (expired or revoked): the client must connect the number again",
+        code=error.code,
+        subcode=error.subcode,
+        details=error.details or error.title,
+        http_status=error.http_status,
+    )
 
 
 def _outcome(event: MessageSent | MessageFailed, cause: Envelope[SendMessage]) -> Envelope[MessageSent | MessageFailed]:

@@ -1,11 +1,12 @@
-"""The sender's settings: the broker and database, Meta's Graph API, and Meta's limits it holds."""
+"""The sender's settings: the broker and database, Meta's Graph API, the keys that open clients' business
+tokens, and Meta's limits it holds."""
 
 from __future__ import annotations
 
-from shared.settings import GraphSettings, Settings
+from shared.settings import CredentialSettings, GraphSettings, Settings
 
 
-class SenderSettings(Settings, GraphSettings):
+class SenderSettings(Settings, GraphSettings, CredentialSettings):
     service: str = "sender"
 
     # Per-number throughput (Meta's default tier) and the per-recipient pair rate (reported: ~1 per 6 s).
