@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 from router.deps import Deps
@@ -25,8 +26,11 @@ from shared.contracts.messages import (
 )
 from shared.logging import get_logger
 from shared.messaging import outbox
+from shared.messaging.consumer import Retry
 
 log = get_logger(__name__)
+# How long a number.activated may run ahead of the directory's read view (its transaction commits just after).
+ACTIVATION_LAG_S = 5.0
 
 
 async def route_webhook(envelope: Envelope[WebhookReceived], deps: Deps) -> None:
@@ -86,6 +90,20 @@ async def record_outbound(envelope: Envelope[MessageSent], deps: Deps) -> None:
 
 
 async def hand_back_waiting(envelope: Envelope[NumberActivated], deps: Deps) -> None:
-    """A number became active: what was parked for it (unknown, pending, suspended) goes through the router again."""
+    """A number became active: what was parked for it (unknown, pending, suspended) goes through the router again.
+
+    The directory announces the activation as it commits it: until its read view shows the number active (a few
+    milliseconds; longer if that transaction is redone after a crash) a replay would only park everything again,
+    so a young activation waits for the view. One older than ``ACTIVATION_LAG_S`` is replayed whatever the view
+    says: the number was suspended again meanwhile, and its messages are parked again for that reason.
+    """
+    status = await deps.pool.fetchval(
+        "SELECT status FROM directory_read.numbers WHERE phone_number_id = $1 AND client_id = $2",
+        envelope.data.phone_number_id,
+        envelope.data.client_id,
+    )
+    age_s = (datetime.now(UTC) - envelope.occurred_at).total_seconds()
+    if status != "active" and age_s < ACTIVATION_LAG_S:
+        raise Retry(f"number {envelope.data.phone_number_id} is not active in the directory yet", delay_s=1)
     count = await replay_activated(deps.pool, deps.publisher, envelope)
     log.info("number.activated.replayed", phone_number_id=envelope.data.phone_number_id, parts=count)

@@ -6,13 +6,14 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
 from router.__main__ import ROLE, ROUTES
 from router.deps import Deps
+from router.handlers import ACTIVATION_LAG_S
 from shared.contracts.directory import NumberActivated
 from shared.contracts.envelope import Envelope, wrap
 from shared.messaging import topology
@@ -44,14 +45,14 @@ async def settled(infra: Infrastructure, router: Consumer[Deps], tap: Tap, timeo
     await tap.drained()
 
 
-def activated(tenant: Tenant) -> Envelope[NumberActivated]:
+def activated(tenant: Tenant, occurred_at: datetime | None = None) -> Envelope[NumberActivated]:
     event = NumberActivated(
         client_id=tenant.client_id,
         phone_number_id=tenant.phone_number_id,
         phone_number=tenant.phone_number,
         waba_id=tenant.waba_id,
     )
-    return wrap(event, correlation_id="onboarding-test", tenant_id=tenant.client_id)
+    return wrap(event, correlation_id="onboarding-test", tenant_id=tenant.client_id, occurred_at=occurred_at)
 
 
 async def parked(infra: Infrastructure, phone_number_id: str) -> list[dict[str, Any]]:
@@ -127,7 +128,8 @@ async def test_a_part_replayed_while_its_number_is_suspended_again_waits_again(
 
     # Activated, then suspended before the router heard of it: the replayed message is parked again, as suspended.
     await set_number_status(database_url, tenant, "suspended")
-    await infra.publisher.publish(activated(tenant))
+    long_ago = datetime.now(UTC) - timedelta(seconds=ACTIVATION_LAG_S + 1)
+    await infra.publisher.publish(activated(tenant, occurred_at=long_ago))
     await settled(infra, router, tap)
     assert received(tap, wamid) == []
     ((reason, replayed_at),) = [tuple(r.values()) for r in await parked(infra, tenant.phone_number_id)]
@@ -135,6 +137,28 @@ async def test_a_part_replayed_while_its_number_is_suspended_again_waits_again(
 
     await set_number_status(database_url, tenant, "active")
     await infra.publisher.publish(activated(tenant))  # number.resume's activation: a new event
+    await tap.wait_for("message.received", where=lambda e: e["data"]["wamid"] == wamid)
+    await settled(infra, router, tap)
+    assert len(received(tap, wamid)) == 1
+
+
+async def test_an_activation_announced_before_the_directory_committed_it_waits_for_the_read_view(
+    infra: Infrastructure, router: Consumer[Deps], tap: Tap, database_url: str
+) -> None:
+    tenant = await create_tenant(database_url, status="pending")
+    wamid = new_wamid()
+    await infra.publisher.publish(
+        raw_webhook(notification(tenant.phone_number_id, messages=[text_message("¿Y?", wamid=wamid)]))
+    )
+    await tap.wait_for("webhook.parked", where=lambda e: e["data"]["phone_number_id"] == tenant.phone_number_id)
+    await settled(infra, router, tap)
+
+    await infra.publisher.publish(activated(tenant))  # the directory publishes, then commits a moment later
+    await asyncio.sleep(0.3)
+    assert received(tap, wamid) == [] and [r["reason"] for r in await parked(infra, tenant.phone_number_id)] == [
+        "number_pending"
+    ]
+    await set_number_status(database_url, tenant, "active")
     await tap.wait_for("message.received", where=lambda e: e["data"]["wamid"] == wamid)
     await settled(infra, router, tap)
     assert len(received(tap, wamid)) == 1

@@ -1,0 +1,419 @@
+"""Whole onboardings through the broker, as a CRM drives them, against the emulator playing Meta: the hosted signup
+path, the manual SMS path and coexistence; Meta's errors (wrong code, wrong PIN, a used code, the register rate
+limit, a failing callback check retried); the same command twice at once. A crash in the middle:
+test_onboarding_crash.py."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import aio_pika
+import aiohttp
+import asyncpg
+import pytest
+from aiohttp import web
+from pydantic import SecretStr
+from yarl import URL
+
+from sandbox.config import SandboxSettings
+from sandbox.testing import serve_app
+from shared.contracts.directory import (
+    ClientCreate,
+    NumberCompleteSignup,
+    NumberRegister,
+    NumberRequestCode,
+    NumberVerifyCode,
+)
+from shared.contracts.envelope import Envelope, Payload, wrap
+from shared.graph.onboarding import onboarding_graph
+from shared.messaging.broker import to_message
+from shared.messaging.runtime import Infrastructure
+from shared.phones import parse_phone
+from shared.settings import GraphSettings, Settings
+from tests.support.broker import Tap
+from tests.support.sandbox import Sandbox
+from tests.support.tenants import random_phone_number
+
+from .conftest import MANUAL_WABA_ID
+
+pytestmark = pytest.mark.usefixtures("directory_service")
+VERIFY_TOKEN = "test-verify-token"
+
+
+@dataclass
+class Callback:
+    """The gateway's webhook endpoint as Meta's callback check sees it: answers hub.challenge (after ``failures``
+    refusals)."""
+
+    url: str
+    failures: int = 0
+    checks: int = 0
+
+
+@pytest.fixture
+async def callback() -> AsyncIterator[Callback]:
+    state = Callback(url="")
+
+    async def verify(request: web.Request) -> web.Response:
+        state.checks += 1
+        if state.failures > 0:
+            state.failures -= 1
+            return web.Response(status=500)
+        if request.query.get("hub.verify_token") != VERIFY_TOKEN:
+            return web.Response(status=403)
+        return web.Response(text=request.query["hub.challenge"])
+
+    app = web.Application()
+    app.router.add_get("/webhook/whatsapp", verify)
+    url, server = await serve_app(app)
+    state.url = f"{url}/webhook/whatsapp"
+    yield state
+    await server.close()
+
+
+@pytest.fixture
+def directory_config(callback: Callback) -> dict[str, Any]:
+    return {"verify_token": VERIFY_TOKEN, "webhook_callback_url": callback.url}
+
+
+async def publish(infra: Infrastructure[Settings], command: Payload, correlation_id: str) -> Envelope[Any]:
+    """As a CRM publishes: on the commands exchange, routing key = type."""
+    envelope = wrap(command, correlation_id=correlation_id)
+    async with infra.connection.channel() as channel:
+        exchange = await channel.get_exchange(infra.names.commands, ensure=False)
+        body = bytes(to_message(envelope).body)
+        await exchange.publish(aio_pika.Message(body, delivery_mode=aio_pika.DeliveryMode.PERSISTENT), envelope.type)
+    return envelope
+
+
+class Crm:
+    def __init__(self, infra: Infrastructure[Settings], tap: Tap, sandbox: Sandbox):
+        self.infra, self.tap, self.sandbox = infra, tap, sandbox
+        self.correlation = f"crm-{uuid.uuid4().hex[:8]}"
+
+    async def send(self, command: Payload) -> Envelope[Any]:
+        return await publish(self.infra, command, self.correlation)
+
+    async def client(self, name: str = "Inmobiliaria Andes") -> uuid.UUID:
+        client_id = uuid.uuid4()
+        await self.send(ClientCreate(client_id=client_id, name=name, timezone="America/Bogota"))
+        await self.tap.wait_for("client.created", where=lambda m: m["data"]["client_id"] == str(client_id))
+        return client_id
+
+    async def state(self, onboarding_id: uuid.UUID, state: str, step: str | None = None) -> dict[str, Any]:
+        """The ``number.onboarding_changed`` that brought the onboarding to ``state`` (and ``step``)."""
+
+        def reached(m: dict[str, Any]) -> bool:
+            data = m["data"]
+            return (
+                data["onboarding_id"] == str(onboarding_id) and data["state"] == state and step in (None, data["step"])
+            )
+
+        try:
+            (changed, *_) = await self.tap.wait_for("number.onboarding_changed", where=reached, timeout=20)
+        except TimeoutError:
+            seen = [
+                (m["data"]["state"], m["data"]["step"], m["data"]["error"])
+                for m in self.tap.of_type("number.onboarding_changed")
+                if m["data"]["onboarding_id"] == str(onboarding_id)
+            ]
+            raise AssertionError(f"never {state}/{step}; went {seen}") from None
+        return dict(changed["data"])
+
+    def changes(self, onboarding_id: uuid.UUID) -> list[tuple[str, str]]:
+        return [
+            (m["data"]["state"], m["data"]["step"])
+            for m in self.tap.of_type("number.onboarding_changed")
+            if m["data"]["onboarding_id"] == str(onboarding_id)
+        ]
+
+
+@pytest.fixture
+def crm(infra: Infrastructure[Settings], tap: Tap, sandbox: Sandbox) -> Crm:
+    return Crm(infra, tap, sandbox)
+
+
+async def hosted_signup(sandbox: Sandbox, e164: str, *, coexistence: bool = False) -> dict[str, str]:
+    """The client accepts on Meta's hosted Embedded Signup page (the emulator's), which redirects back with the
+    result as the gateway's callback would receive it."""
+    meta = SandboxSettings()
+    phone = parse_phone(e164)
+    extras: dict[str, Any] = {
+        "setup": {
+            "business": {"name": "Inmobiliaria Andes", "phone": {"code": phone.cc, "number": phone.national_number}}
+        }
+    }
+    if coexistence:
+        extras["featureType"] = "whatsapp_business_app_onboarding"
+    form = {
+        "app_id": meta.app_id,
+        "config_id": meta.signup_config_id,
+        "extras": json.dumps(extras),
+        "redirect_uri": "https://wamux.example.com/onboard/callback",
+        "state": "s",
+    }
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(f"{sandbox.graph_url}/messaging/whatsapp/onboard/", data=form, allow_redirects=False) as answer,
+    ):
+        assert answer.status == 303, await answer.text()
+        return dict(URL(answer.headers["Location"]).query)
+
+
+async def emulator(sandbox: Sandbox, path: str, **patch: Any) -> dict[str, Any]:
+    async with aiohttp.ClientSession() as session:
+        method = (
+            session.patch(f"{sandbox.graph_url}/_sandbox/{path}", json=patch)
+            if patch
+            else session.get(f"{sandbox.graph_url}/_sandbox/{path}")
+        )
+        async with method as answer:
+            assert answer.status == 200, await answer.text()
+            return dict(await answer.json())
+
+
+async def number_row(pool: asyncpg.Pool, phone_number_id: str, status: str | None = None) -> dict[str, Any]:
+    """The number as the directory's read view shows it — once in ``status``: the events are published as their
+    transaction commits, so a reader may see an event a moment before its row (bounded poll)."""
+    for _ in range(100):
+        row = await pool.fetchrow("SELECT * FROM directory_read.numbers WHERE phone_number_id = $1", phone_number_id)
+        if row is not None and status in (None, row["status"]):
+            return dict(row)
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"number {phone_number_id} never {status}: {row and dict(row)}")
+
+
+async def signup(
+    crm: Crm, client_id: uuid.UUID, e164: str, *, coexistence: bool = False
+) -> tuple[uuid.UUID, dict[str, str]]:
+    onboarding_id = uuid.uuid4()
+    await crm.send(
+        NumberRegister(onboarding_id=onboarding_id, client_id=client_id, phone_number=e164, coexistence=coexistence)
+    )
+    waiting = await crm.state(onboarding_id, "pending", "await_signup")
+    assert waiting["signup_url"] and "/onboard/" in waiting["signup_url"]
+    return onboarding_id, await hosted_signup(crm.sandbox, e164, coexistence=coexistence)
+
+
+async def test_the_hosted_signup_path_connects_the_number_in_meta_s_order(
+    crm: Crm, infra: Infrastructure[Settings], callback: Callback
+) -> None:
+    client_id = await crm.client()
+    e164 = random_phone_number()
+    onboarding_id, result = await signup(crm, client_id, e164)
+
+    await crm.send(
+        NumberCompleteSignup(
+            onboarding_id=onboarding_id,
+            code=result["code"],
+            waba_id=result["waba_id"],
+            phone_number_id=result["phone_number_id"],
+            business_id=result["business_id"],
+        )
+    )
+    await crm.state(onboarding_id, "active", "done")
+    (activated,) = await crm.tap.wait_for("number.activated", where=lambda m: m["data"]["phone_number"] == e164)
+
+    assert crm.changes(onboarding_id) == [
+        ("pending", "await_signup"),
+        ("signup_started", "exchange_code"),
+        ("code_exchanged", "subscribe_app"),
+        ("subscribed", "override_callback"),
+        ("subscribed", "register"),
+        ("registered", "read_number"),
+        ("active", "done"),
+    ]
+    pnid = result["phone_number_id"]
+    assert activated["data"] | {"display_name": ""} == {
+        "client_id": str(client_id),
+        "phone_number_id": pnid,
+        "phone_number": e164,
+        "waba_id": result["waba_id"],
+        "display_name": "",
+    }
+    at_meta = await emulator(crm.sandbox, f"phone_numbers/{pnid}")
+    assert at_meta["registered"] and at_meta["platform_type"] == "CLOUD_API" and at_meta["two_step_pin_set"]
+    waba = await emulator(crm.sandbox, f"wabas/{result['waba_id']}")
+    assert waba["subscribed"] and waba["override_callback_uri"] == callback.url and callback.checks == 1
+    number = await number_row(infra.pool, pnid, "active")
+    assert (number["client_id"], number["platform_type"]) == (client_id, "CLOUD_API")
+    assert (
+        number["verified_name"] and number["quality_rating"] and number["throughput_level"] and number["read_back_at"]
+    )
+    # The business token and the PIN are kept, encrypted: the token's text is nowhere in the table.
+    sealed = await infra.pool.fetch(
+        "SELECT kind, subject, key_id, ciphertext FROM directory.credentials WHERE subject = ANY($1::text[])",
+        [pnid, result["waba_id"]],
+    )
+    assert {(r["kind"], r["key_id"]) for r in sealed} == {("business_token", "test1"), ("pin", "test1")}
+    assert all(result["code"].encode() not in r["ciphertext"] for r in sealed)
+
+
+async def test_the_manual_path_verifies_the_number_by_sms_and_asks_again_after_a_wrong_code(
+    crm: Crm, infra: Infrastructure[Settings]
+) -> None:
+    client_id = await crm.client("Ferretería Sol")
+    e164 = random_phone_number()
+    onboarding_id = uuid.uuid4()
+    await crm.send(
+        NumberRegister(
+            onboarding_id=onboarding_id,
+            client_id=client_id,
+            phone_number=e164,
+            method="manual",
+            display_name="Ferretería Sol",
+        )
+    )
+    added = await crm.state(onboarding_id, "pending", "await_request_code")
+    pnid = added["phone_number_id"]
+    assert added["waba_id"] == MANUAL_WABA_ID and (await number_row(infra.pool, pnid, "pending"))
+
+    await crm.send(NumberRequestCode(onboarding_id=onboarding_id, code_method="SMS", language="es"))
+    await crm.state(onboarding_id, "code_requested", "await_code")
+    sms = (await emulator(crm.sandbox, f"phone_numbers/{pnid}"))["last_code"]
+    wrong = f"{(int(sms) + 1) % 10**6:06d}"
+
+    await crm.send(NumberVerifyCode(onboarding_id=onboarding_id, code=wrong))
+    asked_again = await crm.state(onboarding_id, "code_requested", "await_code")
+    while asked_again["error"] is None:  # the first await_code came from request_code
+        asked_again = (
+            await crm.tap.wait_for(
+                "number.onboarding_changed", count=3, where=lambda m: m["data"]["onboarding_id"] == str(onboarding_id)
+            )
+        )[-1]["data"]
+    assert asked_again["error"]["code"] == 136025 and not asked_again["error"]["retryable"]
+
+    await crm.send(NumberVerifyCode(onboarding_id=onboarding_id, code=sms))
+    await crm.state(onboarding_id, "active", "done")
+    assert ("code_verified", "register") in crm.changes(onboarding_id)
+    number = await number_row(infra.pool, pnid, "active")
+    assert number["display_name"] == "Ferretería Sol"
+
+
+async def test_a_coexistence_number_is_found_under_its_waba_subscribed_and_never_registered(
+    crm: Crm, infra: Infrastructure[Settings]
+) -> None:
+    client_id = await crm.client("Café Bruma")
+    e164 = random_phone_number()
+    onboarding_id, result = await signup(crm, client_id, e164, coexistence=True)
+    assert "phone_number_id" not in result  # coexistence's finish names only the WABA
+
+    await crm.send(NumberCompleteSignup(onboarding_id=onboarding_id, code=result["code"], waba_id=result["waba_id"]))
+    active = await crm.state(onboarding_id, "active", "done")
+
+    assert [step for _, step in crm.changes(onboarding_id)] == [
+        "await_signup",
+        "exchange_code",
+        "find_number",
+        "subscribe_app",
+        "override_callback",
+        "read_number",
+        "done",
+    ]
+    at_meta = await emulator(crm.sandbox, f"phone_numbers/{active['phone_number_id']}")
+    assert at_meta["register_requests"] == 0 and at_meta["is_on_biz_app"]
+    assert (await number_row(infra.pool, active["phone_number_id"], "active"))["coexistence"] is True
+
+
+@pytest.mark.parametrize(
+    ("meta_side", "code", "words"),
+    [
+        ({"two_step_pin": "000000"}, 133005, "PIN"),  # the number has a two-step PIN set elsewhere
+        ({"register_blocked": True}, 133016, ""),  # Meta blocks registering it for 72 hours: not retried
+    ],
+)
+async def test_meta_refusing_the_register_fails_the_onboarding_with_meta_s_error(
+    crm: Crm, infra: Infrastructure[Settings], meta_side: dict[str, Any], code: int, words: str
+) -> None:
+    client_id = await crm.client()
+    e164 = random_phone_number()
+    onboarding_id, result = await signup(crm, client_id, e164)
+    await emulator(crm.sandbox, f"phone_numbers/{result['phone_number_id']}", **meta_side)
+
+    await crm.send(
+        NumberCompleteSignup(
+            onboarding_id=onboarding_id,
+            code=result["code"],
+            waba_id=result["waba_id"],
+            phone_number_id=result["phone_number_id"],
+        )
+    )
+    failed = await crm.state(onboarding_id, "failed")
+
+    assert failed["step"] == "register" and failed["error"]["code"] == code and failed["error"]["source"] == "meta"
+    assert words in failed["error"]["message"]
+    assert await number_row(infra.pool, result["phone_number_id"], "pending")  # never answered for
+
+
+async def test_a_code_used_already_fails_the_exchange_and_says_to_sign_up_again(crm: Crm, sandbox: Sandbox) -> None:
+    client_id = await crm.client()
+    e164 = random_phone_number()
+    onboarding_id, result = await signup(crm, client_id, e164)
+    meta = SandboxSettings()
+    graph_settings = GraphSettings(graph_base_url=sandbox.graph_url, graph_token="test-graph-token")
+    async with onboarding_graph(graph_settings) as graph:  # someone else exchanged it first
+        await graph.exchange_code(meta.app_id, SecretStr("test-app-secret"), result["code"])
+
+    await crm.send(
+        NumberCompleteSignup(
+            onboarding_id=onboarding_id,
+            code=result["code"],
+            waba_id=result["waba_id"],
+            phone_number_id=result["phone_number_id"],
+        )
+    )
+    failed = await crm.state(onboarding_id, "failed")
+    assert failed["step"] == "exchange_code" and (failed["error"]["code"], failed["error"]["subcode"]) == (100, 36009)
+
+
+async def test_a_failing_callback_check_is_retried_with_backoff_then_the_onboarding_goes_on(
+    crm: Crm, callback: Callback
+) -> None:
+    callback.failures = 1
+    client_id = await crm.client()
+    onboarding_id, result = await signup(crm, client_id, random_phone_number())
+
+    await crm.send(
+        NumberCompleteSignup(
+            onboarding_id=onboarding_id,
+            code=result["code"],
+            waba_id=result["waba_id"],
+            phone_number_id=result["phone_number_id"],
+        )
+    )
+    await crm.state(onboarding_id, "active")
+
+    errors = [
+        m["data"]["error"]
+        for m in crm.tap.of_type("number.onboarding_changed")
+        if m["data"]["onboarding_id"] == str(onboarding_id) and m["data"]["error"]
+    ]
+    assert [(e["code"], e["retryable"]) for e in errors] == [(2200, True)] and callback.checks == 2
+
+
+async def test_two_identical_signups_at_once_change_the_onboarding_once(crm: Crm) -> None:
+    client_id = await crm.client()
+    onboarding_id, result = await signup(crm, client_id, random_phone_number())
+    complete = wrap(
+        NumberCompleteSignup(
+            onboarding_id=onboarding_id,
+            code=result["code"],
+            waba_id=result["waba_id"],
+            phone_number_id=result["phone_number_id"],
+        ),
+        correlation_id=crm.correlation,
+    )
+    body = bytes(to_message(complete).body)
+    async with crm.infra.connection.channel() as channel:  # the same envelope twice at once (a redelivery)
+        exchange = await channel.get_exchange(crm.infra.names.commands, ensure=False)
+        message = aio_pika.Message(body, delivery_mode=aio_pika.DeliveryMode.PERSISTENT)
+        await asyncio.gather(exchange.publish(message, complete.type), exchange.publish(message, complete.type))
+    await crm.state(onboarding_id, "active", "done")
+    await crm.tap.drained()
+    assert crm.changes(onboarding_id).count(("signup_started", "exchange_code")) == 1
+    assert not crm.tap.of_type("command.rejected")
