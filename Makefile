@@ -6,12 +6,13 @@ STAMP := $(VENV)/.installed
 TYPED := shared sandbox launcher services/gateway/gateway services/router/router services/ai-worker/ai_worker \
          services/sender/sender services/billing/billing services/directory/directory
 
-.PHONY: help install demo test test-unit lint typecheck migrate customer schemas bench clean
+.PHONY: help install demo test test-unit lint typecheck migrate customer onboard schemas bench clean
 
 help:
 	@echo "make demo       run every service and the sandbox locally (Ctrl-C stops)"
 	@echo "make test       run the whole test suite (needs PostgreSQL and RabbitMQ; see README)"
 	@echo "make customer MSG='Hola'   play a customer against the running demo"
+	@echo "make onboard NAME=… PHONE=…   onboard a new client's number on the running demo (link + QR code)"
 	@echo "make migrate    apply database migrations (WAMUX_DATABASE_URL)"
 	@echo "make lint       ruff + mypy"
 
@@ -42,6 +43,9 @@ lint: $(STAMP)
 
 migrate: $(STAMP)
 	$(PY) -m shared.migrate
+
+onboard: $(STAMP)
+	$(PY) -m launcher.onboard --name "$${NAME:-Café Bruma}" --phone "$${PHONE:-+57 300 555 0142}" $(ARGS)
 
 customer: $(STAMP)
 	$(PY) -m sandbox.customer --phone-number-id $${PHONE_NUMBER_ID:-100000000000001} "$(MSG)"

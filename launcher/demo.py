@@ -23,12 +23,20 @@ from launcher.stack import Stack, StackFailed
 DEMO_PHONE_NUMBER_ID = "100000000000001"
 DEMO_DISPLAY_NUMBER = "576015550100"
 DEMO_API_KEY = "wmx_demo_not_a_secret"  # the demo's own client key, printed for curl
+DEMO_OPERATOR_KEY = "wmx_operator_demo_not_a_secret"  # the demo operator's key (make onboard, the REST API)
 DEFAULTS = {
     "WAMUX_DATABASE_URL": "postgresql://postgres@127.0.0.1:5432/wamux",
     "WAMUX_AMQP_URL": "amqp://guest:guest@127.0.0.1:5672/",
     "WAMUX_APP_SECRET": "demo-app-secret",
     "WAMUX_VERIFY_TOKEN": "demo-verify-token",
     "WAMUX_GRAPH_TOKEN": "demo-graph-token",
+    "WAMUX_OPERATOR_API_KEY": DEMO_OPERATOR_KEY,
+    "WAMUX_SIGNUP_LINK_SECRET": "demo-signup-link-secret",
+    # The emulator's Meta app and Embedded Signup configuration (sandbox/config.py), and the demo's own WABA,
+    # where the manual (SMS code) path adds numbers.
+    "WAMUX_APP_ID": "1000000000000001",
+    "WAMUX_SIGNUP_CONFIG_ID": "2000000000000002",
+    "WAMUX_MANUAL_WABA_ID": "200000000000001",
     "WAMUX_GATEWAY_PORT": "8080",
     "WAMUX_SANDBOX_GRAPH_PORT": "8081",
     "WAMUX_SANDBOX_LLM_PORT": "8082",
@@ -48,6 +56,12 @@ def demo_env() -> dict[str, str]:
         os.environ.get("WAMUX_OPENAI_BASE_URL", f"http://127.0.0.1:{env['WAMUX_SANDBOX_LLM_PORT']}/v1"),
     )
     env["WAMUX_SANDBOX_WEBHOOK_URL"] = f"http://127.0.0.1:{env['WAMUX_GATEWAY_PORT']}/webhook/whatsapp"
+    env.setdefault(
+        "WAMUX_PUBLIC_BASE_URL",
+        os.environ.get("WAMUX_PUBLIC_BASE_URL", f"http://127.0.0.1:{env['WAMUX_GATEWAY_PORT']}"),
+    )
+    # Meta's hosted Embedded Signup is the emulator's stand-in page.
+    env.setdefault("WAMUX_SIGNUP_BASE_URL", os.environ.get("WAMUX_SIGNUP_BASE_URL", env["WAMUX_GRAPH_BASE_URL"]))
     return env
 
 
@@ -98,6 +112,11 @@ See the counter move:
   curl -s -H "Authorization: Bearer {DEMO_API_KEY}" \\
        {stack.gateway_url}/api/clients/00000000-0000-4000-8000-00000000b0a7/stats
 
+Onboard a second client (another terminal): its number, a signup link and QR code to open, then follow it live:
+  make onboard NAME="Café Bruma" PHONE="+57 300 555 0142"
+  operator key (REST API): {env["WAMUX_OPERATOR_API_KEY"]}   API: {stack.gateway_url}/api/openapi.json
+Open the printed link (or scan the QR code), accept on the emulator's signup page; once it says active:
+  make customer PHONE_NUMBER_ID=<the new one> MSG="Hola, ¿tienen mesa para dos?"
 The CRM's commands (client.create, number.register, …) go to the directory over the broker: README.md,
 "Onboarding commands", has one to paste.
 

@@ -12,6 +12,9 @@ from pathlib import Path
 import pytest
 
 from launcher.stack import Stack
+from shared import secretbox
+
+OPERATOR_KEY = "wmx_operator_e2e"
 
 
 def free_port() -> int:
@@ -40,6 +43,15 @@ async def stack(database_url: str, amqp_url: str, tmp_path_factory: pytest.TempP
         "WAMUX_SANDBOX_WEBHOOK_URL": f"http://127.0.0.1:{gateway}/webhook/whatsapp",
         "WAMUX_SANDBOX_STATUS_DELAY_S": "0.01",
         "WAMUX_LOG_LEVEL": "INFO",
+        # Onboarding: the operator's REST key, signup links to the emulator's hosted signup, the emulator's app.
+        "WAMUX_OPERATOR_API_KEY": OPERATOR_KEY,
+        "WAMUX_SIGNUP_LINK_SECRET": "e2e-signup-link-secret",
+        "WAMUX_PUBLIC_BASE_URL": f"http://127.0.0.1:{gateway}",
+        "WAMUX_SIGNUP_BASE_URL": f"http://127.0.0.1:{graph}",
+        "WAMUX_APP_ID": "1000000000000001",
+        "WAMUX_SIGNUP_CONFIG_ID": "2000000000000002",
+        "WAMUX_MANUAL_WABA_ID": "200000000000009",
+        "WAMUX_CREDENTIAL_KEYS": secretbox.new_key_setting("e2e1"),
     }
     log_dir: Path = tmp_path_factory.mktemp("stack-logs")
     running = Stack(env, log_dir)

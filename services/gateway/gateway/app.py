@@ -7,7 +7,18 @@ from collections.abc import AsyncIterator
 import asyncpg
 from aiohttp import web
 
-from gateway import conversations, dashboard, media, metrics, stats, webhooks
+from gateway import (
+    clients_api,
+    conversations,
+    dashboard,
+    media,
+    metrics,
+    onboarding_api,
+    openapi,
+    signup,
+    stats,
+    webhooks,
+)
 from gateway.failed_keys import LIMIT, FailedKeyLimit
 from gateway.keys import CONNECTION, GRAPH, POOL, PUBLISHER, SETTINGS
 from gateway.settings import GatewaySettings
@@ -67,6 +78,10 @@ def create_app(settings: GatewaySettings) -> web.Application:
     app.add_routes(conversations.routes)
     app.add_routes(dashboard.routes)
     app.add_routes(metrics.routes)
+    app.add_routes(clients_api.routes)
+    app.add_routes(onboarding_api.routes)
+    app.add_routes(openapi.routes)
+    app.add_routes(signup.routes)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     return app

@@ -50,6 +50,8 @@ OPERATIONS: tuple[Operation, ...] = (
         201,
         s.ClientCreatedAnswer,
         errors=(400, 401, 403, 409, 503),
+        notes="201 once the directory has stored the client (usually milliseconds); 202 with the same body when it "
+        "has not within 5 s: GET /api/clients/{client_id} shows it shortly.",
     ),
     Operation("get", "/api/clients/{client_id}", "A client's profile", _EITHER, content=_JSON_ANY),
     Operation(
