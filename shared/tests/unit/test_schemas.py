@@ -5,6 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from shared.contracts import directory
+from shared.contracts.envelope import Envelope
+from shared.contracts.examples import EXAMPLES
 from shared.contracts.messages import BY_TYPE
 from shared.contracts.schemas import schemas
 
@@ -25,3 +28,12 @@ def test_internal_messages_are_strict() -> None:
     send = schemas()["message.send.json"]
     assert send["$defs"]["SendMessage"]["additionalProperties"] is False
     assert set(send["required"]) >= {"type", "correlation_id", "data"}
+
+
+def test_every_directory_command_and_event_is_published_with_an_example_its_model_accepts() -> None:
+    published = schemas()
+    for model in directory.ALL:
+        (example,) = published[f"{model.TYPE}.json"]["examples"]
+        envelope = Envelope[model].model_validate(example)  # type: ignore[valid-type]
+        assert envelope.type == model.TYPE and envelope.data.model_dump(mode="json") == example["data"]
+    assert set(EXAMPLES) == {m.TYPE for m in directory.ALL}, "an example for each, and none for a model gone"
