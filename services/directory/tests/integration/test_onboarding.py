@@ -10,6 +10,7 @@ import json
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aio_pika
@@ -26,7 +27,10 @@ from shared.contracts.directory import (
     ClientCreate,
     NumberCompleteSignup,
     NumberRegister,
+    NumberRenewLink,
     NumberRequestCode,
+    NumberResume,
+    NumberTokenRejected,
     NumberVerifyCode,
 )
 from shared.contracts.envelope import Envelope, Payload, wrap
@@ -417,3 +421,54 @@ async def test_two_identical_signups_at_once_change_the_onboarding_once(crm: Crm
     await crm.tap.drained()
     assert crm.changes(onboarding_id).count(("signup_started", "exchange_code")) == 1
     assert not crm.tap.of_type("command.rejected")
+
+
+async def test_a_revoked_token_suspends_the_number_until_the_client_signs_up_again(
+    crm: Crm, infra: Infrastructure[Settings]
+) -> None:
+    client_id = await crm.client()
+    e164 = random_phone_number()
+    onboarding_id, result = await signup(crm, client_id, e164)
+    pnid = result["phone_number_id"]
+    await crm.send(
+        NumberCompleteSignup(
+            onboarding_id=onboarding_id, code=result["code"], waba_id=result["waba_id"], phone_number_id=pnid
+        )
+    )
+    await crm.state(onboarding_id, "active")
+
+    # The sender's report: Meta answered 190 to the number's business token.
+    rejected = NumberTokenRejected(client_id=client_id, phone_number_id=pnid, code=190, subcode=460, message="x")
+    await infra.publisher.publish(wrap(rejected, correlation_id="sender-190", tenant_id=client_id))
+    (suspended,) = await crm.tap.wait_for("number.suspended", where=lambda m: m["data"]["phone_number_id"] == pnid)
+    assert suspended["data"]["reason"] == "reauthorization_needed"
+    await crm.state(onboarding_id, "suspended", "await_resume")
+    assert (await number_row(infra.pool, pnid, "suspended"))["suspended_reason"] == "reauthorization_needed"
+
+    # An operator's resume cannot bring it back: only the client's new consent can.
+    resume = await crm.send(NumberResume(client_id=client_id, phone_number_id=pnid))
+    (refused,) = await crm.tap.wait_for("command.rejected", where=lambda m: m["data"]["command_id"] == str(resume.id))
+    assert refused["data"]["reason"] == "invalid" and "signup" in refused["data"]["message"]
+
+    link_id = uuid.uuid4()
+    expires = datetime.now(UTC) + timedelta(days=7)
+    await crm.send(NumberRenewLink(onboarding_id=onboarding_id, link_id=link_id, expires_at=expires))
+    (renewed,) = await crm.tap.wait_for(
+        "number.onboarding_changed",
+        where=lambda m: m["data"]["signup_url"] is not None and m["data"]["state"] == "suspended",
+    )
+    again = await hosted_signup(crm.sandbox, e164)
+    assert again["phone_number_id"] == pnid  # the same number, consented again
+    await crm.send(
+        NumberCompleteSignup(
+            onboarding_id=onboarding_id,
+            code=again["code"],
+            waba_id=again["waba_id"],
+            phone_number_id=pnid,
+            link_id=link_id,
+        )
+    )
+    await crm.tap.wait_for("number.activated", count=2, where=lambda m: m["data"]["phone_number_id"] == pnid)
+    assert (await number_row(infra.pool, pnid, "active"))["suspended_reason"] is None
+    used = await infra.pool.fetchval("SELECT used_at FROM directory_read.signup_links WHERE id = $1", link_id)
+    assert used is not None and renewed["data"]["signup_link_expires_at"] is not None
