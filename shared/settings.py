@@ -30,7 +30,8 @@ class Settings(BaseSettings):
     publish_timeout_s: float = 5.0
     connect_timeout_s: float = 10.0
     reconnect_interval_s: float = 2.0
-    database_url: SecretStr = SecretStr("postgresql://postgres@127.0.0.1:5432/test")
+    # The demo's database (make demo creates it): the operator CLIs reach the same one by default.
+    database_url: SecretStr = SecretStr("postgresql://postgres@127.0.0.1:5432/wamux")
     db_pool_max: int = 10
     # Messages taken from a queue before the first is acked: bounded so one replica never hoards work.
     prefetch: int = 16

@@ -184,6 +184,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SecretboxError as exc:  # the key ring, or a secret that does not open (never a key in the message)
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except (OSError, asyncpg.PostgresError) as exc:  # no server, no such database, not migrated
+        print(f"error: the database did not answer: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
     except PublishFailed as exc:
         print(
             f"error: the number moved but number.moved was not announced ({exc}): run the same command again",
