@@ -118,7 +118,7 @@ Onboard a second client (another terminal): its number, a signup link and QR cod
 Open the printed link (or scan the QR code), accept on the emulator's signup page; once it says active:
   make customer PHONE_NUMBER_ID=<the new one> MSG="Hola, ¿tienen mesa para dos?"
 The CRM's commands (client.create, number.register, …) go to the directory over the broker: README.md,
-"Onboarding commands", has one to paste.
+"Onboarding a client's number", has one to paste.
 
 Ctrl-C stops everything.
 """
