@@ -1,0 +1,109 @@
+"""The signup link clicked through in a real headless Chromium: wamux's page, the emulator's hosted signup (Meta's
+side), back to wamux's callback and its status page. The directory runs as a process; the broker and the database
+are the real ones."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import AsyncIterator
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+from gateway.settings import GatewaySettings
+from services.gateway.tests.signup_support import (
+    free_port,
+    gateway_settings,
+    register_for_signup,
+    running_directory,
+    running_gateway,
+    wait_until,
+)
+from shared.messaging.runtime import Infrastructure
+from tests.support.broker import Tap
+from tests.support.sandbox import Sandbox
+from tests.support.tenants import random_phone_number
+
+pytestmark = pytest.mark.e2e
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+# Flags for a closed network: no background calls home, no sandbox (root in CI), no GPU.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-sync",
+    "--disable-background-networking",
+    "--disable-component-update",
+]
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[object]:
+    if CHROMIUM is None:
+        if os.environ.get("CI"):
+            pytest.fail("Chromium is missing: .ci/run installs it (apt-get install chromium)")
+        pytest.skip("no Chromium on this machine (apt-get install chromium)")
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as playwright:
+        launched = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield launched
+        await launched.close()
+
+
+async def test_a_client_opens_the_link_accepts_on_meta_s_page_and_lands_on_the_status_page(
+    browser: object, settings: GatewaySettings, infra: Infrastructure, tap: Tap, sandbox: Sandbox, tmp_path: Path
+) -> None:
+    own = gateway_settings(settings, port=free_port(), graph_url=sandbox.graph_url)
+    artifacts = tmp_path / "artifacts"
+    artifacts.mkdir()
+    async with running_directory(own, infra, artifacts / "directory.log"), running_gateway(own) as url:
+        onboarding = await register_for_signup(infra, tap, phone_number=random_phone_number(), language="en")
+        page = await browser.new_page()  # type: ignore[attr-defined]
+        callbacks: list[str] = []
+        page.on(
+            "request", lambda request: callbacks.append(request.url) if "/onboard/callback" in request.url else None
+        )
+
+        await page.goto(f"{url}/onboard/{onboarding.token}")
+        await page.screenshot(path=str(artifacts / "1-link.png"), full_page=True)
+        await page.click("#action")  # "Connect WhatsApp": to the hosted signup (the emulator)
+        await page.wait_for_url(f"{sandbox.graph_url}/messaging/whatsapp/onboard/**")
+        await page.screenshot(path=str(artifacts / "2-meta.png"), full_page=True)
+        await page.click("button[name=accept]")
+        await page.wait_for_url(f"{url}/onboard/{onboarding.token}/status", timeout=15_000)
+        await page.screenshot(path=str(artifacts / "3-status.png"), full_page=True)
+        assert "Connecting" in await page.inner_text("h1") or "is connected" in await page.inner_text("h1")
+
+        assert len(callbacks) == 1, callbacks
+        meta_said = {name: values[0] for name, values in parse_qs(urlsplit(callbacks[0]).query).items()}
+        assert meta_said["state"] == onboarding.token
+        published = await tap.wait_for(
+            "number.complete_signup", where=lambda m: m["data"]["onboarding_id"] == str(onboarding.onboarding_id)
+        )
+        assert published[0]["data"] == {
+            "onboarding_id": str(onboarding.onboarding_id),
+            "code": meta_said["code"],
+            "waba_id": meta_said["waba_id"],
+            "phone_number_id": meta_said["phone_number_id"],
+            "business_id": meta_said["business_id"],
+            "link_id": str(onboarding.link_id),
+        }
+        # The directory carries the signup out against the emulator (code exchange, subscribe, register, read back):
+        # the status page refreshes itself until it says so.
+        await wait_until(
+            infra,
+            "SELECT state = 'active' FROM directory_read.onboardings WHERE id = $1",
+            onboarding.onboarding_id,
+            timeout=30,
+        )
+        await page.wait_for_function(
+            "document.querySelector('h1').textContent.includes('is connected')", timeout=15_000
+        )
+        await page.screenshot(path=str(artifacts / "4-connected.png"), full_page=True)
+        assert await infra.pool.fetchval(
+            "SELECT used_at IS NOT NULL FROM directory_read.signup_links WHERE id = $1", onboarding.link_id
+        )
