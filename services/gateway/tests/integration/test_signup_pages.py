@@ -147,7 +147,9 @@ async def test_a_renewed_link_revokes_the_old_one(pages: Pages) -> None:
     assert status == 200 and "Connect WhatsApp" in page, page
 
 
-async def test_meta_s_answer_publishes_one_complete_signup_even_when_the_page_is_reloaded(pages: Pages) -> None:
+async def test_meta_s_answer_publishes_one_complete_signup_even_when_the_page_is_reloaded(
+    pages: Pages, capfd: pytest.CaptureFixture[str]
+) -> None:
     onboarding = await pages.onboarding(language="es")
     callback = (
         f"/onboard/callback?code=test-code-1&state={onboarding.token}"
@@ -173,6 +175,9 @@ async def test_meta_s_answer_publishes_one_complete_signup_even_when_the_page_is
         "business_id": "400000000000001",
         "link_id": str(onboarding.link_id),
     }
+    logged = capfd.readouterr()
+    assert "signup.completed" in logged.out + logged.err  # the gateway's log is the one read here
+    assert onboarding.token not in logged.out + logged.err and "test-code-1" not in logged.out + logged.err
 
 
 async def test_the_first_answer_to_meta_s_callback_is_the_almost_done_page_refreshing_to_the_status(
