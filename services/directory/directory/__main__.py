@@ -30,12 +30,14 @@ from shared.contracts.directory import (
     OnboardingStep,
 )
 from shared.graph.onboarding import onboarding_graph
+from shared.logging import get_logger
 from shared.messaging import inbox
 from shared.messaging.consumer import Route
 from shared.messaging.runtime import Infrastructure, every, serve
 from shared.secretbox import KeyRing
 
 ROLE = "directory"
+log = get_logger(__name__)
 ROUTES: dict[str, Route[Deps]] = {
     ClientCreate.TYPE: Route(ClientCreate, handlers.create_client),
     ClientUpdate.TYPE: Route(ClientUpdate, handlers.update_client),
@@ -56,7 +58,14 @@ ROUTES: dict[str, Route[Deps]] = {
 async def bootstrap(infra: Infrastructure[DirectorySettings]) -> AsyncIterator[Deps]:
     settings = infra.settings
     async with onboarding_graph(settings) as graph:
-        deps = Deps(infra.pool, infra.publisher, settings, graph, KeyRing.from_setting(settings.credential_keys))
+        ring = KeyRing.from_setting(settings.credential_keys)
+        if ring.current is None:
+            log.warning(
+                "directory.no_credential_keys",
+                consequence="onboardings fail at their first secret",
+                fix="set WAMUX_CREDENTIAL_KEYS",
+            )
+        deps = Deps(infra.pool, infra.publisher, settings, graph, ring)
         async with (
             every(
                 3600,

@@ -116,9 +116,16 @@ async def _verify_code(onboarding: Onboarding, deps: Deps, conn: asyncpg.Connect
     return Outcome(StepDone(Step.VERIFY_CODE))
 
 
+def _can_keep_secrets(deps: Deps) -> None:
+    """Checked before a call whose answer must be kept (the code lives 30 s: not spent for nothing)."""
+    if deps.ring.current is None:
+        raise WamuxFailure(MISCONFIGURED, "WAMUX_CREDENTIAL_KEYS is not set: tokens and PINs cannot be kept")
+
+
 async def _exchange_code(onboarding: Onboarding, deps: Deps, conn: asyncpg.Connection) -> Outcome:
     assert onboarding.waba_id is not None and onboarding.updated_at is not None
     settings = deps.settings
+    _can_keep_secrets(deps)
     if not await _stored_since(conn, "business_token", onboarding.waba_id, onboarding.updated_at):
         token = await deps.graph.exchange_code(settings.app_id, settings.app_secret, _input(onboarding, "code"))
         async with deps.pool.acquire() as own, own.transaction():  # kept even if this step's transaction is lost
@@ -178,6 +185,7 @@ async def _override_callback(onboarding: Onboarding, deps: Deps, conn: asyncpg.C
 async def _register(onboarding: Onboarding, deps: Deps, conn: asyncpg.Connection) -> Outcome:
     """Register with the number's two-step PIN: chosen once, stored before the call, the same on every retry."""
     pnid = _pnid(onboarding)
+    _can_keep_secrets(deps)
     pin = await credentials.load(conn, deps.ring, "pin", pnid)
     if pin is None:
         pin = SecretStr(f"{secrets.randbelow(10**6):06d}")

@@ -22,7 +22,7 @@ import asyncpg
 from directory import links, onboardings
 from directory.answers import Deps, publish_answer
 from directory.onboarding import machine
-from directory.onboarding.calls import Outcome, WamuxFailure, make
+from directory.onboarding.calls import MISCONFIGURED, Outcome, WamuxFailure, make
 from directory.onboarding.steps import Input, Progress, Step, StepFailed, Wait
 from directory.onboardings import Onboarding
 from shared.contracts.directory import MetaFailure, NumberActivated, OnboardingStep
@@ -31,6 +31,7 @@ from shared.graph.errors import GraphError
 from shared.logging import get_logger, mask_phone
 from shared.messaging.broker import PublishFailed
 from shared.messaging.topology import RETRY_TIERS_S
+from shared.secretbox import SecretboxError
 
 log = get_logger(__name__)
 # Meta's retry-after past which a retry inside the onboarding cannot help (133016 blocks the number 72 hours).
@@ -111,6 +112,8 @@ async def run_step(envelope: Envelope[OnboardingStep], deps: Deps) -> None:
             outcome: Outcome | MetaFailure = await make(step, onboarding, deps, conn)
         except (GraphError, WamuxFailure) as exc:
             outcome = failure_of(exc)
+        except SecretboxError as exc:  # no key ring configured, or a stored secret that no longer opens
+            outcome = failure_of(WamuxFailure(MISCONFIGURED, f"credentials: {exc}"))
         if isinstance(outcome, Outcome):
             progress = machine.advance(onboarding.progress, outcome.done)
             await record(

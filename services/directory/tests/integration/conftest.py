@@ -30,18 +30,17 @@ def directory_settings(infra: Infrastructure[Settings], sandbox: Sandbox, **extr
     """The directory configured as the demo configures it, against this test's emulator (its app, its tokens)."""
     common = {name: getattr(infra.settings, name) for name in Settings.model_fields if name != "service"}
     meta = SandboxSettings()
-    return DirectorySettings(
-        **common,
-        graph_base_url=sandbox.graph_url,
-        graph_token="test-graph-token",
-        app_id=meta.app_id,
-        app_secret="test-app-secret",
-        signup_config_id=meta.signup_config_id,
-        credential_keys=CREDENTIAL_KEYS,
-        signup_link_secret=LINK_SECRET,
-        manual_waba_id=MANUAL_WABA_ID,
-        **extra,
-    )
+    configured: dict[str, Any] = {
+        "graph_base_url": sandbox.graph_url,
+        "graph_token": "test-graph-token",
+        "app_id": meta.app_id,
+        "app_secret": "test-app-secret",
+        "signup_config_id": meta.signup_config_id,
+        "credential_keys": CREDENTIAL_KEYS,
+        "signup_link_secret": LINK_SECRET,
+        "manual_waba_id": MANUAL_WABA_ID,
+    }
+    return DirectorySettings(**common, **(configured | extra))
 
 
 @pytest.fixture
