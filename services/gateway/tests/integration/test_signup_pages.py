@@ -208,3 +208,17 @@ async def test_meta_s_error_or_a_missing_code_is_a_clear_page_and_publishes_noth
         for m in pages.tap.of_type("number.complete_signup")
         if m["data"]["onboarding_id"] == str(onboarding.onboarding_id)
     ]
+
+
+async def test_a_used_link_is_gone_and_points_to_the_connection_s_progress(pages: Pages) -> None:
+    onboarding = await pages.onboarding(language="es")
+    callback = f"/onboard/callback?code=c3&state={onboarding.token}&waba_id=300000000000004&phone_number_id=5000004"
+    assert (await pages.get(callback))[0] == 200
+    await wait_until(
+        pages.infra, "SELECT used_at IS NOT NULL FROM directory_read.signup_links WHERE id = $1", onboarding.link_id
+    )
+    status, page, _ = await pages.get(f"/onboard/{onboarding.token}")
+    assert status == 410 and "Este enlace ya se usó" in page, page
+    assert f'href="/onboard/{onboarding.token}/status"' in page
+    status, _, headers = await pages.get(callback)  # Meta's answer reloaded: straight to the progress, nothing sent
+    assert status == 303 and headers["Location"] == f"/onboard/{onboarding.token}/status"
