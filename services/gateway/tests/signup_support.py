@@ -19,7 +19,6 @@ from pathlib import Path
 from aiohttp import web
 from pydantic import SecretStr
 
-from gateway import signup
 from gateway.app import create_app
 from gateway.settings import GatewaySettings
 from shared import signup_links
@@ -54,11 +53,8 @@ def gateway_settings(base: GatewaySettings, *, port: int, graph_url: str) -> Gat
 
 @asynccontextmanager
 async def running_gateway(settings: GatewaySettings) -> AsyncIterator[str]:
-    """The gateway's own app with its signup pages, serving on ``settings.gateway_port``."""
-    app = create_app(settings)
-    if not any(str(r.resource.canonical) == "/onboard/callback" for r in app.router.routes() if r.resource):
-        app.add_routes(signup.routes)  # until gateway/app.py adds them itself
-    runner = web.AppRunner(app)
+    """The gateway's own app (``create_app``, signup pages included), serving on ``settings.public_base_url``'s port."""
+    runner = web.AppRunner(create_app(settings))
     await runner.setup()
     port = int(settings.public_base_url.rsplit(":", 1)[1])
     site = web.TCPSite(runner, "127.0.0.1", port)
