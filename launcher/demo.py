@@ -19,6 +19,7 @@ import aiohttp
 import asyncpg
 
 from launcher.stack import Stack, StackFailed
+from shared.secretbox import new_key_setting
 
 DEMO_PHONE_NUMBER_ID = "100000000000001"
 DEMO_DISPLAY_NUMBER = "576015550100"
@@ -45,8 +46,24 @@ DEFAULTS = {
 }
 
 
+DEMO_KEYS_FILE = Path(".demo/credential-keys")
+
+
+def demo_credential_keys(path: Path = DEMO_KEYS_FILE) -> str:
+    """The demo's WAMUX_CREDENTIAL_KEYS (the directory seals business tokens, the sender opens them): made once and
+    kept beside the demo's logs, since the demo's database outlives a run and its tokens must still open."""
+    if path.exists():
+        return path.read_text(encoding="utf-8").strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    keys = new_key_setting("demo1")
+    path.touch(mode=0o600)
+    path.write_text(keys + "\n", encoding="utf-8")
+    return keys
+
+
 def demo_env() -> dict[str, str]:
     env = {key: os.environ.get(key, value) for key, value in DEFAULTS.items()}
+    env["WAMUX_CREDENTIAL_KEYS"] = os.environ.get("WAMUX_CREDENTIAL_KEYS") or demo_credential_keys()
     env.setdefault(
         "WAMUX_GRAPH_BASE_URL",
         os.environ.get("WAMUX_GRAPH_BASE_URL", f"http://127.0.0.1:{env['WAMUX_SANDBOX_GRAPH_PORT']}"),
