@@ -134,10 +134,14 @@ class Accounts:
         waba = self.wabas.get(waba_id)
         return [self.numbers[i] for i in waba.phone_number_ids] if waba else []
 
-    def issue_token(self, waba_id: str) -> str:
+    def issue_token(self, *waba_ids: str) -> str:
         token = "EAA" + secrets.token_urlsafe(_TOKEN_BYTES)
-        self._tokens[token] = {waba_id}
+        self._tokens[token] = set(waba_ids)
         return token
+
+    def wabas_of_business(self, business_id: str) -> list[str]:
+        """The WABAs a client's business portfolio owns (and has shared with the partner)."""
+        return [w.id for w in self.wabas.values() if w.owner_business_id == business_id]
 
     def is_business_token(self, token: str) -> bool:
         return token in self._tokens

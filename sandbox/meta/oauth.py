@@ -9,12 +9,14 @@ another app id. ``POST`` is accepted too, as Graph accepts it.
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 
 from aiohttp import web
 
+from sandbox.meta.auth import check_token
 from sandbox.meta.emulator_state import EMULATOR
-from sandbox.meta.errors import oauth_error, required_param
+from sandbox.meta.errors import invalid_param, oauth_error, required_param, unsupported_request
 from sandbox.meta.media import VERSION
 from sandbox.meta.params import graph_params, text
 from sandbox.meta.signup_codes import Refusal
@@ -31,6 +33,30 @@ def add_oauth_routes(app: web.Application) -> None:
     for path in (f"/{VERSION}/oauth/access_token", "/oauth/access_token"):
         app.router.add_get(path, exchange_code)
         app.router.add_post(path, exchange_code)
+    app.router.add_post(f"/{VERSION}/{{business_id}}/system_user_access_tokens", system_user_access_token)
+
+
+async def system_user_access_token(request: web.Request) -> web.Response:
+    """``POST /{client_business_id}/system_user_access_tokens`` (Hosted Embedded Signup, onboarding-facts §2): the
+    partner's system-user token as bearer, ``appsecret_proof`` = HMAC-SHA256(app secret, that token) and
+    ``fetch_only=true``; answers the business token for the client's WABAs shared with the partner."""
+    emulator = request.app[EMULATOR]
+    settings = emulator.settings
+    token = check_token(request, settings)  # the system user's: a business token cannot mint another
+    if emulator.accounts.is_business_token(token):
+        raise invalid_param("A business integration token cannot fetch system user access tokens.")
+    params = await graph_params(request)
+    proof = text(params, "appsecret_proof")
+    if proof is None:
+        raise required_param("appsecret_proof")
+    expected = hmac.new(settings.app_secret.get_secret_value().encode(), token.encode(), hashlib.sha256).hexdigest()
+    if not hmac.compare_digest(proof.encode(), expected.encode()):
+        raise oauth_error("Invalid appsecret_proof provided in the API argument", code=100)
+    business_id = request.match_info["business_id"]
+    wabas = emulator.accounts.wabas_of_business(business_id)
+    if not wabas:
+        raise unsupported_request("post", business_id)
+    return web.json_response({"access_token": emulator.accounts.issue_token(*wabas)})
 
 
 async def exchange_code(request: web.Request) -> web.Response:

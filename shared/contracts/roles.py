@@ -105,6 +105,8 @@ ROLES: dict[str, Role] = {
                 dir_.NumberResume,
                 dir_.NumberMove,
                 dir_.NumberTokenRejected,
+                # Hosted Embedded Signup's finish: account_update PARTNER_ADDED names the client's WABA.
+                meta_events.AccountUpdated,
             ),
             publishes=(
                 dir_.ClientCreated,

@@ -9,6 +9,8 @@ PIN and the verification code are never put in an error or a URL. Errors are :mo
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -139,6 +141,20 @@ class OnboardingGraph(GraphClient):
             return BusinessToken.model_validate(answer)
         except ValidationError:  # its text would quote the answer, which may hold a token
             raise GraphError("the code exchange answered without an access_token") from None
+
+
+    async def system_user_access_token(self, business_id: str, app_secret: SecretStr) -> BusinessToken:
+        """Hosted Embedded Signup's business token (onboarding-facts §2): the client's portfolio shared its WABA
+        with the partner, whose system-user token fetches a token for it, proven with ``appsecret_proof``."""
+        system = self._token.get_secret_value()
+        proof = hmac.new(app_secret.get_secret_value().encode(), system.encode(), hashlib.sha256).hexdigest()
+        form = {"appsecret_proof": proof, "fetch_only": "true"}
+        path = f"{graph_id(business_id, 'business portfolio')}/system_user_access_tokens"
+        answer = await self._call("POST", path, None, data=form)
+        try:
+            return BusinessToken.model_validate(answer)
+        except ValidationError:  # its text would quote the answer, which may hold a token
+            raise GraphError("system_user_access_tokens answered without an access_token") from None
 
 
 def _number(answer: Any) -> PhoneNumberInfo:

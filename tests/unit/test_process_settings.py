@@ -20,6 +20,7 @@ SECRETS = {
     "OPENAI_API_KEY",
     "WAMUX_SIGNUP_LINK_SECRET",
     "WAMUX_OPERATOR_API_KEY",
+    "WAMUX_CREDENTIAL_KEYS",
 }
 
 
@@ -39,13 +40,19 @@ SECRETS = {
         ),
         ("router", set()),
         ("ai-worker", {"OPENAI_API_KEY"}),
-        ("sender", {"WAMUX_GRAPH_TOKEN"}),
+        ("sender", {"WAMUX_GRAPH_TOKEN", "WAMUX_CREDENTIAL_KEYS"}),  # a number's business token, decrypted
         ("billing", set()),
         # The code exchange (app secret), the callback override (verify token), the manual path (Graph token),
         # the links it issues.
         (
             "directory",
-            {"WAMUX_APP_SECRET", "WAMUX_VERIFY_TOKEN", "WAMUX_GRAPH_TOKEN", "WAMUX_SIGNUP_LINK_SECRET"},
+            {
+                "WAMUX_APP_SECRET",
+                "WAMUX_VERIFY_TOKEN",
+                "WAMUX_GRAPH_TOKEN",
+                "WAMUX_SIGNUP_LINK_SECRET",
+                "WAMUX_CREDENTIAL_KEYS",
+            },
         ),
     ],
 )

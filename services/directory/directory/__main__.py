@@ -1,5 +1,6 @@
 """directory — consumes the CRM's commands (``client.*``, ``number.*``; whatever lands on
-``{p}.commands.unrouted``), the sender's ``number.token_rejected`` and its own ``onboarding.step``; publishes
+``{p}.commands.unrouted``), the sender's ``number.token_rejected``, the router's ``account.updated`` (Hosted
+Embedded Signup's PARTNER_ADDED) and its own ``onboarding.step``; publishes
 ``client.created``, ``client.updated``, ``number.onboarding_changed``, ``number.activated``, ``number.suspended``,
 ``number.moved`` and ``command.rejected``; calls Meta to connect numbers; owns the ``directory`` schema (clients,
 numbers, onboardings, signup links, encrypted credentials, moves, its inbox).
@@ -12,7 +13,7 @@ from contextlib import asynccontextmanager
 
 from directory import handlers
 from directory.answers import INBOX_RETENTION_DAYS, Deps
-from directory.onboarding import commands, driver
+from directory.onboarding import commands, driver, hosted
 from directory.settings import DirectorySettings
 from directory.unreadable import answering_unrouted, reject_unreadable
 from shared.contracts.directory import (
@@ -29,6 +30,7 @@ from shared.contracts.directory import (
     NumberVerifyCode,
     OnboardingStep,
 )
+from shared.contracts.meta_events import AccountUpdated
 from shared.graph.onboarding import onboarding_graph
 from shared.logging import get_logger
 from shared.messaging import inbox
@@ -48,6 +50,7 @@ ROUTES: dict[str, Route[Deps]] = {
     NumberRenewLink.TYPE: Route(NumberRenewLink, commands.renew_link),
     OnboardingStep.TYPE: Route(OnboardingStep, driver.run_step),
     NumberTokenRejected.TYPE: Route(NumberTokenRejected, commands.token_rejected),
+    AccountUpdated.TYPE: Route(AccountUpdated, hosted.partner_added),
     NumberSuspend.TYPE: Route(NumberSuspend, handlers.suspend_number),
     NumberResume.TYPE: Route(NumberResume, handlers.resume_number),
     NumberMove.TYPE: Route(NumberMove, handlers.move_number),

@@ -296,3 +296,19 @@ async def test_a_wrong_app_secret_or_app_id_is_a_configuration_error_that_never_
         await graph.exchange_code("42", SecretStr(APP_SECRET), code)
     assert wrong_app.value.code == 101
     assert (await graph.exchange_code(APP_ID, SecretStr(APP_SECRET), code)).access_token.get_secret_value()
+
+
+async def test_hosted_signup_s_business_token_is_fetched_with_the_system_token_and_its_appsecret_proof(
+    graph: OnboardingGraph, http: aiohttp.ClientSession, emulator: str, serve: Serve
+) -> None:
+    phone = {"code": 57, "number": "3007778899"}
+    result = await sign_up(http, emulator, serve, {"setup": {"business": {"name": "Café Bruma", "phone": phone}}})
+
+    business = await graph.system_user_access_token(result["business_id"], SecretStr(APP_SECRET))
+    [number] = await graph.waba_phone_numbers(result["waba_id"], token=business.access_token)
+    assert number.id == result["phone_number_id"] and number.display_phone_number == "+57 300 7778899"
+    with pytest.raises(ge.GraphError) as wrong_proof:  # signed with another secret: Meta refuses the proof
+        await graph.system_user_access_token(result["business_id"], SecretStr("not-the-app-secret"))
+    assert wrong_proof.value.code == 100 and "appsecret_proof" in str(wrong_proof.value.title)
+    with pytest.raises(ge.UnknownObject):  # a portfolio that shared nothing with the partner
+        await graph.system_user_access_token("123456789012345", SecretStr(APP_SECRET))

@@ -15,6 +15,7 @@ from directory.onboarding.steps import (
     CompleteSignup,
     Input,
     Method,
+    PartnerShared,
     Progress,
     Refused,
     RequestCode,
@@ -67,13 +68,28 @@ def advance(progress: Progress, event: Input) -> Progress:
             return _command(progress, event)
 
 
-def _command(progress: Progress, event: SignupOpened | CompleteSignup | RequestCode | VerifyCode) -> Progress:
+def _command(
+    progress: Progress, event: SignupOpened | CompleteSignup | PartnerShared | RequestCode | VerifyCode
+) -> Progress:
     state, step = progress.state, progress.step
     if state == "failed":
         raise Refused(f"the onboarding failed at {step}: register the number again")
-    if isinstance(event, CompleteSignup) and state == "suspended" and progress.suspended_reason == REAUTHORIZE:
+    reauthorizing = state == "suspended" and progress.suspended_reason == REAUTHORIZE
+    if isinstance(event, CompleteSignup) and reauthorizing:
         return replace(progress, state="signup_started", step=Step.EXCHANGE_CODE, error=None, suspended_reason=None)
-    if isinstance(event, SignupOpened | CompleteSignup) and progress.method != "signup":
+    if isinstance(event, PartnerShared) and (reauthorizing or (state in _WAITING and step == Wait.SIGNUP)):
+        if progress.method != "signup":
+            raise Refused("this onboarding verifies the number by SMS or voice: request a code instead")
+        shared_pnid = event.phone_number_id
+        return replace(
+            progress,
+            state="code_exchanged",
+            step=Step.SUBSCRIBE_APP,
+            phone_number_id=shared_pnid,
+            error=None,
+            suspended_reason=None,
+        )
+    if isinstance(event, SignupOpened | CompleteSignup | PartnerShared) and progress.method != "signup":
         raise Refused("this onboarding verifies the number by SMS or voice: request a code instead")
     if isinstance(event, RequestCode | VerifyCode) and progress.method != "manual":
         raise Refused("this onboarding goes through Embedded Signup: the client accepts it on Meta's page")
@@ -94,6 +110,9 @@ def _command(progress: Progress, event: SignupOpened | CompleteSignup | RequestC
         case VerifyCode() if state == "code_requested" and step == Step.VERIFY_CODE:
             return progress
     raise Refused(f"{type(event).__name__} is not allowed while the onboarding is {state} ({step})")
+
+
+_WAITING = ("pending", "signup_started")
 
 
 def _after_override(progress: Progress) -> Step:

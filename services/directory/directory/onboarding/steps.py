@@ -64,6 +64,14 @@ class CompleteSignup:
 
 
 @dataclass(frozen=True)
+class PartnerShared:
+    """Hosted Embedded Signup's finish: Meta's ``account_update`` PARTNER_ADDED named the client's WABA, whose
+    business token the partner fetched itself (no code to exchange) and under which the number was found."""
+
+    phone_number_id: str
+
+
+@dataclass(frozen=True)
 class RequestCode:
     pass
 
@@ -95,7 +103,9 @@ class StepFailed:
     failure: MetaFailure
 
 
-Input = SignupOpened | CompleteSignup | RequestCode | VerifyCode | Suspend | Resume | StepDone | StepFailed
+Input = (
+    SignupOpened | CompleteSignup | PartnerShared | RequestCode | VerifyCode | Suspend | Resume | StepDone | StepFailed
+)
 
 
 class Refused(Exception):

@@ -34,6 +34,7 @@ from shared.contracts.directory import (
     NumberVerifyCode,
 )
 from shared.contracts.envelope import Envelope, Payload, wrap
+from shared.contracts.meta_events import AccountUpdated
 from shared.graph.onboarding import onboarding_graph
 from shared.messaging.broker import to_message
 from shared.messaging.runtime import Infrastructure
@@ -470,3 +471,60 @@ async def test_a_revoked_token_suspends_the_number_until_the_client_signs_up_aga
     assert (await number_row(infra.pool, pnid, "active"))["suspended_reason"] is None
     used = await infra.pool.fetchval("SELECT used_at FROM directory_read.signup_links WHERE id = $1", link_id)
     assert used is not None and renewed["data"]["signup_link_expires_at"] is not None
+
+
+async def test_hosted_signup_finishes_on_meta_s_partner_added_webhook_without_any_code(
+    crm: Crm, infra: Infrastructure[Settings]
+) -> None:
+    client_id = await crm.client("Café Bruma")
+    e164 = random_phone_number()
+    onboarding_id, result = await signup(crm, client_id, e164)  # the browser never comes back (Hosted ES)
+
+    # What the router announces of Meta's account_update: the entry is the partner's business, the WABA inside.
+    waba_info = {"waba_id": result["waba_id"], "owner_business_id": result["business_id"]}
+    partner_added = AccountUpdated(
+        waba_id="999000111222333",
+        field="account_update",
+        event="PARTNER_ADDED",
+        value={"event": "PARTNER_ADDED", "waba_info": waba_info},
+    )
+    envelope = wrap(partner_added, correlation_id="meta-account-update")
+    await infra.publisher.publish(envelope)
+    await infra.publisher.publish(envelope)  # Meta retries webhooks: the same event again changes nothing
+
+    active = await crm.state(onboarding_id, "active", "done")
+    await crm.tap.drained()
+    assert [step for _, step in crm.changes(onboarding_id)] == [
+        "await_signup",
+        "subscribe_app",
+        "override_callback",
+        "register",
+        "read_number",
+        "done",
+    ]
+    assert active["phone_number_id"] == result["phone_number_id"] and active["waba_id"] == result["waba_id"]
+    kept = await infra.pool.fetchval(
+        "SELECT count(*) FROM directory.credentials WHERE kind = 'business_token' AND subject = $1", result["waba_id"]
+    )
+    assert kept == 1 and len(crm.tap.of_type("number.activated")) == 1
+    # The code Meta's page issued was never needed: it is still unspent.
+    form = {"client_id": SandboxSettings().app_id, "client_secret": "test-app-secret", "code": result["code"]}
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(f"{crm.sandbox.graph_url}/v23.0/oauth/access_token", data=form) as answer,
+    ):
+        assert answer.status == 200
+
+
+async def test_an_account_update_that_is_not_a_signup_changes_no_onboarding(
+    crm: Crm, infra: Infrastructure[Settings]
+) -> None:
+    client_id = await crm.client()
+    onboarding_id, _ = await signup(crm, client_id, random_phone_number())
+    banned = AccountUpdated(
+        waba_id="999000111222333", field="account_update", event="DISABLED_UPDATE", value={"event": "DISABLED_UPDATE"}
+    )
+    await infra.publisher.publish(wrap(banned, correlation_id="meta-ban"))
+    await crm.tap.drained()
+    await asyncio.sleep(0.3)
+    assert crm.changes(onboarding_id) == [("pending", "await_signup")]

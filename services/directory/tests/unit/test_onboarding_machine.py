@@ -10,6 +10,7 @@ from directory.onboarding.machine import advance, next_call, start
 from directory.onboarding.steps import (
     CompleteSignup,
     Input,
+    PartnerShared,
     Progress,
     Refused,
     RequestCode,
@@ -296,3 +297,39 @@ def test_a_code_asked_for_while_the_number_is_being_added_is_refused_for_now_onl
 def test_a_coexistence_number_cannot_take_the_manual_path() -> None:
     with pytest.raises(Refused, match="Embedded Signup"):
         start("manual", coexistence=True)
+
+
+def test_hosted_signup_s_partner_added_skips_the_code_exchange_and_goes_on_to_subscribe() -> None:
+    assert trace(
+        start("signup"),
+        PartnerShared(PNID),
+        StepDone(Step.SUBSCRIBE_APP),
+        StepDone(Step.OVERRIDE_CALLBACK),
+        StepDone(Step.REGISTER),
+        StepDone(Step.READ_NUMBER),
+    ) == [
+        ("pending", "await_signup"),
+        ("code_exchanged", "subscribe_app"),
+        ("subscribed", "override_callback"),
+        ("subscribed", "register"),
+        ("registered", "read_number"),
+        ("active", "done"),
+    ]
+    assert run(start("signup"), PartnerShared(PNID)).phone_number_id == PNID
+
+
+def test_partner_added_also_reauthorizes_a_suspended_number_but_not_a_manual_or_busy_onboarding() -> None:
+    active = run(
+        start("signup"),
+        PartnerShared(PNID),
+        *(StepDone(s) for s in (Step.SUBSCRIBE_APP, Step.OVERRIDE_CALLBACK, Step.REGISTER, Step.READ_NUMBER)),
+    )
+    suspended = advance(active, Suspend("reauthorization_needed"))
+    assert (advance(suspended, PartnerShared(PNID)).state, advance(suspended, PartnerShared(PNID)).step) == (
+        "code_exchanged",
+        Step.SUBSCRIBE_APP,
+    )
+    with pytest.raises(Refused):
+        advance(start("manual"), PartnerShared(PNID))
+    with pytest.raises(Refused):
+        advance(active, PartnerShared(PNID))  # connected already: nothing to finish
