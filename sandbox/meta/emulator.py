@@ -22,6 +22,7 @@ from sandbox.meta.auth import check_token
 from sandbox.meta.emulator_state import EMULATOR, Emulator
 from sandbox.meta.errors import MetaError, error_middleware
 from sandbox.meta.ids import new_wamid
+from sandbox.meta.js_sdk import add_js_sdk_routes
 from sandbox.meta.media import add_media_routes
 from sandbox.meta.oauth import add_oauth_routes
 from sandbox.meta.onboarding_admin import add_onboarding_admin_routes
@@ -48,6 +49,7 @@ def create_app(settings: SandboxSettings) -> web.Application:
     add_subscription_routes(app)
     add_media_routes(app)
     add_signup_routes(app)
+    add_js_sdk_routes(app)  # Meta's JS SDK (FB.login's Embedded Signup popup) at /sdk.js
     add_admin_routes(app)
     add_onboarding_admin_routes(app)
     app.cleanup_ctx.append(_webhook_delivery)

@@ -16,11 +16,17 @@ redirects there as Facebook Login's OAuth dialog does (``code``, ``state``), add
 session-info event carries: ``waba_id``, ``business_id`` and ``phone_number_id`` — omitted for
 coexistence, whose finish event names only the WABA (read the number with ``GET /{waba_id}/phone_numbers``).
 Without ``redirect_uri`` the page shows the code and ids. Login, asset selection and SMS checks are skipped.
+
+Opened by the stand-in JS SDK (``sandbox.meta.js_sdk``, ``response_mode=post_message`` with ``opener_origin``),
+Accept answers as the popup does instead: the session info and the code posted to the opener, then the window
+closes; a Cancel button posts CANCEL at ``PHONE_NUMBER_SETUP``.
 """
 
 from __future__ import annotations
 
+import json
 import secrets
+from collections.abc import Mapping
 from datetime import UTC, datetime
 
 from aiohttp import web
@@ -30,10 +36,12 @@ from sandbox.meta.accounts import PhoneNumber, Waba
 from sandbox.meta.emulator_state import EMULATOR, Emulator
 from sandbox.meta.ids import placeholder_waba_id
 from sandbox.meta.objects import adopt_registry, publish
-from sandbox.meta.signup_html import consent_page, error_page, finished_page
+from sandbox.meta.signup_html import consent_page, error_page, finished_page, post_message_page
 from sandbox.meta.signup_request import Signup, SignupRefused, parse_signup
 
 SIGNUP_PATH = "/messaging/whatsapp/onboard/"
+POST_MESSAGE = "post_message"
+CANCELLED_STEP = "PHONE_NUMBER_SETUP"
 
 
 def _test_number(emulator: Emulator) -> tuple[str, str]:
@@ -92,22 +100,58 @@ async def show_signup(request: web.Request) -> web.Response:
     kind = "WhatsApp Business app (coexistence)" if signup.coexistence else "WhatsApp Cloud API"
     rows = [("Business", signup.business_name), ("Phone number", number), ("Display name", signup.display_name)]
     rows.append(("Connection", kind))
-    return _html(consent_page(emulator.settings.app_name, rows, signup.carried))
+    try:
+        popup = _popup(request.query)
+    except SignupRefused as exc:
+        return _html(error_page(str(exc)), status=400)
+    hidden = {**signup.carried, **popup}
+    return _html(consent_page(emulator.settings.app_name, rows, hidden, cancellable=bool(popup)))
+
+
+def _popup(params: Mapping[str, str]) -> dict[str, str]:
+    """The JS SDK's popup mode and the origin that opened it, or nothing (the hosted page's redirect)."""
+    mode = params.get("response_mode")
+    if not mode:
+        return {}
+    origin = params.get("opener_origin", "")
+    if mode != POST_MESSAGE:
+        raise SignupRefused(f"response_mode must be {POST_MESSAGE} (the JS SDK's popup), not {mode!r}.")
+    try:
+        url = URL(origin)
+    except ValueError:
+        url = URL()
+    if url.scheme not in ("http", "https") or not url.host or str(url.origin()) != origin:
+        raise SignupRefused("opener_origin must be the http(s) origin of the page that opened the popup.")
+    return {"response_mode": mode, "opener_origin": origin}
+
+
+def _session_info(event: str, data: dict[str, str]) -> str:
+    return json.dumps({"type": "WA_EMBEDDED_SIGNUP", "event": event, "data": data, "version": "3"})
 
 
 async def accept_signup(request: web.Request) -> web.Response:
     emulator = request.app[EMULATOR]
     form = {k: v for k, v in (await request.post()).items() if isinstance(v, str)}
     try:
-        signup = parse_signup(form, emulator)
+        signup, popup = parse_signup(form, emulator), _popup(form)
     except SignupRefused as exc:
         return _html(error_page(str(exc)), status=400)
+    if popup and "cancel" in form:
+        cancel = _session_info("CANCEL", {"current_step": CANCELLED_STEP})
+        return _html(post_message_page([("event", "CANCEL")], cancel, None, popup["opener_origin"]))
     waba, number, code = complete_signup(emulator, signup)
     result = {"code": code, "waba_id": waba.id, "business_id": waba.owner_business_id}
     if not signup.coexistence:
         result["phone_number_id"] = number.id
     if "state" in signup.carried:
         result["state"] = signup.carried["state"]
+    if popup:
+        ids = {k: v for k, v in result.items() if k in ("waba_id", "phone_number_id", "business_id")}
+        # Coexistence's finish event names only the WABA, as Meta's does.
+        event = "FINISH_WHATSAPP_BUSINESS_APP_ONBOARDING" if signup.coexistence else "FINISH"
+        session = _session_info(event, {"waba_id": waba.id} if signup.coexistence else ids)
+        rows = [("event", event), *ids.items()]
+        return _html(post_message_page(rows, session, code, popup["opener_origin"]))
     redirect = signup.carried.get("redirect_uri")
     if redirect is not None:
         raise web.HTTPSeeOther(str(URL(redirect).update_query(result)))

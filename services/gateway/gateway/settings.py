@@ -16,6 +16,8 @@ class GatewaySettings(Settings, GraphSettings, MetaAppSettings, SignupLinkSettin
 
     # The operator's key for the REST calls that act for any client (POST /api/clients, onboardings).
     operator_api_key: SecretStr = SecretStr("")
+    # Meta's JS SDK, loaded by the signup page to open Embedded Signup's popup (the demo: the emulator's /sdk.js).
+    signup_sdk_url: str = "https://connect.facebook.net/en_US/sdk.js"
 
     gateway_host: str = "127.0.0.1"
     gateway_port: int = 8080

@@ -1,8 +1,10 @@
-"""The signup pages' words and markup: one catalogue per language, one page layout, no script and no inline style
-(the gateway's CSP forbids both; the stylesheet is ``/onboard/style.css``)."""
+"""The signup pages' words and markup: one catalogue per language, one page layout, no inline script or style
+(the gateway's CSP forbids both; the stylesheet is ``/onboard/style.css``). Only the live link's page runs a
+script, the file ``/onboard/signup.js`` that opens Meta's popup, configured by the button's ``data-`` attributes."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from html import escape
 from typing import Literal
 
@@ -16,6 +18,16 @@ CATALOGUE: dict[Lang, dict[str, str]] = {
         "connect.coexistence": "You keep using the WhatsApp Business app on your phone as before.",
         "connect.expires": "This link works until {expires_at}.",
         "connect.button": "Connect WhatsApp",
+        "connect.hosted": "Or open Meta's signup page instead",
+        "popup.opening": "Meta's window is open: finish there.",
+        "popup.cancelled": "Meta's window closed before the end. Press Connect WhatsApp to try again.",
+        "popup.cancelled_at": "Meta's window closed at the step {step}. Press Connect WhatsApp to try again.",
+        "popup.meta_error": "Meta said: {error}. Press Connect WhatsApp to try again.",
+        "popup.saving": "Meta accepted. Saving…",
+        "popup.failed": "We could not save Meta's answer: {error}. Press Connect WhatsApp to try again.",
+        "popup.no_sdk": "Meta's window cannot open on this browser. Use the link below.",
+        "popup.no_session": "Meta's window did not say which account it connected. Press Connect WhatsApp to try "
+        "again.",
         "invalid.title": "This link is not valid",
         "invalid.body": "Check that you opened the whole link, or ask for a new one.",
         "expired.title": "This link has expired",
@@ -59,6 +71,19 @@ CATALOGUE: dict[Lang, dict[str, str]] = {
         "connect.coexistence": "Sigues usando la app WhatsApp Business en tu teléfono como siempre.",
         "connect.expires": "Este enlace funciona hasta el {expires_at}.",
         "connect.button": "Conectar WhatsApp",
+        "connect.hosted": "O abre la página de registro de Meta",
+        "popup.opening": "La ventana de Meta está abierta: termina allí.",
+        "popup.cancelled": "La ventana de Meta se cerró antes del final. Pulsa Conectar WhatsApp para intentarlo "
+        "otra vez.",
+        "popup.cancelled_at": "La ventana de Meta se cerró en el paso {step}. Pulsa Conectar WhatsApp para intentarlo "
+        "otra vez.",
+        "popup.meta_error": "Meta dijo: {error}. Pulsa Conectar WhatsApp para intentarlo otra vez.",
+        "popup.saving": "Meta aceptó. Guardando…",
+        "popup.failed": "No pudimos guardar la respuesta de Meta: {error}. Pulsa Conectar WhatsApp para intentarlo "
+        "otra vez.",
+        "popup.no_sdk": "La ventana de Meta no puede abrirse en este navegador. Usa el enlace de abajo.",
+        "popup.no_session": "La ventana de Meta no dijo qué cuenta conectó. Pulsa Conectar WhatsApp para intentarlo "
+        "otra vez.",
         "invalid.title": "Este enlace no es válido",
         "invalid.body": "Revisa que abriste el enlace completo o pide uno nuevo.",
         "expired.title": "Este enlace ha caducado",
@@ -101,9 +126,13 @@ STYLESHEET = """\
 body { font-family: system-ui, sans-serif; max-width: 32rem; margin: 3rem auto; padding: 0 1rem; color: #1c1e21; }
 h1 { font-size: 1.5rem; }
 p { line-height: 1.5; }
-a.button { display: inline-block; padding: .75rem 1.5rem; border-radius: .5rem; background: #25d366; color: #fff;
-           font-weight: 600; text-decoration: none; }
+a.button, button.button { display: inline-block; padding: .75rem 1.5rem; border: 0; border-radius: .5rem;
+           background: #25d366; color: #fff; font: inherit; font-weight: 600; text-decoration: none; cursor: pointer; }
+button.button:disabled { opacity: .6; cursor: default; }
+#popup-status { min-height: 1.5em; color: #444; }
 """
+
+POPUP_WORDS = ("opening", "cancelled", "cancelled_at", "meta_error", "saving", "failed", "no_sdk", "no_session")
 
 
 def language(client_language: str | None, accept_language: str = "") -> Lang:
@@ -131,6 +160,24 @@ def text(lang: Lang, key: str, **values: str) -> str:
     return CATALOGUE[lang][key].format(**values)
 
 
+@dataclass(frozen=True)
+class Popup:
+    """The button that opens Meta's popup: its label, its parameters for ``signup.js`` (``data-`` attributes of
+    the button), and the words of the status line under it (``{step}`` and ``{error}`` filled in by the script)."""
+
+    label: str
+    parameters: dict[str, str]
+    words: dict[str, str]
+
+
+def popup_words(lang: Lang) -> dict[str, str]:
+    return {key: CATALOGUE[lang][f"popup.{key}"] for key in POPUP_WORDS}
+
+
+def _data(values: dict[str, str]) -> str:
+    return "".join(f' data-{name.replace("_", "-")}="{escape(value)}"' for name, value in values.items())
+
+
 def page(
     lang: Lang,
     title: str,
@@ -138,9 +185,11 @@ def page(
     *,
     action: tuple[str, str] | None = None,
     refresh: tuple[int, str] | None = None,
+    popup: Popup | None = None,
 ) -> str:
     """A whole page; every value is escaped here. ``action`` is one (href, label) button; ``refresh`` (seconds,
-    url) reloads the page by ``<meta http-equiv=refresh>``, which needs no script."""
+    url) reloads the page by ``<meta http-equiv=refresh>``, which needs no script. With ``popup``, its button comes
+    first (disabled until ``signup.js`` has loaded Meta's SDK) and ``action`` becomes the plain link under it."""
     head = [
         '<meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
@@ -151,8 +200,14 @@ def page(
     if refresh is not None:
         head.append(f'<meta http-equiv="refresh" content="{refresh[0]}; url={escape(refresh[1])}">')
     body = [f"<h1>{escape(title)}</h1>", *(f"<p>{escape(p)}</p>" for p in paragraphs)]
+    if popup is not None:
+        head.append('<script src="/onboard/signup.js" defer></script>')
+        button = f'<button class="button" id="popup" type="button" disabled{_data(popup.parameters)}>'
+        body.append(f"<p>{button}{escape(popup.label)}</button></p>")
+        body.append(f'<p id="popup-status" role="status" aria-live="polite"{_data(popup.words)}></p>')
     if action is not None:
-        body.append(f'<p><a class="button" id="action" href="{escape(action[0])}">{escape(action[1])}</a></p>')
+        kind = "" if popup is not None else ' class="button"'
+        body.append(f'<p><a{kind} id="action" href="{escape(action[0])}">{escape(action[1])}</a></p>')
     return (
         f'<!doctype html>\n<html lang="{lang}">\n<head>\n{"".join(head)}\n</head>\n'
         f"<body>\n{''.join(body)}\n</body>\n</html>\n"

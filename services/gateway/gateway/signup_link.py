@@ -61,6 +61,10 @@ class Opened:
         return text(self.lang, key, number=self.number, business=self.row["business_name"], error=self.error)
 
     @property
+    def status_url(self) -> str:
+        return f"/onboard/{self.token}/status"
+
+    @property
     def error(self) -> str:
         failure = self.row["last_error"]
         return str(failure.get("message", "")) if isinstance(failure, dict) else ""
@@ -75,8 +79,11 @@ class Opened:
 
 
 class Refused(Exception):
-    def __init__(self, response: web.Response):
-        self.response = response
+    """A link that cannot do what was asked: ``response`` is the page saying why, ``message`` the same in words."""
+
+    def __init__(self, response: web.Response, message: str):
+        super().__init__(message)
+        self.response, self.message = response, message
 
 
 def html(body: str, status: int = 200) -> web.Response:
@@ -85,7 +92,7 @@ def html(body: str, status: int = 200) -> web.Response:
 
 def sorry(lang: Lang, key: str, status: int, **values: str) -> Refused:
     title, body = text(lang, f"{key}.title", **values), text(lang, f"{key}.body", **values)
-    return Refused(html(page(lang, title, [body]), status))
+    return Refused(html(page(lang, title, [body]), status), f"{title}. {body}")
 
 
 async def open_link(request: web.Request, token: str) -> Opened:
@@ -113,28 +120,29 @@ def check_live(opened: Opened) -> None:
     connected already (200)."""
     row, lang = opened.row, opened.lang
     if row["state"] == "active":
-        raise Refused(html(page(lang, opened.words("connected.title"), [opened.words("connected.body")])))
+        raise _closed(opened, "connected", 200)
     if row["used_at"] is not None:
-        status_url = f"/onboard/{opened.token}/status"
-        body = page(
-            lang,
-            opened.words("used.title"),
-            [opened.words("used.body")],
-            action=(status_url, text(lang, "used.button")),
-        )
-        raise Refused(html(body, 410))
+        title, words = opened.words("used.title"), opened.words("used.body")
+        body = page(lang, title, [words], action=(opened.status_url, text(lang, "used.button")))
+        raise Refused(html(body, 410), f"{title}. {words}")
     if row["revoked_at"] is not None:
         raise sorry(lang, "revoked", 410)
     if opened.expired:
         raise sorry(lang, "expired", 410, expires_at=f"{row['expires_at']:%Y-%m-%d %H:%M} UTC")
     if row["state"] == "failed":
-        raise Refused(html(page(lang, opened.words("failed.title"), [opened.words("failed.body")]), 410))
+        raise _closed(opened, "failed", 410)
     if not opened.waiting_for_signup:
-        raise Refused(html(page(lang, opened.words("closed.title"), [opened.words("closed.body")]), 410))
+        raise _closed(opened, "closed", 410)
 
 
-def hosted_signup_url(settings: GatewaySettings, opened: Opened) -> str:
-    """Meta's hosted Embedded Signup, pre-filled with the business and its number; back to our callback."""
+def _closed(opened: Opened, key: str, status: int) -> Refused:
+    title, body = opened.words(f"{key}.title"), opened.words(f"{key}.body")
+    return Refused(html(page(opened.lang, title, [body]), status), f"{title}. {body}")
+
+
+def signup_extras(opened: Opened) -> dict[str, object]:
+    """``FB.login``'s ``extras`` (the hosted link carries the same): the business and its number pre-filled,
+    coexistence by ``featureType``."""
     row = opened.row
     phone = parse_phone(row["phone_number"])
     business: dict[str, object] = {
@@ -147,10 +155,15 @@ def hosted_signup_url(settings: GatewaySettings, opened: Opened) -> str:
     extras: dict[str, object] = {"setup": setup}
     if row["coexistence"]:
         extras["featureType"] = COEXISTENCE
+    return extras
+
+
+def hosted_signup_url(settings: GatewaySettings, opened: Opened) -> str:
+    """Meta's hosted Embedded Signup, pre-filled with the business and its number; back to our callback."""
     query = {
         "app_id": settings.app_id,
         "config_id": settings.signup_config_id,
-        "extras": json.dumps(extras, separators=(",", ":"), ensure_ascii=False),
+        "extras": json.dumps(signup_extras(opened), separators=(",", ":"), ensure_ascii=False),
         "redirect_uri": f"{settings.public_base_url.rstrip('/')}/onboard/callback",
         "state": opened.token,
     }

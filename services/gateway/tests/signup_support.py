@@ -38,12 +38,13 @@ def free_port() -> int:
 
 
 def gateway_settings(base: GatewaySettings, *, port: int, graph_url: str) -> GatewaySettings:
-    """The test's settings with the signup links signed, Meta's hosted signup at the emulator."""
+    """The test's settings with the signup links signed, Meta's hosted signup and JS SDK at the emulator."""
     return base.model_copy(
         update={
             "signup_link_secret": SecretStr(LINK_SECRET),
             "public_base_url": f"http://127.0.0.1:{port}",
             "signup_base_url": graph_url,
+            "signup_sdk_url": f"{graph_url}/sdk.js",  # the emulator's stand-in for Meta's JS SDK
             "graph_base_url": graph_url,
             "app_id": "1000000000000001",  # the emulator's (sandbox/config.py)
             "signup_config_id": "2000000000000002",

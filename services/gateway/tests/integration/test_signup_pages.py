@@ -70,13 +70,15 @@ def button_href(page: str) -> str:
     return page[start : page.index('"', start)].replace("&amp;", "&")
 
 
-async def test_a_live_link_shows_the_business_and_one_button_to_meta_s_hosted_signup(pages: Pages) -> None:
+async def test_a_live_link_shows_the_business_and_a_link_to_meta_s_hosted_signup_under_the_popup(pages: Pages) -> None:
     onboarding = await pages.onboarding(name="Pizzería Don Test", language="es-CO")
     status, page, headers = await pages.get(f"/onboard/{onboarding.token}")
     assert status == 200, page
     assert '<html lang="es">' in page and "Conectar WhatsApp" in page and "Pizzería Don Test" in page
     assert onboarding.phone_number[-2:] in page and onboarding.phone_number not in page  # masked
-    assert "script" not in page and "default-src 'self'" in headers["Content-Security-Policy"]
+    assert "<script>" not in page and page.count("<script") == 1  # only the popup's file, no inline script
+    assert "default-src 'self'" in headers["Content-Security-Policy"]
+    assert "O abre la página de registro de Meta" in page
     href = urlsplit(button_href(page))
     assert f"{href.scheme}://{href.netloc}" == pages.settings.signup_base_url
     assert href.path == "/messaging/whatsapp/onboard/"
