@@ -86,10 +86,18 @@ def _onboarding(row: asyncpg.Record | None) -> Onboarding | None:
     return Onboarding(**values)
 
 
+async def _serialise(conn: asyncpg.Connection, onboarding_id: uuid.UUID) -> None:
+    """One writer of an onboarding at a time, until the transaction ends — also before its row exists: a step
+    sent while number.register's insert is not committed yet waits for it here (a row lock could not: the
+    uncommitted row is invisible, not locked)."""
+    await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1::text, 0))", str(onboarding_id))
+
+
 async def open_onboarding(
     conn: asyncpg.Connection, command: NumberRegister, e164: str, start: Progress
 ) -> Onboarding | None:
     """A new onboarding at the machine's start; ``None`` when its id or a live one for the number exists already."""
+    await _serialise(conn, command.onboarding_id)
     row = await conn.fetchrow(
         f"""INSERT INTO directory.onboardings
                 (id, client_id, phone_number, display_name, method, coexistence, state, step)
@@ -114,6 +122,7 @@ async def by_id(conn: asyncpg.Connection, onboarding_id: uuid.UUID) -> Onboardin
 async def for_update(conn: asyncpg.Connection, onboarding_id: uuid.UUID) -> Onboarding | None:
     """The onboarding, locked until the transaction ends: its changes are serialised (two commands at once, a step
     and a command, a step and its duplicate)."""
+    await _serialise(conn, onboarding_id)
     row = await conn.fetchrow(
         f"SELECT {_COLUMNS} FROM directory.onboardings WHERE id = $1 FOR UPDATE",  # noqa: S608
         onboarding_id,

@@ -183,15 +183,21 @@ async def _override_callback(onboarding: Onboarding, deps: Deps, conn: asyncpg.C
 
 
 async def _register(onboarding: Onboarding, deps: Deps, conn: asyncpg.Connection) -> Outcome:
-    """Register with the number's two-step PIN: chosen once, stored before the call, the same on every retry."""
+    """Register with the number's two-step PIN: chosen once, stored before the call, the same on every retry.
+    A number already live on the Cloud API whose PIN wamux never chose (registered before, elsewhere) is not
+    registered again: Meta would answer 133005 for the PIN it does not know, though nothing needs doing."""
     pnid = _pnid(onboarding)
     _can_keep_secrets(deps)
+    token = await _business_token(onboarding, deps, conn)
     pin = await credentials.load(conn, deps.ring, "pin", pnid)
+    if pin is None and (await deps.graph.phone_number(pnid, token=token)).on_cloud_api:
+        log.info("onboarding.register_skipped", reason="already on the Cloud API", phone_number_id=pnid)
+        return Outcome(StepDone(Step.REGISTER))
     if pin is None:
         pin = SecretStr(f"{secrets.randbelow(10**6):06d}")
         async with deps.pool.acquire() as own, own.transaction():
             await credentials.store(own, deps.ring, "pin", pnid, pin)
-    await deps.graph.register(pnid, pin.get_secret_value(), token=await _business_token(onboarding, deps, conn))
+    await deps.graph.register(pnid, pin.get_secret_value(), token=token)
     return Outcome(StepDone(Step.REGISTER))
 
 

@@ -30,6 +30,7 @@ from shared.contracts.envelope import Envelope, derived_id, wrap
 from shared.graph.errors import GraphError
 from shared.logging import get_logger, mask_phone
 from shared.messaging.broker import PublishFailed
+from shared.messaging.consumer import Retry
 from shared.messaging.topology import RETRY_TIERS_S
 from shared.secretbox import SecretboxError
 
@@ -97,14 +98,18 @@ def failure_of(exc: GraphError | WamuxFailure) -> MetaFailure:
     if isinstance(exc, WamuxFailure):
         return MetaFailure(source="wamux", code=exc.code, message=exc.message, retryable=False)
     retryable = exc.retryable and exc.retry_after_s <= LONGEST_WAIT_S
-    return MetaFailure(code=exc.code or 0, subcode=exc.subcode, message=exc.details or exc.title, retryable=retryable)
+    words = exc.title if not exc.details or exc.details in exc.title else f"{exc.title} ({exc.details})"
+    return MetaFailure(code=exc.code or 0, subcode=exc.subcode, message=words, retryable=retryable)
 
 
 async def run_step(envelope: Envelope[OnboardingStep], deps: Deps) -> None:
     command = envelope.data
     async with deps.pool.acquire() as conn, conn.transaction():
         onboarding = await onboardings.for_update(conn, command.onboarding_id)
-        if onboarding is None or onboarding.version != command.version or onboarding.step != command.step:
+        if onboarding is None:
+            # Its first step is sent as number.register inserts it: a row not committed yet is not even locked.
+            raise Retry("the onboarding is not stored yet", delay_s=1)
+        if onboarding.version != command.version or onboarding.step != command.step:
             log.info("onboarding.step_stale", step=command.step, version=command.version)
             return
         step = Step(onboarding.step)

@@ -528,3 +528,38 @@ async def test_an_account_update_that_is_not_a_signup_changes_no_onboarding(
     await crm.tap.drained()
     await asyncio.sleep(0.3)
     assert crm.changes(onboarding_id) == [("pending", "await_signup")]
+
+
+async def test_a_number_already_live_on_the_cloud_api_is_not_registered_again(crm: Crm, sandbox: Sandbox) -> None:
+    client_id = await crm.client()
+    e164 = random_phone_number()
+    onboarding_id, result = await signup(crm, client_id, e164)
+    pnid = result["phone_number_id"]
+    graph_settings = GraphSettings(graph_base_url=sandbox.graph_url, graph_token="test-graph-token")
+    async with onboarding_graph(graph_settings) as graph:  # registered before, with a PIN wamux never knew
+        await graph.register(pnid, "424242")
+
+    await crm.send(
+        NumberCompleteSignup(
+            onboarding_id=onboarding_id, code=result["code"], waba_id=result["waba_id"], phone_number_id=pnid
+        )
+    )
+    await crm.state(onboarding_id, "active", "done")
+    assert (await emulator(sandbox, f"phone_numbers/{pnid}"))["register_requests"] == 1  # only the one before
+
+
+async def test_a_number_meta_holds_under_another_waba_fails_the_manual_path_with_meta_s_words(
+    crm: Crm, sandbox: Sandbox
+) -> None:
+    e164 = random_phone_number()
+    phone = parse_phone(e164)
+    graph_settings = GraphSettings(graph_base_url=sandbox.graph_url, graph_token="test-graph-token")
+    async with onboarding_graph(graph_settings) as graph:  # another partner's WABA has it
+        await graph.add_phone_number("900000000000777", phone.cc, phone.national_number, "Otra")
+    client_id = await crm.client()
+    onboarding_id = uuid.uuid4()
+    await crm.send(NumberRegister(onboarding_id=onboarding_id, client_id=client_id, phone_number=e164, method="manual"))
+
+    failed = await crm.state(onboarding_id, "failed")
+    assert failed["step"] == "add_phone_number" and failed["error"]["code"] == 100
+    assert "already added to another WhatsApp Business Account" in failed["error"]["message"]
