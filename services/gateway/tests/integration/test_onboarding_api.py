@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
+import aiohttp
 import asyncpg
 import numpy as np
 import png as pypng
@@ -19,8 +20,9 @@ from pydantic import SecretStr
 
 from gateway.app import create_app
 from gateway.openapi import document
-from shared import signup_links
+from shared import secretbox, signup_links
 from shared.messaging.runtime import Infrastructure
+from tests.support.sandbox import Sandbox
 from tests.support.tenants import Tenant, random_phone_number
 
 OPERATOR_KEY = "op-" + uuid.uuid4().hex
@@ -236,3 +238,70 @@ def test_the_openapi_document_names_every_api_route_of_the_gateway_and_no_other(
     assert document()["openapi"] == "3.1.0"
     for ref in ("NewClient", "NumberRegistration", "CodeVerification", "Onboarding", "OnboardingAccepted"):
         assert ref in document()["components"]["schemas"]
+
+
+@pytest.fixture
+async def api_on_meta(
+    infra: Infrastructure, start_directory: StartDirectory, sandbox: Sandbox
+) -> AsyncIterator[TestClient]:
+    """The API with a directory that reaches the emulator as Meta (its system token, the agency's WABA)."""
+    settings = infra.settings.model_copy(
+        update={"operator_api_key": SecretStr(OPERATOR_KEY), "signup_link_secret": SecretStr(LINK_SECRET)}
+    )
+    meta = {
+        "WAMUX_GRAPH_BASE_URL": sandbox.graph_url,
+        "WAMUX_GRAPH_TOKEN": "test-graph-token",
+        "WAMUX_MANUAL_WABA_ID": "900000000000001",
+        "WAMUX_CREDENTIAL_KEYS": secretbox.new_key_setting("rest1"),
+        "WAMUX_SIGNUP_LINK_SECRET": LINK_SECRET,
+    }
+    async with start_directory(**meta), TestClient(TestServer(create_app(settings))) as client:
+        yield client
+
+
+async def onboarding_at(api: TestClient, onboarding_id: str, state: str, step: str, **extra: Any) -> dict[str, Any]:
+    async def there() -> dict[str, Any] | None:
+        answer = await api.get(f"/api/onboardings/{onboarding_id}", headers=OPERATOR)
+        if answer.status != 200:
+            return None
+        body: dict[str, Any] = await answer.json()
+        matches = all(body.get(k) == v for k, v in extra.items())
+        return body if (body["state"], body["step"]) == (state, step) and matches else None
+
+    return dict(await eventually(there, timeout=20))
+
+
+async def test_the_manual_path_over_rest_asks_for_the_code_again_after_a_wrong_one_then_connects(
+    api_on_meta: TestClient, sandbox: Sandbox
+) -> None:
+    api = api_on_meta
+    client = await new_client(api)
+    answer = await register(api, client, random_phone_number(), method="manual")
+    assert answer.status == 202, await answer.text()
+    accepted = await answer.json()
+    assert accepted["signup_url"] is None  # the manual path has no signup link
+    added = await onboarding_at(api, accepted["onboarding_id"], "pending", "await_request_code")
+    pnid = added["phone_number_id"]
+    base = f"/api/onboardings/{accepted['onboarding_id']}"
+
+    assert (await api.post(f"{base}/request-code", json={"method": "SMS"}, headers=OPERATOR)).status == 202
+    await onboarding_at(api, accepted["onboarding_id"], "code_requested", "await_code")
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(f"{sandbox.graph_url}/_sandbox/phone_numbers/{pnid}") as r,
+    ):
+        sms = (await r.json())["last_code"]
+    wrong = f"{(int(sms) + 1) % 10**6:06d}"
+    assert (await api.post(f"{base}/verify", json={"code": wrong}, headers=OPERATOR)).status == 202
+
+    async def told_wrong() -> dict[str, Any] | None:
+        body: dict[str, Any] = await (await api.get(base, headers=OPERATOR)).json()
+        return body if body.get("error") and body["step"] == "await_code" else None
+
+    asked_again = await eventually(told_wrong, timeout=20)
+    assert asked_again["error"]["code"] == 136025 and "136025" in asked_again["error"]["text"]
+    assert (await api.post(f"{base}/verify", json={"code": sms}, headers=OPERATOR)).status == 202
+    await onboarding_at(api, accepted["onboarding_id"], "active", "done")
+
+    qr = await api.get(f"/api/numbers/{pnid}/qr.png", params={"text": "Hola"}, headers=bearer(client["api_key"]))
+    assert qr.status == 200 and decoded(await qr.read()).startswith("https://wa.me/")
