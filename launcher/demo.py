@@ -77,8 +77,11 @@ def demo_env() -> dict[str, str]:
         "WAMUX_PUBLIC_BASE_URL",
         os.environ.get("WAMUX_PUBLIC_BASE_URL", f"http://127.0.0.1:{env['WAMUX_GATEWAY_PORT']}"),
     )
-    # Meta's hosted Embedded Signup is the emulator's stand-in page.
+    # Meta's hosted Embedded Signup and its JS SDK (the signup page's popup) are the emulator's stand-ins.
     env.setdefault("WAMUX_SIGNUP_BASE_URL", os.environ.get("WAMUX_SIGNUP_BASE_URL", env["WAMUX_GRAPH_BASE_URL"]))
+    env.setdefault(
+        "WAMUX_SIGNUP_SDK_URL", os.environ.get("WAMUX_SIGNUP_SDK_URL", f"{env['WAMUX_GRAPH_BASE_URL']}/sdk.js")
+    )
     return env
 
 

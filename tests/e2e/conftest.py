@@ -48,6 +48,7 @@ async def stack(database_url: str, amqp_url: str, tmp_path_factory: pytest.TempP
         "WAMUX_SIGNUP_LINK_SECRET": "e2e-signup-link-secret",
         "WAMUX_PUBLIC_BASE_URL": f"http://127.0.0.1:{gateway}",
         "WAMUX_SIGNUP_BASE_URL": f"http://127.0.0.1:{graph}",
+        "WAMUX_SIGNUP_SDK_URL": f"http://127.0.0.1:{graph}/sdk.js",
         "WAMUX_APP_ID": "1000000000000001",
         "WAMUX_SIGNUP_CONFIG_ID": "2000000000000002",
         "WAMUX_MANUAL_WABA_ID": "200000000000009",
