@@ -1,4 +1,5 @@
-"""The signup pages' language, their markup, and the hosted signup URL a link leads to."""
+"""The signup pages' language, their markup, the hosted signup URL a link leads to, and the popup's parameters and
+CSP with Meta's own SDK (the integration tests use the emulator's)."""
 
 from __future__ import annotations
 
@@ -11,8 +12,9 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from gateway.settings import GatewaySettings
-from gateway.signup_html import CATALOGUE, language, page
+from gateway.signup_html import CATALOGUE, Popup, language, page
 from gateway.signup_link import Opened, hosted_signup_url
+from gateway.signup_popup import BadSdkUrl, meta_origins, policy, popup
 
 
 @pytest.mark.parametrize(
@@ -94,3 +96,32 @@ def test_a_coexistence_link_asks_for_the_business_app_onboarding() -> None:
     assert extras["featureType"] == "whatsapp_business_app_onboarding"
     assert extras["setup"]["business"]["phone"] == {"code": "1", "number": "2025550123"}
     assert "phone" not in extras["setup"]  # no display name given: Meta asks for one
+
+
+def test_with_meta_s_sdk_the_page_allows_its_script_and_facebook_s_frames_and_messages_only() -> None:
+    assert meta_origins(SETTINGS) == "https://*.facebook.com"
+    directives = dict(part.strip().split(" ", 1) for part in policy(SETTINGS).split(";"))
+    assert directives["script-src"] == "'self' https://connect.facebook.net"
+    assert directives["frame-src"] == "https://*.facebook.com" and directives["connect-src"] == "'self'"
+    launcher = popup(SETTINGS, opened(coexistence=True))
+    assert launcher.parameters["sdk_url"] == "https://connect.facebook.net/en_US/sdk.js"
+    assert (
+        launcher.parameters["version"] == SETTINGS.graph_api_version and launcher.parameters["token"] == "TOKEN-abc_123"
+    )
+    assert json.loads(launcher.parameters["extras"])["featureType"] == "whatsapp_business_app_onboarding"
+    assert launcher.label == "Conectar WhatsApp" and "{step}" in launcher.words["cancelled_at"]
+
+
+def test_the_popup_button_escapes_its_parameters_and_loads_one_script_file() -> None:
+    button = Popup("Go", {"extras": '{"name":"<Acme & \\"Co\\">"}', "app_id": "1"}, {"meta_error": "Meta: {error}"})
+    html = page("en", "T", [], action=("/hosted?a=1", "Meta's page"), popup=button)
+    assert '<script src="/onboard/signup.js" defer></script>' in html and html.count("<script") == 1
+    assert 'data-extras="{&quot;name&quot;:&quot;&lt;Acme &amp; \\&quot;Co\\&quot;&gt;&quot;}"' in html
+    assert 'data-meta-error="Meta: {error}"' in html and 'id="popup" type="button" disabled' in html
+    assert '<a id="action" href="/hosted?a=1">' in html  # the hosted page: a plain link under the button
+
+
+@pytest.mark.parametrize("sdk_url", ["connect.facebook.net/en_US/sdk.js", "javascript:alert(1)", ""])
+def test_an_sdk_url_that_is_not_a_web_url_is_refused_naming_the_setting(sdk_url: str) -> None:
+    with pytest.raises(BadSdkUrl, match="WAMUX_SIGNUP_SDK_URL must be an http"):
+        policy(SETTINGS.model_copy(update={"signup_sdk_url": sdk_url}))
