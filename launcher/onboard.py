@@ -53,9 +53,14 @@ class OnboardFailed(Exception):
 
 
 async def _json(answer: aiohttp.ClientResponse, expected: tuple[int, ...]) -> dict[str, Any]:
-    body = await answer.json(content_type=None)
+    """The answer's JSON; the API's own words when it refused (``{"error": …}``, every /api error)."""
+    try:
+        body = await answer.json(content_type=None)
+    except ValueError:
+        body = {"error": (await answer.text())[:300]}
     if answer.status not in expected:
-        raise OnboardFailed(f"{answer.method} {answer.url.path}: {answer.status} {body.get('error', body)}")
+        words = body.get("error", body) if isinstance(body, dict) else body
+        raise OnboardFailed(f"{answer.method} {answer.url.path}: {answer.status}: {words}")
     return dict(body)
 
 

@@ -8,6 +8,7 @@ import asyncpg
 from aiohttp import web
 
 from gateway import (
+    api_errors,
     clients_api,
     conversations,
     dashboard,
@@ -67,7 +68,11 @@ READ_BUFFER_BYTES = 16 * 1024
 
 
 def create_app(settings: GatewaySettings) -> web.Application:
-    app = web.Application(client_max_size=settings.max_body_bytes, handler_args={"read_bufsize": READ_BUFFER_BYTES})
+    app = web.Application(
+        client_max_size=settings.max_body_bytes,
+        handler_args={"read_bufsize": READ_BUFFER_BYTES},
+        middlewares=[api_errors.json_errors],
+    )
     app[SETTINGS] = settings
     app[BUDGET] = WebhookBudget.from_settings(settings)
     app[LIMIT] = FailedKeyLimit(settings.api_key_failures_per_minute)

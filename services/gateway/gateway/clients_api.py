@@ -5,11 +5,9 @@ Published as the directory's ``client.create`` / ``client.update``; read back fr
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from typing import Any
 
-import asyncpg
 from aiohttp import web
 
 from gateway import commands
@@ -44,21 +42,9 @@ async def create_client(request: web.Request) -> web.Response:
     await commands.publish(request, command, client_id, uuid.uuid4())
     answer = ClientCreatedAnswer(client_id=client_id, api_key=api_key, **profile)
     # 201 once the directory has stored it (usually milliseconds), so the next call (a number for it) finds it;
-    # 202 if it has not within STORED_WAIT_S: the command is on its way, GET /api/clients/{id} shows it soon.
-    status = 201 if await _stored(request.app[POOL], client_id) else 202
+    # 202 if it has not within commands.STORED_WAIT_S: the command is on its way, GET /api/clients/{id} shows it soon.
+    status = 201 if await commands.stored(request.app[POOL], "clients", client_id) else 202
     return web.json_response(answer.model_dump(mode="json"), status=status, headers={"Cache-Control": "no-store"})
-
-
-STORED_WAIT_S = 5.0
-
-
-async def _stored(pool: asyncpg.Pool, client_id: uuid.UUID) -> bool:
-    deadline = asyncio.get_running_loop().time() + STORED_WAIT_S
-    while not await pool.fetchval("SELECT true FROM directory_read.clients WHERE id = $1", client_id):
-        if asyncio.get_running_loop().time() > deadline:
-            return False
-        await asyncio.sleep(0.02)
-    return True
 
 
 @routes.get("/api/clients/{client_id}")

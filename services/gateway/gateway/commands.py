@@ -7,9 +7,11 @@ the call chooses) deterministic, so a retried request is the same command and th
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import TypeVar
 
+import asyncpg
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
@@ -54,3 +56,21 @@ async def publish(request: web.Request, command: Command, tenant_id: uuid.UUID, 
             headers={"Retry-After": "5"},
         ) from None
     log.info("rest.command_published", type=command.TYPE, command_id=str(command_id), tenant_id=str(tenant_id))
+
+
+STORED_WAIT_S = 5.0
+
+
+async def stored(pool: asyncpg.Pool, view: str, row_id: uuid.UUID, wait_s: float = STORED_WAIT_S) -> bool:
+    """Whether the directory has stored what a command just published creates, within ``wait_s`` (usually
+    milliseconds): an answer given after it lets the caller's next call (a number for the new client, the client
+    opening its signup link) find it. ``view`` is one of the directory's read views, a code constant."""
+    if view not in ("clients", "onboardings"):
+        raise ValueError(f"not a directory view the API waits on: {view}")
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + wait_s
+    while not await pool.fetchval(f"SELECT true FROM directory_read.{view} WHERE id = $1", row_id):  # noqa: S608
+        if loop.time() > deadline:
+            return False
+        await asyncio.sleep(0.02)
+    return True

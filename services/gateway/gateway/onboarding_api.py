@@ -67,13 +67,15 @@ async def register_number(request: web.Request) -> web.Response:
         link_expires_at=link.expires_at if signup else None,
     )
     await commands.publish(request, command, wanted.client_id, commands.chosen_id(request, "envelope", onboarding_id))
+    # Answered once the directory has stored it (its link opens at once), else "submitted" after a few seconds.
+    kept = await commands.stored(pool, "onboardings", onboarding_id)
     urls = reads.link_urls(settings, onboarding_id, link.id, link.expires_at) if signup else None
     answer = OnboardingAccepted(
         onboarding_id=onboarding_id,
         client_id=wanted.client_id,
         phone_number=e164,
         method=wanted.method,
-        state="submitted",
+        state="pending" if kept else "submitted",
         state_url=f"/api/onboardings/{onboarding_id}",
         **(urls.model_dump() if urls else {}),
     )

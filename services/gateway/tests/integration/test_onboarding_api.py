@@ -134,7 +134,7 @@ async def test_registering_answers_202_with_the_links_and_the_onboarding_then_wa
     assert answer.status == 202, await answer.text()
     accepted = await answer.json()
     link = signup_links.verify(SecretStr(LINK_SECRET), accepted["signup_url"].rsplit("/", 1)[1])
-    assert accepted["signup_url"].startswith(f"{PUBLIC}/onboard/") and accepted["state"] == "submitted"
+    assert accepted["signup_url"].startswith(f"{PUBLIC}/onboard/") and accepted["state"] == "pending"
 
     async def stored() -> Any:
         reply = await api.get(accepted["state_url"], headers=bearer(client["api_key"]))
