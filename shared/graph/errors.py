@@ -144,6 +144,11 @@ class AppCredentialsRejected(GraphError):
     """101 (or code 1 from ``/oauth/access_token``): the app id or app secret is wrong: fix the configuration."""
 
 
+class SyncAlreadyRequested(GraphError):
+    """``smb_app_data`` refused a sync_type already requested for the number (each may be requested once): the
+    sync is under way or done, so treat the step as done. See :func:`sync_error`."""
+
+
 _BY_CODE: dict[int, type[GraphError]] = {
     1: TransientGraphError,
     2: TransientGraphError,
@@ -196,6 +201,23 @@ def error_class(code: int | None, http_status: int | None = None, subcode: int |
     if http_status is not None and (http_status >= 500 or http_status == 429):
         return TransientGraphError
     return GraphError
+
+
+def sync_error(error: GraphError) -> GraphError:
+    """Narrow ``POST /{phone_number_id}/smb_app_data``'s refusals. Meta documents that each sync_type can be
+    requested only once but names no code for the second request; it answers code 100 with "already" in its
+    message (integrators match on that wording), and so does the emulator. Other code-100 refusals, such as a
+    number that is not a coexistence one, stay :class:`InvalidRequest`."""
+    if error.code == 100 and error.subcode != 33 and "already" in error.title.lower():
+        return SyncAlreadyRequested(
+            error.title,
+            code=error.code,
+            subcode=error.subcode,
+            details=error.details,
+            http_status=error.http_status,
+            fbtrace_id=error.fbtrace_id,
+        )
+    return error
 
 
 def from_response(http_status: int, body: Any) -> GraphError:

@@ -2,9 +2,11 @@
 
 The manual path: ``add_phone_number`` → ``request_code`` → ``verify_code`` → ``register``. Embedded Signup:
 ``exchange_code`` → ``subscribe_app`` → ``override_callback`` (a second call: overriding before subscribing is
-Meta's #100) → ``register`` unless the number is a coexistence one → ``phone_number`` read back. Each call takes an
-optional ``token`` (the client's business token) used instead of the system-user token. Tokens, the app secret, the
-PIN and the verification code are never put in an error or a URL. Errors are :mod:`shared.graph.errors`' types.
+Meta's #100) → ``register`` unless the number is a coexistence one → ``phone_number`` read back. A coexistence
+number then asks for its contacts and its history with ``smb_app_data`` (within 24 h of onboarding, each once).
+Each call takes an optional ``token`` (the client's business token) used instead of the system-user token.
+Tokens, the app secret, the PIN and the verification code are never put in an error or a URL. Errors are
+:mod:`shared.graph.errors`' types.
 """
 
 from __future__ import annotations
@@ -14,19 +16,27 @@ import hmac
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, Literal, get_args
 
 import aiohttp
 from pydantic import SecretStr, ValidationError
 
 from shared.graph.client import GraphClient
-from shared.graph.errors import AppCredentialsRejected, GraphError, InvalidRequest, TransientGraphError
+from shared.graph.errors import (
+    AppCredentialsRejected,
+    GraphError,
+    InvalidRequest,
+    TransientGraphError,
+    sync_error,
+)
 from shared.graph.phone_numbers import NUMBER_FIELDS, BusinessToken, PhoneNumberInfo, SubscribedApp
 from shared.settings import GraphSettings
 
 _GRAPH_ID = re.compile(r"^[0-9]{1,64}$")
 _SIX_DIGITS = re.compile(r"^[0-9]{6}$")
 _MAX_PAGES = 20
+
+SyncType = Literal["smb_app_state_sync", "history"]
 
 
 def graph_id(value: str, what: str) -> str:
@@ -81,6 +91,28 @@ class OnboardingGraph(GraphClient):
         body = {"messaging_product": "whatsapp", "pin": pin}
         path = f"{graph_id(phone_number_id, 'phone_number_id')}/register"
         _succeeded(await self._call("POST", path, _bearer(token), json=body), "register")
+
+    async def smb_app_data(self, phone_number_id: str, sync_type: SyncType, *, token: SecretStr | None = None) -> str:
+        """Ask Meta to send a coexistence number's WhatsApp Business app data as webhooks: its contacts
+        (``smb_app_state_sync``) or up to 180 days of its chats (``history``); return Meta's request_id.
+        Only within 24 h of onboarding, and each sync_type once: a second request is
+        :class:`~shared.graph.errors.SyncAlreadyRequested` (the sync was asked for: treat it as done);
+        a number that is not on the WhatsApp Business app is an ``InvalidRequest`` (code 100)."""
+        if sync_type not in get_args(SyncType):
+            raise InvalidRequest(f"sync_type {sync_type[:40]!r} is not one of {', '.join(get_args(SyncType))}")
+        body = {"messaging_product": "whatsapp", "sync_type": sync_type}
+        path = f"{graph_id(phone_number_id, 'phone_number_id')}/smb_app_data"
+        try:
+            answer = await self._call("POST", path, _bearer(token), json=body)
+        except GraphError as exc:
+            narrowed = sync_error(exc)
+            if narrowed is exc:
+                raise
+            raise narrowed from exc
+        request_id = answer.get("request_id") if isinstance(answer, dict) else None
+        if not isinstance(request_id, str) or not request_id:
+            raise GraphError(f"smb_app_data ({sync_type}) answered without a request_id: {str(answer)[:200]}")
+        return request_id
 
     async def subscribe_app(self, waba_id: str, *, token: SecretStr | None = None) -> None:
         """Subscribe the app to the WABA's webhooks (this also drops a callback override)."""
@@ -141,7 +173,6 @@ class OnboardingGraph(GraphClient):
             return BusinessToken.model_validate(answer)
         except ValidationError:  # its text would quote the answer, which may hold a token
             raise GraphError("the code exchange answered without an access_token") from None
-
 
     async def system_user_access_token(self, business_id: str, app_secret: SecretStr) -> BusinessToken:
         """Hosted Embedded Signup's business token (onboarding-facts §2): the client's portfolio shared its WABA
