@@ -10,8 +10,9 @@ import time
 
 import aiohttp
 import pytest
+from yarl import URL
 
-from launcher.onboard import onboard
+from launcher.onboard import _Page, onboard
 from launcher.stack import Stack
 from tests.e2e.conftest import OPERATOR_KEY
 from tests.e2e.test_message_path import eventually
@@ -62,3 +63,74 @@ async def test_a_client_onboarded_through_its_signup_link_gets_its_customers_ans
 
         (reply,) = await eventually(replies, "the new number's reply", timeout=30)
     assert PERSONALITY[:40] in str(reply["text"])
+
+
+HOSTED_PERSONALITY = "Panadería Alborada en Pereira: amable y breve, hornea pandebono desde las seis de la mañana."
+
+
+async def test_a_hosted_signup_is_finished_by_meta_s_partner_added_webhook_with_nothing_handed_back_to_the_browser(
+    stack: Stack,
+) -> None:
+    """Meta's Hosted Embedded Signup hands the browser nothing back (onboarding-facts §2): the client accepts on a
+    hosted link without ``redirect_uri``, so nothing reaches ``/onboard/callback``; the emulator's ``account_update``
+    PARTNER_ADDED webhook goes to the gateway, the router announces it, and the directory finishes the onboarding."""
+    base, graph = stack.gateway_url, stack.env["WAMUX_GRAPH_BASE_URL"]
+    e164 = random_phone_number()
+    operator = {"Authorization": f"Bearer {OPERATOR_KEY}"}
+    async with aiohttp.ClientSession(headers=operator) as api:
+        new = {"name": "Panadería Alborada", "personality": HOSTED_PERSONALITY, "timezone": "America/Bogota"}
+        async with api.post(f"{base}/api/clients", json=new) as answer:
+            assert answer.status in (201, 202), await answer.text()
+            client = await answer.json()
+        registration = {"client_id": client["client_id"], "phone_number": e164, "coexistence": False}
+        async with api.post(f"{base}/api/register-client-number", json=registration) as answer:
+            assert answer.status in (200, 202), await answer.text()
+            onboarding = await answer.json()
+
+        async with aiohttp.ClientSession() as browser:
+            async with browser.get(onboarding["signup_url"]) as answer:
+                assert answer.status == 200, await answer.text()
+                page = _Page()
+                page.feed(await answer.text())
+            (linked,) = [URL(link) for link in page.links if "/messaging/whatsapp/onboard/" in link]
+            assert {"redirect_uri", "state"} <= set(linked.query)  # wamux's link has them; Meta's hosted page has not
+            hosted = linked.with_query({k: v for k, v in linked.query.items() if k not in ("redirect_uri", "state")})
+            async with browser.get(hosted) as answer:
+                assert answer.status == 200, await answer.text()
+                consent = _Page()
+                consent.feed(await answer.text())
+            assert consent.form and not {"redirect_uri", "state"} & set(consent.form)
+            async with browser.post(hosted.with_query(None), data=consent.form, allow_redirects=False) as answer:
+                assert answer.status == 200 and "Location" not in answer.headers, await answer.text()
+
+        async def active() -> dict[str, object] | None:
+            async with api.get(f"{base}{onboarding['state_url']}") as answer:
+                if answer.status != 200:
+                    return None  # 404 for a moment: the directory has not stored it yet
+                state = dict(await answer.json())
+            assert state["state"] != "failed", state
+            return state if state["state"] == "active" else None
+
+        state = await eventually(active, "the onboarding finished by Meta's PARTNER_ADDED webhook", timeout=60)
+    pnid = str(state["phone_number_id"])
+    assert state["phone_number"] == e164 and pnid.isdigit()
+
+    customer = "573001119911"
+    async with aiohttp.ClientSession() as session:
+        message = {
+            "phone_number_id": pnid,
+            "display_phone_number": e164.lstrip("+"),
+            "from": customer,
+            "name": "Luis",
+            "text": "Buenos días, ¿ya salió el pandebono?",
+        }
+        async with session.post(f"{graph}/_sandbox/customer_message", json=message) as answer:
+            assert answer.status < 300, await answer.text()
+
+        async def replies() -> list[dict[str, object]]:
+            params = {"phone_number_id": pnid, "to": customer}
+            async with session.get(f"{graph}/_sandbox/outbox", params=params) as answer:
+                return list(await answer.json())
+
+        (reply,) = await eventually(replies, "the hosted-signup number's reply", timeout=30)
+    assert HOSTED_PERSONALITY[:40] in str(reply["text"])
