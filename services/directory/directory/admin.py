@@ -24,6 +24,8 @@ from collections.abc import Sequence
 from typing import Any
 
 import asyncpg
+from pydantic import ValidationError
+from pydantic_settings import SettingsError
 
 from directory import credentials
 from directory.clients import upsert_client
@@ -174,12 +176,44 @@ def parser() -> argparse.ArgumentParser:
     return root
 
 
+def _bad_settings(exc: ValidationError) -> str:
+    """Each refused setting by its variable and pydantic's reason, on one line. Never the value: it may be a
+    secret (pydantic's own message quotes the input)."""
+    prefix = str(DirectorySettings.model_config.get("env_prefix", ""))
+    fields = DirectorySettings.model_fields
+    said = []
+    for error in exc.errors():
+        name = str(error["loc"][0]) if error["loc"] else ""
+        variable = f"{prefix}{name}".upper() if name in fields else name  # a name outside the fields is an alias
+        said.append(f"{variable}: {error['msg']}")
+    return "; ".join(said)
+
+
+def _refused_reference(exc: asyncpg.ForeignKeyViolationError, args: argparse.Namespace) -> str:
+    """PostgreSQL's foreign-key refusal in the operator's words: the only reference an operator gives is a client."""
+    client_id = getattr(args, "client_id", None)
+    if client_id is not None and "client_id" in (exc.detail or ""):
+        return f"no client {client_id}: add it first (add-client)"
+    return f"{exc.table_name or 'a row'} refers to something that does not exist: {exc.detail or exc}"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
-        result = asyncio.run(_run(args, DirectorySettings(service="admin")))
+        settings = DirectorySettings(service="admin")
+    except ValidationError as exc:
+        print(f"error: bad setting: {_bad_settings(exc)}", file=sys.stderr)
+        return 2
+    except SettingsError as exc:  # a value pydantic-settings could not even decode
+        print(f"error: bad setting: {exc}", file=sys.stderr)
+        return 2
+    try:
+        result = asyncio.run(_run(args, settings))
     except (NumberConflict, NotInDirectory, InvalidPhoneNumber) as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except asyncpg.ForeignKeyViolationError as exc:  # before PostgresError: the database answered, and refused
+        print(f"error: {_refused_reference(exc, args)}", file=sys.stderr)
         return 2
     except SecretboxError as exc:  # the key ring, or a secret that does not open (never a key in the message)
         print(f"error: {exc}", file=sys.stderr)
