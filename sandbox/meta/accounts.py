@@ -56,6 +56,7 @@ class PhoneNumber:
     register_requests: deque[float] = field(default_factory=deque)
     register_blocked_until: float = 0.0
     last_onboarded_time: datetime | None = None
+    syncs: list[str] = field(default_factory=list)  # smb_app_data sync_types requested (each once)
 
     @property
     def digits(self) -> str:

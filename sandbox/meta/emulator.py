@@ -1,5 +1,6 @@
 """The WhatsApp Cloud API emulator: ``POST /{version}/{phone_number_id}/messages``, media, onboarding
-(numbers, registration, subscriptions, the code exchange, the hosted signup page), sandbox controls.
+(numbers, registration, subscriptions, coexistence's sync, the code exchange, the hosted signup page),
+sandbox controls.
 
 Checks run in the order Meta's would: token, body, then delivery-side refusals (injected faults,
 throughput, pair rate). A refused send consumes no pair-rate quota, as a message that never left.
@@ -29,6 +30,7 @@ from sandbox.meta.onboarding_admin import add_onboarding_admin_routes
 from sandbox.meta.phone_numbers import add_phone_number_routes
 from sandbox.meta.registration import add_registration_routes
 from sandbox.meta.signup_page import add_signup_routes
+from sandbox.meta.smb_app_data import add_smb_app_data_routes
 from sandbox.meta.state import OutboxEntry, ReadMark
 from sandbox.meta.subscriptions import add_subscription_routes
 from sandbox.meta.validation import ReadRequest, parse_messages_body
@@ -47,6 +49,7 @@ def create_app(settings: SandboxSettings) -> web.Application:
     add_phone_number_routes(app)  # before the media routes: it answers GET /{id} for numbers and WABAs
     add_registration_routes(app)
     add_subscription_routes(app)
+    add_smb_app_data_routes(app)  # coexistence's contact and history sync
     add_media_routes(app)
     add_signup_routes(app)
     add_js_sdk_routes(app)  # Meta's JS SDK (FB.login's Embedded Signup popup) at /sdk.js

@@ -1,7 +1,7 @@
 """Sandbox controls of onboarding, under ``/_sandbox/`` (no authentication, like the other controls).
 
 - ``GET /_sandbox/phone_numbers/{id}``: the number as the emulator holds it, with the code last "sent"
-  by ``request_code`` (what the customer would read in the SMS).
+  by ``request_code`` (what the customer would read in the SMS) and the ``smb_app_data`` syncs requested.
 - ``PATCH /_sandbox/phone_numbers/{id}`` {is_on_biz_app?, two_step_pin?, register_blocked?, quality_rating?,
   name_status?}: make it a coexistence number, give it a two-step PIN set elsewhere, block its registration
   as after too many attempts (133016), or change what Meta reports of it.
@@ -67,6 +67,7 @@ def number_json(number: PhoneNumber) -> dict[str, Any]:
         "register_requests": len(number.register_requests),
         "register_blocked": number.register_blocked_until > time.monotonic(),
         "last_onboarded_time": graph_time(number.last_onboarded_time) if number.last_onboarded_time else None,
+        "syncs": list(number.syncs),
     }
 
 
