@@ -312,3 +312,69 @@ async def test_hosted_signup_s_business_token_is_fetched_with_the_system_token_a
     assert wrong_proof.value.code == 100 and "appsecret_proof" in str(wrong_proof.value.title)
     with pytest.raises(ge.UnknownObject):  # a portfolio that shared nothing with the partner
         await graph.system_user_access_token("123456789012345", SecretStr(APP_SECRET))
+
+
+async def coexistence_number(
+    graph: OnboardingGraph, http: aiohttp.ClientSession, emulator: str, serve: Serve
+) -> tuple[str, SecretStr]:
+    """A number onboarded from the WhatsApp Business app, and the client's business token that reaches it."""
+    phone = {"code": "57", "number": "3016667788"}
+    extras = {
+        "featureType": "whatsapp_business_app_onboarding",
+        "setup": {"business": {"name": "Tienda Mar", "phone": phone}},
+    }
+    result = await sign_up(http, emulator, serve, extras)
+    token = (await graph.exchange_code(APP_ID, SecretStr(APP_SECRET), result["code"])).access_token
+    [number] = await graph.waba_phone_numbers(result["waba_id"], token=token)
+    return number.id, token
+
+
+async def synced(http: aiohttp.ClientSession, emulator: str, pnid: str) -> list[str]:
+    async with http.get(f"{emulator}/_sandbox/phone_numbers/{pnid}") as response:
+        return list((await response.json())["syncs"])
+
+
+async def test_a_coexistence_number_asks_once_for_its_contacts_and_once_for_its_history(
+    graph: OnboardingGraph, http: aiohttp.ClientSession, emulator: str, serve: Serve
+) -> None:
+    pnid, token = await coexistence_number(graph, http, emulator, serve)
+
+    contacts = await graph.smb_app_data(pnid, "smb_app_state_sync", token=token)
+    history = await graph.smb_app_data(pnid, "history", token=token)
+
+    assert contacts and history and contacts != history
+    assert await synced(http, emulator, pnid) == ["smb_app_state_sync", "history"]
+
+
+async def test_a_sync_asked_for_again_is_sync_already_requested_which_a_caller_treats_as_done(
+    graph: OnboardingGraph, http: aiohttp.ClientSession, emulator: str, serve: Serve
+) -> None:
+    pnid, token = await coexistence_number(graph, http, emulator, serve)
+    await graph.smb_app_data(pnid, "smb_app_state_sync", token=token)
+
+    with pytest.raises(ge.SyncAlreadyRequested) as again:
+        await graph.smb_app_data(pnid, "smb_app_state_sync", token=token)
+
+    assert (again.value.code, again.value.http_status, again.value.retryable) == (100, 400, False)
+    assert not isinstance(again.value, ge.InvalidRequest)  # a caller catching "the request is wrong" does not see it
+    assert "already requested" in again.value.title
+    assert await graph.smb_app_data(pnid, "history", token=token)  # the other sync_type is still open
+    assert await synced(http, emulator, pnid) == ["smb_app_state_sync", "history"]
+
+
+async def test_a_number_not_on_the_business_app_is_refused_and_a_bad_sync_type_never_leaves(
+    graph: OnboardingGraph, http: aiohttp.ClientSession, emulator: str
+) -> None:
+    pnid = await verified_number(graph, http, emulator, "3128889900")
+    await graph.register(pnid, "314159")
+
+    with pytest.raises(ge.InvalidRequest) as refused:
+        await graph.smb_app_data(pnid, "history")
+    with pytest.raises(ge.InvalidRequest, match="is not one of smb_app_state_sync, history"):
+        await graph.smb_app_data(pnid, "contacts")  # type: ignore[arg-type]
+    with pytest.raises(ge.InvalidRequest, match="not a Graph id"):
+        await graph.smb_app_data("../me", "history")
+
+    assert not isinstance(refused.value, ge.SyncAlreadyRequested)
+    assert refused.value.code == 100 and "WhatsApp Business app" in refused.value.title
+    assert await synced(http, emulator, pnid) == []
