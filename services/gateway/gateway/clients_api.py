@@ -19,6 +19,8 @@ from shared.contracts.directory import ClientCreate, ClientUpdate
 
 routes = web.RouteTableDef()
 
+OPERATOR_FIELDS = frozenset({"quota_policy", "free_quota"})
+CLIENT_FIELDS = tuple(name for name in ClientChanges.model_fields if name not in OPERATOR_FIELDS)
 _CLIENT_SQL = """
 SELECT id AS client_id, name, personality, language, timezone, quota_policy, free_quota, created_at
   FROM directory_read.clients WHERE id = $1
@@ -64,6 +66,12 @@ async def update_client(request: web.Request) -> web.Response:
     client_id = path_id(request, "client_id", "client")
     caller.require(client_id)
     changes = (await commands.body(request, ClientChanges)).model_dump(exclude_unset=True, exclude_none=True)
+    if not caller.is_operator and (theirs := sorted(OPERATOR_FIELDS & changes.keys())):
+        # The free allowance is what the operator sells: a client raising its own would be billing itself.
+        raise web.HTTPForbidden(
+            text=f"{', '.join(theirs)} can be changed only with the operator key; a client's key may change "
+            f"{', '.join(CLIENT_FIELDS)}"
+        )
     if not changes:
         raise web.HTTPBadRequest(text=f"nothing to change: give one of {', '.join(ClientChanges.model_fields)}")
     if not await request.app[POOL].fetchval("SELECT true FROM directory_read.clients WHERE id = $1", client_id):

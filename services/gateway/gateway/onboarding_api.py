@@ -9,6 +9,8 @@ link) are chosen here, so its links work before the directory has run.
 
 from __future__ import annotations
 
+import uuid
+
 import asyncpg
 from aiohttp import web
 
@@ -51,9 +53,7 @@ async def register_number(request: web.Request) -> web.Response:
         raise web.HTTPConflict(text=f"{e164} belongs to another client: a number is never reassigned")
     live = await pool.fetchrow(reads.LIVE_ONBOARDING_SQL, e164)
     if live is not None:
-        if live["client_id"] != wanted.client_id:
-            raise web.HTTPConflict(text=f"{e164} is being connected by another client")
-        return _accepted(await reads.live_link(pool, settings, live), live, status=200)
+        return await _existing(request, live, wanted.client_id)
     if wanted.method == "signup":
         reads.require_link_secret(settings)
     onboarding_id = commands.chosen_id(request, NumberRegister.TYPE, wanted.client_id, e164)
@@ -68,18 +68,30 @@ async def register_number(request: web.Request) -> web.Response:
     )
     await commands.publish(request, command, wanted.client_id, commands.chosen_id(request, "envelope", onboarding_id))
     # Answered once the directory has stored it (its link opens at once), else "submitted" after a few seconds.
-    kept = await commands.stored(pool, "onboardings", onboarding_id)
+    # A registration of the same number that won the race (two requests without an Idempotency-Key) is answered
+    # as if it had been live before: the directory answered ours with it, or refused ours.
+    kept = await reads.ours_or_live(pool, onboarding_id, e164)
+    if kept is not None and kept["id"] != onboarding_id:
+        return await _existing(request, kept, wanted.client_id)
     urls = reads.link_urls(settings, onboarding_id, link.id, link.expires_at) if signup else None
     answer = OnboardingAccepted(
         onboarding_id=onboarding_id,
         client_id=wanted.client_id,
         phone_number=e164,
         method=wanted.method,
-        state="pending" if kept else "submitted",
+        state=kept["state"] if kept is not None else "submitted",
         state_url=f"/api/onboardings/{onboarding_id}",
         **(urls.model_dump() if urls else {}),
     )
     return web.json_response(answer.model_dump(mode="json"), status=202, headers=_NO_STORE)
+
+
+async def _existing(request: web.Request, live: asyncpg.Record, client_id: uuid.UUID) -> web.Response:
+    """A number's live onboarding: this client's, answered 200 with its link; another client's, 409."""
+    if live["client_id"] != client_id:
+        raise web.HTTPConflict(text=f"{live['phone_number']} is being connected by another client")
+    link = await reads.live_link(request.app[POOL], request.app[SETTINGS], live)
+    return _accepted(link, live, status=200)
 
 
 def _accepted(link: SignupLink | None, row: asyncpg.Record, status: int) -> web.Response:

@@ -3,6 +3,7 @@ and the signup link's URL, re-signed from the live link row (the same id and exp
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -11,6 +12,7 @@ from typing import Any
 import asyncpg
 from aiohttp import web
 
+from gateway.commands import STORED_WAIT_S
 from gateway.onboarding_schema import Onboarding, OnboardingError, SignupLink, error_text
 from gateway.settings import GatewaySettings
 from shared import signup_links
@@ -24,6 +26,13 @@ SELECT id, client_id, phone_number, display_name, method, coexistence, state, st
 ONBOARDING_SQL = _ONBOARDING + " WHERE id = $1"
 # The one onboarding of a number that has not failed (a unique index of the directory's).
 LIVE_ONBOARDING_SQL = _ONBOARDING + " WHERE phone_number = $1 AND state <> 'failed'"
+# This onboarding once stored, else the number's live one: what the directory did with a number.register (ours
+# first: once stored it is the number's live one too).
+_OURS_OR_LIVE_SQL = (
+    _ONBOARDING
+    + """ WHERE id = $1 OR (phone_number = $2 AND state <> 'failed')
+ ORDER BY id = $1 DESC LIMIT 1"""
+)
 HOLDER_SQL = "SELECT client_id FROM directory_read.numbers WHERE phone_number = $1"
 _LIVE_LINK_SQL = """
 SELECT id, expires_at FROM directory_read.signup_links
@@ -80,3 +89,18 @@ def onboarding(row: asyncpg.Record, link: SignupLink | None) -> Onboarding:
         failure = MetaFailure.model_validate(row["last_error"])
         error = OnboardingError(**failure.model_dump(), text=error_text(failure))
     return Onboarding(onboarding_id=row["id"], error=error, **values, **(link or SignupLink()).model_dump())
+
+
+async def ours_or_live(
+    pool: asyncpg.Pool, onboarding_id: uuid.UUID, e164: str, wait_s: float = STORED_WAIT_S
+) -> asyncpg.Record | None:
+    """The onboarding a just-published ``number.register`` opened, or the number's live one that made the directory
+    answer with it or refuse it instead (a concurrent registration of the same number); None within ``wait_s``.
+    One query polled, so either answer comes in milliseconds."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + wait_s
+    while (row := await pool.fetchrow(_OURS_OR_LIVE_SQL, onboarding_id, e164)) is None:
+        if loop.time() > deadline:
+            return None
+        await asyncio.sleep(0.02)
+    return row

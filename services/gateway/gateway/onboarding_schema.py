@@ -34,14 +34,15 @@ class NewClient(_Body):
 
 
 class ClientChanges(_Body):
-    """Only the fields given change."""
+    """Only the fields given change. ``quota_policy`` and ``free_quota`` are the operator's: a client's key asking
+    for them is refused (403)."""
 
     name: str | None = Field(default=None, min_length=1, max_length=200)
     personality: str | None = Field(default=None, max_length=8000)
     language: str | None = Field(default=None, min_length=2, max_length=16)
     timezone: str | None = Field(default=None, min_length=1, max_length=64)
-    quota_policy: QuotaPolicy | None = None
-    free_quota: int | None = Field(default=None, ge=0)
+    quota_policy: QuotaPolicy | None = Field(default=None, description="Operator key only")
+    free_quota: int | None = Field(default=None, ge=0, description="Operator key only")
 
 
 class NumberRegistration(_Body):

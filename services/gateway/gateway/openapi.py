@@ -62,7 +62,9 @@ OPERATIONS: tuple[Operation, ...] = (
         s.ClientChanges,
         202,
         s.Accepted,
-        errors=(400, 401, 404, 503),
+        errors=(400, 401, 403, 404, 503),
+        notes="A client's key may change name, personality, language and timezone; quota_policy and free_quota are "
+        "the operator's (403 with a client's key).",
     ),
     Operation("get", "/api/clients/{client_id}/stats", "Numbers and this month's usage", _CLIENT, content=_JSON_ANY),
     Operation(
@@ -98,7 +100,9 @@ OPERATIONS: tuple[Operation, ...] = (
         202,
         s.OnboardingAccepted,
         errors=(400, 401, 404, 409, 503),
-        notes="400: a number that cannot exist; 409: the number belongs to, or is being connected by, another client.",
+        notes="202 once the directory has stored the onboarding (state pending), or 'submitted' when it has not "
+        "within 5 s; 200: this client's live onboarding of the number (also when a concurrent registration of it "
+        "won); 400: a number that cannot exist; 409: the number belongs to, or is being connected by, another client.",
     ),
     Operation(
         "get",

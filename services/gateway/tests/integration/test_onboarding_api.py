@@ -126,6 +126,50 @@ async def test_patch_changes_the_personality_as_the_directory_then_holds_it(
     assert empty.status == 400 and "nothing to change" in await empty.text()
 
 
+async def test_a_client_key_cannot_change_its_own_free_allowance_the_operator_key_can(
+    api: TestClient, infra: Infrastructure
+) -> None:
+    created = await new_client(api, free_quota=1000)
+    path, own_key = f"/api/clients/{created['client_id']}", bearer(created["api_key"])
+    for asked in ({"free_quota": 1_000_000}, {"quota_policy": "pause_ai"}, {"name": "Napoli", "free_quota": 5000}):
+        refused = await api.patch(path, json=asked, headers=own_key)
+        assert refused.status == 403, await refused.text()
+        error = (await refused.json())["error"]
+        assert "operator key" in error and all(field in error for field in asked if field != "name")
+    raised = await api.patch(path, json={"free_quota": 2500}, headers=OPERATOR)
+    assert raised.status == 202 and (await raised.json())["changing"] == ["free_quota"]
+
+    async def allowance() -> int:
+        value = await infra.pool.fetchval(
+            "SELECT free_quota FROM directory_read.clients WHERE id = $1", uuid.UUID(created["client_id"])
+        )
+        return int(value) if value == 2500 else 0
+
+    assert await eventually(allowance) == 2500
+
+
+async def test_concurrent_registrations_of_one_number_answer_the_same_onboarding_at_once(api: TestClient) -> None:
+    client = await new_client(api)
+    phone = random_phone_number()
+    # No Idempotency-Key: each request chooses its own onboarding id, and the directory opens only one.
+    answers = await asyncio.gather(*(register(api, client, phone) for _ in range(3)))
+    bodies = [await answer.json() for answer in answers]
+    assert {answer.status for answer in answers} <= {200, 202}, bodies
+    assert len({body["onboarding_id"] for body in bodies}) == 1, bodies
+    assert "submitted" not in {body["state"] for body in bodies}  # none waited out the 5 s for an id never stored
+    shown = await api.get(bodies[0]["state_url"], headers=bearer(client["api_key"]))
+    assert shown.status == 200 and (await shown.json())["state"] == "pending"
+
+
+async def test_concurrent_registrations_of_one_number_by_two_clients_connect_it_for_one(api: TestClient) -> None:
+    first, second = await new_client(api), await new_client(api)
+    phone = random_phone_number()
+    answers = await asyncio.gather(register(api, first, phone), register(api, second, phone))
+    assert sorted(answer.status for answer in answers) == [202, 409], [await a.text() for a in answers]
+    refused = next(answer for answer in answers if answer.status == 409)
+    assert "being connected by another client" in (await refused.json())["error"]
+
+
 async def test_registering_answers_202_with_the_links_and_the_onboarding_then_waits_for_the_signup(
     api: TestClient,
 ) -> None:
