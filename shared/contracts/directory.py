@@ -86,6 +86,9 @@ class NumberRegister(Command):
     # before the directory has run; absent, the directory chooses (id derived from the onboarding's, 7 days).
     link_id: uuid.UUID | None = None
     link_expires_at: datetime | None = None
+    # The number's two-step verification PIN, when it has one already (moved from another provider): register must
+    # give that PIN (else Meta's 133005). Kept encrypted by the directory; never in an event.
+    pin: str | None = Field(default=None, pattern=r"^[0-9]{6}$", repr=False)
 
 
 class NumberRequestCode(Command):

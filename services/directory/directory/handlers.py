@@ -14,6 +14,7 @@ import asyncpg
 from directory import clients, moves, numbers, onboardings
 from directory.answers import Deps, Refused, answer, once_per_envelope
 from directory.onboarding import driver
+from directory.onboarding.commands import young_enough_to_wait
 from directory.onboarding.machine import REAUTHORIZE
 from directory.onboarding.steps import Resume, Suspend
 from shared.contracts.directory import (
@@ -63,6 +64,7 @@ async def update_client(envelope: Envelope[ClientUpdate], deps: Deps, conn: asyn
     command = envelope.data
     existing = await clients.client_for_update(conn, command.client_id)
     if existing is None:
+        young_enough_to_wait(envelope, f"client {command.client_id} is not stored yet")
         raise Refused("not_found", f"client {command.client_id} does not exist: send client.create first")
     given = command.model_dump(include=set(clients.PROFILE) & command.model_fields_set, exclude_none=True)
     changes = {field: value for field, value in given.items() if existing[field] != value}
@@ -75,7 +77,9 @@ async def update_client(envelope: Envelope[ClientUpdate], deps: Deps, conn: asyn
 @once_per_envelope
 async def suspend_number(envelope: Envelope[NumberSuspend], deps: Deps, conn: asyncpg.Connection) -> None:
     command = envelope.data
-    await _number(conn, command.client_id, command.phone_number_id)
+    number = await _number(conn, command.client_id, command.phone_number_id)
+    if number["status"] == "pending":
+        raise Refused("invalid", f"number {command.phone_number_id} is still onboarding: nothing answers on it yet")
     await numbers.suspend(conn, command.phone_number_id, command.reason)
     onboarding = await onboardings.of_number_for_update(conn, command.phone_number_id)
     if onboarding is not None and onboarding.state == "active":

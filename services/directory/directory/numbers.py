@@ -33,8 +33,11 @@ async def upsert_number(
     display_name: str = "",
     status: str = "active",
     free_quota: int = 1000,
+    claim: bool = False,
 ) -> uuid.UUID:
-    """Put a number under a client, or update it there (idempotent). A number another client holds is refused."""
+    """Put a number under a client, or update it there (idempotent). A number another client holds is refused.
+    ``claim``: onboarding found the number — a new row is ``status``, an existing one of the client keeps its status,
+    name and quota (a suspended number being signed up again stays suspended until read back)."""
     e164 = to_e164(phone_number)
     try:
         async with conn.transaction():  # a savepoint inside the caller's transaction: a refusal leaves it usable
@@ -43,8 +46,10 @@ async def upsert_number(
                        (id, client_id, phone_number, phone_number_id, waba_id, display_name, status, free_quota)
                    VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
                    ON CONFLICT (phone_number_id) DO UPDATE SET phone_number = EXCLUDED.phone_number,
-                       waba_id = EXCLUDED.waba_id, display_name = EXCLUDED.display_name, status = EXCLUDED.status,
-                       free_quota = EXCLUDED.free_quota
+                       waba_id = EXCLUDED.waba_id,
+                       display_name = CASE WHEN $9 THEN directory.numbers.display_name ELSE EXCLUDED.display_name END,
+                       status = CASE WHEN $9 THEN directory.numbers.status ELSE EXCLUDED.status END,
+                       free_quota = CASE WHEN $9 THEN directory.numbers.free_quota ELSE EXCLUDED.free_quota END
                     WHERE directory.numbers.client_id = EXCLUDED.client_id
                    RETURNING id""",
                 uuid.uuid4(),
@@ -55,6 +60,7 @@ async def upsert_number(
                 display_name,
                 status,
                 free_quota,
+                claim,
             )
     except asyncpg.UniqueViolationError:  # the phone number is already there under another phone_number_id
         number_id = None
@@ -140,4 +146,15 @@ async def suspend(conn: asyncpg.Connection, phone_number_id: str, reason: str) -
         "UPDATE directory.numbers SET status = 'suspended', suspended_reason = $2 WHERE phone_number_id = $1",
         phone_number_id,
         reason,
+    )
+
+
+async def release(conn: asyncpg.Connection, client_id: uuid.UUID, phone_number_id: str) -> None:
+    """An onboarding failed: the number it claimed is free again — gone when it never answered (never read back),
+    suspended again when it was being signed up anew."""
+    await conn.execute(
+        """DELETE FROM directory.numbers
+            WHERE phone_number_id = $1 AND client_id = $2 AND status = 'pending' AND read_back_at IS NULL""",
+        phone_number_id,
+        client_id,
     )

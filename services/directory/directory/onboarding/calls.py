@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import asyncpg
@@ -31,7 +31,10 @@ if TYPE_CHECKING:
 log = get_logger(__name__)
 CONFLICT = 409  # wamux's own codes in MetaFailure(source="wamux")
 NOT_FOUND = 404
+NOT_LIVE = 422  # Meta reports the number unable to answer (not on the Cloud API, banned, …)
 MISCONFIGURED = 500
+# Meta's number statuses under which it cannot answer customers: never treated as connected.
+DEAD_STATUSES = frozenset({"BANNED", "DELETED", "DISCONNECTED", "UNVERIFIED"})
 
 
 class WamuxFailure(Exception):
@@ -83,6 +86,7 @@ async def claim(conn: asyncpg.Connection, onboarding: Onboarding, phone_number_i
             display_name=onboarding.display_name or "",
             status="pending",
             free_quota=int(free_quota if free_quota is not None else 1000),
+            claim=True,
         )
     except NumberConflict as exc:
         raise WamuxFailure(CONFLICT, f"{mask_phone(onboarding.phone_number)} belongs to another client") from exc
@@ -128,11 +132,19 @@ async def _exchange_code(onboarding: Onboarding, deps: Deps, conn: asyncpg.Conne
     _can_keep_secrets(deps)
     if not await _stored_since(conn, "business_token", onboarding.waba_id, onboarding.updated_at):
         token = await deps.graph.exchange_code(settings.app_id, settings.app_secret, _input(onboarding, "code"))
+        expires = datetime.now(UTC) + timedelta(seconds=token.expires_in) if token.expires_in else None
         async with deps.pool.acquire() as own, own.transaction():  # kept even if this step's transaction is lost
-            await credentials.store(own, deps.ring, "business_token", onboarding.waba_id, token.access_token)
-    if onboarding.phone_number_id is not None:
-        await claim(conn, onboarding, onboarding.phone_number_id, onboarding.waba_id)
-    return Outcome(StepDone(Step.EXCHANGE_CODE, onboarding.phone_number_id))
+            await credentials.store(
+                own, deps.ring, "business_token", onboarding.waba_id, token.access_token, expires_at=expires
+            )
+    pnid = onboarding.phone_number_id
+    if pnid is not None:
+        # The browser named it: only Meta's word, with the client's own token, makes it the client's number.
+        info = await deps.graph.phone_number(pnid, token=await _business_token(onboarding, deps, conn))
+        if not _same_number(info, onboarding.phone_number):
+            raise WamuxFailure(CONFLICT, f"{pnid} is not {mask_phone(onboarding.phone_number)}: sign up again")
+        await claim(conn, onboarding, pnid, onboarding.waba_id)
+    return Outcome(StepDone(Step.EXCHANGE_CODE, pnid))
 
 
 async def _stored_since(conn: asyncpg.Connection, kind: str, subject: str, since: datetime) -> bool:
@@ -190,6 +202,11 @@ async def _register(onboarding: Onboarding, deps: Deps, conn: asyncpg.Connection
     _can_keep_secrets(deps)
     token = await _business_token(onboarding, deps, conn)
     pin = await credentials.load(conn, deps.ring, "pin", pnid)
+    given = await credentials.load(conn, deps.ring, "pin", given_pin_subject(onboarding.id))
+    if given is not None and given != pin:  # the client told its number's PIN when it registered it
+        pin = given
+        async with deps.pool.acquire() as own, own.transaction():
+            await credentials.store(own, deps.ring, "pin", pnid, pin)
     if pin is None and (await deps.graph.phone_number(pnid, token=token)).on_cloud_api:
         log.info("onboarding.register_skipped", reason="already on the Cloud API", phone_number_id=pnid)
         return Outcome(StepDone(Step.REGISTER))
@@ -210,8 +227,27 @@ async def _read_number(onboarding: Onboarding, deps: Deps, conn: asyncpg.Connect
             f"Meta's number {pnid} is {mask_phone('+' + ''.join(c for c in info.display_phone_number if c.isdigit()))}"
             f", not {mask_phone(onboarding.phone_number)}: register the number that was connected",
         )
+    if info.status in DEAD_STATUSES:
+        raise WamuxFailure(NOT_LIVE, f"Meta reports the number {info.status}: it cannot answer customers")
+    if onboarding.coexistence and not (info.is_on_biz_app and info.platform_type == "CLOUD_API"):
+        raise WamuxFailure(
+            NOT_LIVE,
+            f"Meta does not report the number on both the WhatsApp Business app and the Cloud API (coexistence: "
+            f"is_on_biz_app {info.is_on_biz_app}, platform {info.platform_type})",
+        )
+    if not onboarding.coexistence and not info.on_cloud_api:
+        raise WamuxFailure(
+            NOT_LIVE,
+            f"Meta reports the number not on the Cloud API (platform {info.platform_type}, throughput "
+            f"{info.throughput.level}): it is not connected",
+        )
     number = await numbers.record_read_back(conn, pnid, info, coexistence=onboarding.coexistence)
     return Outcome(StepDone(Step.READ_NUMBER), number=number)
+
+
+def given_pin_subject(onboarding_id: object) -> str:
+    """Where a PIN the client gave with number.register is kept until the number's id is known."""
+    return f"onboarding:{onboarding_id}"
 
 
 _CALLS = {

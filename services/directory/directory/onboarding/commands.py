@@ -9,13 +9,16 @@ shortly, such as a code asked for while the number is still being added, is retr
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
+from typing import Any
 
 import asyncpg
+from pydantic import SecretStr
 
-from directory import clients, links, numbers, onboardings
+from directory import clients, credentials, links, numbers, onboardings
 from directory.answers import Deps, Refused, answer, once_per_envelope
 from directory.onboarding import driver, machine
-from directory.onboarding.calls import WamuxFailure, claim
+from directory.onboarding.calls import given_pin_subject
 from directory.onboarding.steps import CompleteSignup, Input, RequestCode, Suspend, VerifyCode
 from directory.onboarding.steps import Refused as NotNow
 from directory.onboardings import Onboarding
@@ -37,6 +40,16 @@ from shared.phones import InvalidPhoneNumber, to_e164
 log = get_logger(__name__)
 
 
+# A command about a client (or onboarding) created by a command published just before it may be handled first: the
+# consumer handles deliveries concurrently. Until it is this old, a missing client is waited for, not refused.
+YOUNG_S = 10.0
+
+
+def young_enough_to_wait(envelope: Envelope[Any], why: str) -> None:
+    if (datetime.now(UTC) - envelope.occurred_at).total_seconds() < YOUNG_S:
+        raise Retry(why, delay_s=1)
+
+
 def _advance_or_refuse(onboarding: Onboarding, event: Input) -> None:
     """The machine's refusal of a command, as the command's answer (or a retry when it will be allowed soon)."""
     try:
@@ -47,9 +60,10 @@ def _advance_or_refuse(onboarding: Onboarding, event: Input) -> None:
         raise Refused("invalid", str(refusal)) from None
 
 
-async def _locked(conn: asyncpg.Connection, onboarding_id: uuid.UUID) -> Onboarding:
+async def _locked(conn: asyncpg.Connection, onboarding_id: uuid.UUID, envelope: Envelope[Any]) -> Onboarding:
     onboarding = await onboardings.for_update(conn, onboarding_id)
     if onboarding is None:
+        young_enough_to_wait(envelope, f"onboarding {onboarding_id} is not stored yet")
         raise Refused("not_found", f"onboarding {onboarding_id} does not exist: send number.register first")
     return onboarding
 
@@ -67,6 +81,7 @@ async def register_number(envelope: Envelope[NumberRegister], deps: Deps, conn: 
     except NotNow as exc:
         raise Refused("invalid", str(exc)) from exc
     if await clients.client_for_update(conn, command.client_id) is None:
+        young_enough_to_wait(envelope, f"client {command.client_id} is not stored yet")
         raise Refused("not_found", f"client {command.client_id} does not exist: send client.create first")
     holder = await numbers.holder(conn, e164)
     if holder is not None and holder != command.client_id:
@@ -81,6 +96,11 @@ async def register_number(envelope: Envelope[NumberRegister], deps: Deps, conn: 
         link = await links.live(conn, existing.id) if existing.method == "signup" else None
         await answer(deps, envelope, existing.changed(links.url(deps.settings, link)), command.client_id)
         return
+    if command.pin is not None:
+        if deps.ring.current is None:
+            raise Refused("invalid", "this wamux cannot keep a PIN: its operator must set WAMUX_CREDENTIAL_KEYS")
+        subject = given_pin_subject(opened.id)
+        await credentials.store(conn, deps.ring, "pin", subject, SecretStr(command.pin))
     if command.method == "signup":
         link = (
             signup_links.Link(command.link_id, command.link_expires_at)
@@ -96,7 +116,7 @@ async def register_number(envelope: Envelope[NumberRegister], deps: Deps, conn: 
 @once_per_envelope
 async def request_code(envelope: Envelope[NumberRequestCode], deps: Deps, conn: asyncpg.Connection) -> None:
     command = envelope.data
-    onboarding = await _locked(conn, command.onboarding_id)
+    onboarding = await _locked(conn, command.onboarding_id, envelope)
     _advance_or_refuse(onboarding, RequestCode())
     inputs = {"code_method": command.code_method, "language": command.language}
     await driver.apply(deps, conn, onboarding, RequestCode(), envelope.correlation_id, step_input=inputs)
@@ -105,7 +125,7 @@ async def request_code(envelope: Envelope[NumberRequestCode], deps: Deps, conn: 
 @once_per_envelope
 async def verify_code(envelope: Envelope[NumberVerifyCode], deps: Deps, conn: asyncpg.Connection) -> None:
     command = envelope.data
-    onboarding = await _locked(conn, command.onboarding_id)
+    onboarding = await _locked(conn, command.onboarding_id, envelope)
     _advance_or_refuse(onboarding, VerifyCode())
     await driver.apply(deps, conn, onboarding, VerifyCode(), envelope.correlation_id, step_input={"code": command.code})
 
@@ -114,14 +134,11 @@ async def verify_code(envelope: Envelope[NumberVerifyCode], deps: Deps, conn: as
 async def complete_signup(envelope: Envelope[NumberCompleteSignup], deps: Deps, conn: asyncpg.Connection) -> None:
     """What Embedded Signup handed back: the code is exchanged at once (it lives 30 seconds)."""
     command = envelope.data
-    onboarding = await _locked(conn, command.onboarding_id)
+    onboarding = await _locked(conn, command.onboarding_id, envelope)
     event = CompleteSignup(command.phone_number_id)
     _advance_or_refuse(onboarding, event)
-    if command.phone_number_id is not None:
-        try:
-            await claim(conn, onboarding, command.phone_number_id, command.waba_id)
-        except WamuxFailure as exc:
-            raise Refused("conflict", exc.message) from exc
+    # The number is claimed only once Meta has confirmed it with the client's token (the code exchange): a
+    # phone_number_id in this command is the browser's word, and anyone holding the link can send one.
     if command.link_id is not None:
         await links.use(conn, onboarding.id, command.link_id)
     columns = {"waba_id": command.waba_id, "business_id": command.business_id, "step_input": {"code": command.code}}
@@ -132,7 +149,7 @@ async def complete_signup(envelope: Envelope[NumberCompleteSignup], deps: Deps, 
 async def renew_link(envelope: Envelope[NumberRenewLink], deps: Deps, conn: asyncpg.Connection) -> None:
     """A new link for an onboarding that waits for its signup (or must sign up again): the old link is revoked."""
     command = envelope.data
-    onboarding = await _locked(conn, command.onboarding_id)
+    onboarding = await _locked(conn, command.onboarding_id, envelope)
     waiting = onboarding.method == "signup" and (
         onboarding.step == "await_signup"
         or (onboarding.state == "suspended" and onboarding.suspended_reason == machine.REAUTHORIZE)

@@ -19,7 +19,7 @@ from typing import Any
 
 import asyncpg
 
-from directory import links, onboardings
+from directory import links, numbers, onboardings
 from directory.answers import Deps, publish_answer
 from directory.onboarding import machine
 from directory.onboarding.calls import MISCONFIGURED, Outcome, WamuxFailure, make
@@ -57,6 +57,8 @@ async def record(
 ) -> Onboarding:
     """Store ``progress`` as the next version and publish what it means; ``retry_in_s``: the same step again later."""
     updated = await onboardings.save(conn, onboarding, progress, **changes)  # type: ignore[arg-type]
+    if updated.state == "failed" and onboarding.state != "failed" and updated.phone_number_id is not None:
+        await numbers.release(conn, updated.client_id, updated.phone_number_id)  # free for the next attempt
     link = await links.live(conn, updated.id) if updated.step == Wait.SIGNUP else None
     event = updated.changed(links.url(deps.settings, link), link.expires_at if link else None)
     await publish_answer(deps.publisher, key(updated), correlation_id, event, updated.client_id)
@@ -94,11 +96,25 @@ async def apply(
     return await record(deps, conn, onboarding, progress, correlation_id, **changes)
 
 
+# What the client or the operator can do about Meta's refusals that end an onboarding.
+WHAT_TO_DO: dict[int, str] = {
+    133005: "the number has a two-step verification PIN: register it again giving that PIN, or turn two-step "
+    "verification off in WhatsApp Manager",
+    133016: "Meta blocks registering this number for 72 hours after 10 attempts: try again after that",
+    133000: "a previous deregistration is incomplete: deregister the number in WhatsApp Manager, then sign up again",
+    136024: "Meta could not send the code: check the number, or ask for it by voice",
+}
+
+
 def failure_of(exc: GraphError | WamuxFailure) -> MetaFailure:
     if isinstance(exc, WamuxFailure):
         return MetaFailure(source="wamux", code=exc.code, message=exc.message, retryable=False)
     retryable = exc.retryable and exc.retry_after_s <= LONGEST_WAIT_S
     words = exc.title if not exc.details or exc.details in exc.title else f"{exc.title} ({exc.details})"
+    if exc.subcode == 36009:
+        words += " — the signup's code lives 30 seconds and serves once: sign up again"
+    elif exc.code in WHAT_TO_DO:
+        words += f" — {WHAT_TO_DO[exc.code]}"
     return MetaFailure(code=exc.code or 0, subcode=exc.subcode, message=words, retryable=retryable)
 
 

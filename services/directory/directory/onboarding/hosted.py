@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncpg
 
-from directory import credentials, onboardings
+from directory import credentials, links, onboardings
 from directory.answers import Deps, once_per_envelope
 from directory.onboarding import driver, machine
 from directory.onboarding.calls import WamuxFailure, claim
@@ -72,6 +72,9 @@ async def partner_added(envelope: Envelope[AccountUpdated], deps: Deps, conn: as
             log.warning("partner_added.conflict", phone_number=mask_phone(onboarding.phone_number), error=exc.message)
             continue
         await credentials.store(conn, deps.ring, "business_token", waba_id, token)
+        link = await links.live(conn, onboarding.id)
+        if link is not None:  # the signup went through the link's page: it is used up, as after a callback
+            await links.use(conn, onboarding.id, link.id)
         changes = {"waba_id": waba_id, "business_id": business_id, "step_input": None}
         await driver.apply(deps, conn, onboarding, shared, envelope.correlation_id, **changes)
         finished += 1

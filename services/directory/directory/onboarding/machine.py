@@ -45,7 +45,10 @@ def start(method: Method, coexistence: bool = False) -> Progress:
 
 
 def next_call(progress: Progress) -> Step | None:
-    """The Meta call to make now (also after a crash), or None while waiting for the client or when done."""
+    """The Meta call to make now (also after a crash), or None while waiting for the client, when done, or once
+    failed (its step is kept to say where it failed, never to be called again)."""
+    if progress.state == "failed":
+        return None
     return progress.step if isinstance(progress.step, Step) else None
 
 

@@ -193,6 +193,17 @@ async def number_row(pool: asyncpg.Pool, phone_number_id: str, status: str | Non
     raise AssertionError(f"number {phone_number_id} never {status}: {row and dict(row)}")
 
 
+async def no_number(pool: asyncpg.Pool, phone_number_id: str) -> bool:
+    """Bounded poll until the directory holds no such number (released, or never claimed)."""
+    for _ in range(100):
+        if not await pool.fetchval(
+            "SELECT true FROM directory_read.numbers WHERE phone_number_id = $1", phone_number_id
+        ):
+            return True
+        await asyncio.sleep(0.05)
+    return False
+
+
 async def signup(
     crm: Crm, client_id: uuid.UUID, e164: str, *, coexistence: bool = False
 ) -> tuple[uuid.UUID, dict[str, str]]:
@@ -326,7 +337,7 @@ async def test_a_coexistence_number_is_found_under_its_waba_subscribed_and_never
 @pytest.mark.parametrize(
     ("meta_side", "code", "words"),
     [
-        ({"two_step_pin": "000000"}, 133005, "PIN"),  # the number has a two-step PIN set elsewhere
+        ({"two_step_pin": "000000"}, 133005, "PIN Mismatch"),  # the number has a two-step PIN set elsewhere
         ({"register_blocked": True}, 133016, ""),  # Meta blocks registering it for 72 hours: not retried
     ],
 )
@@ -350,7 +361,14 @@ async def test_meta_refusing_the_register_fails_the_onboarding_with_meta_s_error
 
     assert failed["step"] == "register" and failed["error"]["code"] == code and failed["error"]["source"] == "meta"
     assert words in failed["error"]["message"]
-    assert await number_row(infra.pool, result["phone_number_id"], "pending")  # never answered for
+    if code == 133005:
+        assert "two-step verification PIN" in failed["error"]["message"]  # and what to do about it
+    # The number it had claimed is free again (it never answered): another client may now connect it.
+    assert await no_number(infra.pool, result["phone_number_id"])
+    other = await crm.client("Otra Empresa")
+    retry = uuid.uuid4()
+    await crm.send(NumberRegister(onboarding_id=retry, client_id=other, phone_number=e164))
+    await crm.state(retry, "pending", "await_signup")
 
 
 async def test_a_code_used_already_fails_the_exchange_and_says_to_sign_up_again(crm: Crm, sandbox: Sandbox) -> None:
@@ -563,3 +581,75 @@ async def test_a_number_meta_holds_under_another_waba_fails_the_manual_path_with
     failed = await crm.state(onboarding_id, "failed")
     assert failed["step"] == "add_phone_number" and failed["error"]["code"] == 100
     assert "already added to another WhatsApp Business Account" in failed["error"]["message"]
+
+
+async def test_the_two_step_pin_the_client_gives_with_its_number_is_the_one_registered(
+    crm: Crm, infra: Infrastructure[Settings]
+) -> None:
+    client_id = await crm.client()
+    e164 = random_phone_number()
+    onboarding_id = uuid.uuid4()
+    await crm.send(NumberRegister(onboarding_id=onboarding_id, client_id=client_id, phone_number=e164, pin="314159"))
+    await crm.state(onboarding_id, "pending", "await_signup")
+    result = await hosted_signup(crm.sandbox, e164)
+    await emulator(crm.sandbox, f"phone_numbers/{result['phone_number_id']}", two_step_pin="314159")
+
+    await crm.send(
+        NumberCompleteSignup(
+            onboarding_id=onboarding_id,
+            code=result["code"],
+            waba_id=result["waba_id"],
+            phone_number_id=result["phone_number_id"],
+        )
+    )
+    await crm.state(onboarding_id, "active", "done")
+    changed = [
+        m for m in crm.tap.of_type("number.onboarding_changed") if m["data"]["onboarding_id"] == str(onboarding_id)
+    ]
+    assert all("314159" not in json.dumps(m) for m in changed)  # never in an event
+    sealed = await infra.pool.fetch("SELECT ciphertext FROM directory.credentials WHERE kind = 'pin'")
+    assert all(b"314159" not in r["ciphertext"] for r in sealed)
+
+
+async def test_a_phone_number_id_the_browser_made_up_is_refused_by_meta_and_binds_nothing(
+    crm: Crm, infra: Infrastructure[Settings]
+) -> None:
+    client_id = await crm.client()
+    e164 = random_phone_number()
+    onboarding_id, result = await signup(crm, client_id, e164)
+    bogus = "777000111222333"
+    await crm.send(
+        NumberCompleteSignup(
+            onboarding_id=onboarding_id, code=result["code"], waba_id=result["waba_id"], phone_number_id=bogus
+        )
+    )
+    failed = await crm.state(onboarding_id, "failed")
+    assert failed["step"] == "exchange_code" and (failed["error"]["code"], failed["error"]["subcode"]) == (100, 33)
+    assert await no_number(infra.pool, bogus)
+    assert not await infra.pool.fetchval("SELECT true FROM directory_read.numbers WHERE phone_number = $1", e164)
+
+
+async def test_a_coexistence_onboarding_whose_number_is_not_on_the_business_app_is_not_connected(crm: Crm) -> None:
+    client_id = await crm.client()
+    e164 = random_phone_number()
+    onboarding_id = uuid.uuid4()
+    await crm.send(
+        NumberRegister(onboarding_id=onboarding_id, client_id=client_id, phone_number=e164, coexistence=True)
+    )
+    await crm.state(onboarding_id, "pending", "await_signup")
+    result = await hosted_signup(crm.sandbox, e164)  # a Cloud API signup, not the Business app's
+    await crm.send(NumberCompleteSignup(onboarding_id=onboarding_id, code=result["code"], waba_id=result["waba_id"]))
+
+    failed = await crm.state(onboarding_id, "failed")
+    assert failed["step"] == "read_number" and (failed["error"]["source"], failed["error"]["code"]) == ("wamux", 422)
+    assert "WhatsApp Business app" in failed["error"]["message"]
+
+
+async def test_a_client_and_its_number_published_back_to_back_are_both_carried_out(crm: Crm) -> None:
+    client_id, onboarding_id = uuid.uuid4(), uuid.uuid4()
+    await asyncio.gather(  # as the README's CRM example does: no wait between the two
+        crm.send(ClientCreate(client_id=client_id, name="Ferretería Sol")),
+        crm.send(NumberRegister(onboarding_id=onboarding_id, client_id=client_id, phone_number=random_phone_number())),
+    )
+    await crm.state(onboarding_id, "pending", "await_signup")
+    assert not crm.tap.of_type("command.rejected")

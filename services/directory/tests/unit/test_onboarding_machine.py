@@ -215,7 +215,7 @@ def test_a_retryable_failure_keeps_the_state_and_step_and_records_metas_error(st
 )
 def test_a_permanent_failure_is_failed_on_its_step_with_metas_code(progress: Progress, step: Step, code: int) -> None:
     after = advance(progress, failed(step, code))
-    assert (after.state, after.step, next_call(after)) == ("failed", step, step)
+    assert (after.state, after.step, next_call(after)) == ("failed", step, None)  # said where, never called again
     assert after.error is not None and (after.error.code, after.error.retryable) == (code, False)
 
 
@@ -333,3 +333,8 @@ def test_partner_added_also_reauthorizes_a_suspended_number_but_not_a_manual_or_
         advance(start("manual"), PartnerShared(PNID))
     with pytest.raises(Refused):
         advance(active, PartnerShared(PNID))  # connected already: nothing to finish
+
+
+def test_a_failed_onboarding_calls_nothing_again_though_it_names_the_step_it_failed_at() -> None:
+    failed_at = advance(run(start("signup"), CompleteSignup(PNID)), failed(Step.EXCHANGE_CODE, 100))
+    assert (failed_at.state, failed_at.step, next_call(failed_at)) == ("failed", Step.EXCHANGE_CODE, None)
