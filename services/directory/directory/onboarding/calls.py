@@ -21,6 +21,8 @@ from directory import credentials, numbers, onboardings
 from directory.numbers import NumberConflict
 from directory.onboarding.steps import Step, StepDone
 from directory.onboardings import Onboarding
+from shared.graph.errors import SyncAlreadyRequested
+from shared.graph.onboarding import SyncType
 from shared.graph.phone_numbers import PhoneNumberInfo
 from shared.logging import get_logger, mask_phone
 from shared.phones import parse_phone
@@ -245,6 +247,24 @@ async def _read_number(onboarding: Onboarding, deps: Deps, conn: asyncpg.Connect
     return Outcome(StepDone(Step.READ_NUMBER), number=number)
 
 
+async def _sync(onboarding: Onboarding, deps: Deps, conn: asyncpg.Connection, kind: SyncType, step: Step) -> Outcome:
+    """Coexistence: ask Meta for the Business app's contacts or history (within 24 h of onboarding, each once; Meta
+    then sends them as webhooks). Asked already — a step made again after a crash — counts as done."""
+    try:
+        await deps.graph.smb_app_data(_pnid(onboarding), kind, token=await _business_token(onboarding, deps, conn))
+    except SyncAlreadyRequested:
+        log.info("onboarding.sync_already_requested", sync_type=kind)
+    return Outcome(StepDone(step))
+
+
+async def _sync_contacts(onboarding: Onboarding, deps: Deps, conn: asyncpg.Connection) -> Outcome:
+    return await _sync(onboarding, deps, conn, "smb_app_state_sync", Step.SYNC_CONTACTS)
+
+
+async def _sync_history(onboarding: Onboarding, deps: Deps, conn: asyncpg.Connection) -> Outcome:
+    return await _sync(onboarding, deps, conn, "history", Step.SYNC_HISTORY)
+
+
 def given_pin_subject(onboarding_id: object) -> str:
     """Where a PIN the client gave with number.register is kept until the number's id is known."""
     return f"onboarding:{onboarding_id}"
@@ -260,4 +280,6 @@ _CALLS = {
     Step.OVERRIDE_CALLBACK: _override_callback,
     Step.REGISTER: _register,
     Step.READ_NUMBER: _read_number,
+    Step.SYNC_CONTACTS: _sync_contacts,
+    Step.SYNC_HISTORY: _sync_history,
 }

@@ -1,10 +1,11 @@
 """The onboarding state machine, pure: what an input does to an onboarding, and which Meta call comes next.
 
-Signup: pending → signup_started → code_exchanged → subscribed → registered → active (a coexistence number goes
-subscribed → active after being read back: it is never registered with a PIN). Manual: pending → code_requested →
-code_verified → registered → active. A retryable Meta failure keeps the state and the step (the caller retries with
-backoff); a wrong code goes back to waiting for the code; any other failure is ``failed``, on the step it happened.
-An active number may be suspended and resumed; one suspended for reauthorization resumes only through a new signup.
+Signup: pending → signup_started → code_exchanged → subscribed → registered → active. A coexistence number goes
+subscribed → active once its contacts and history are synced and it is read back: it is never registered.
+Manual: pending → code_requested → code_verified → registered → active. A retryable Meta failure keeps the state
+and the step (the caller retries with backoff); a wrong code goes back to waiting for the code; any other failure
+is ``failed``, on the step it happened. An active number may be suspended and resumed; one suspended for
+reauthorization resumes only through a new signup.
 """
 
 from __future__ import annotations
@@ -119,7 +120,7 @@ _WAITING = ("pending", "signup_started")
 
 
 def _after_override(progress: Progress) -> Step:
-    return Step.READ_NUMBER if progress.coexistence else Step.REGISTER
+    return Step.SYNC_CONTACTS if progress.coexistence else Step.REGISTER
 
 
 # (state, step done) → (next state, next step)
@@ -133,6 +134,8 @@ _FORWARD: dict[tuple[OnboardingState, Step], tuple[OnboardingState, Step | Wait]
     ("code_verified", Step.REGISTER): ("registered", Step.READ_NUMBER),
     ("subscribed", Step.REGISTER): ("registered", Step.READ_NUMBER),
     ("registered", Step.READ_NUMBER): ("active", Wait.DONE),
+    ("subscribed", Step.SYNC_CONTACTS): ("subscribed", Step.SYNC_HISTORY),
+    ("subscribed", Step.SYNC_HISTORY): ("subscribed", Step.READ_NUMBER),
 }
 
 

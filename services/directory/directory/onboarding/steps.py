@@ -26,6 +26,9 @@ class Step(StrEnum):
     SUBSCRIBE_APP = "subscribe_app"
     OVERRIDE_CALLBACK = "override_callback"  # a second call, after subscribe_app (else Meta's #100)
     REGISTER = "register"  # never for a coexistence number
+    # Coexistence only, within 24 h, each once: the Business app's contacts, then its chat history (smb_app_data).
+    SYNC_CONTACTS = "sync_contacts"
+    SYNC_HISTORY = "sync_history"
     READ_NUMBER = "read_number"  # GET /{phone_number_id}: display name, quality, platform, throughput
 
 

@@ -326,11 +326,14 @@ async def test_a_coexistence_number_is_found_under_its_waba_subscribed_and_never
         "find_number",
         "subscribe_app",
         "override_callback",
+        "sync_contacts",
+        "sync_history",
         "read_number",
         "done",
     ]
     at_meta = await emulator(crm.sandbox, f"phone_numbers/{active['phone_number_id']}")
     assert at_meta["register_requests"] == 0 and at_meta["is_on_biz_app"]
+    assert at_meta["syncs"] == ["smb_app_state_sync", "history"]  # the Business app's contacts, then its chats
     assert (await number_row(infra.pool, active["phone_number_id"], "active"))["coexistence"] is True
 
 
@@ -640,8 +643,8 @@ async def test_a_coexistence_onboarding_whose_number_is_not_on_the_business_app_
     result = await hosted_signup(crm.sandbox, e164)  # a Cloud API signup, not the Business app's
     await crm.send(NumberCompleteSignup(onboarding_id=onboarding_id, code=result["code"], waba_id=result["waba_id"]))
 
-    failed = await crm.state(onboarding_id, "failed")
-    assert failed["step"] == "read_number" and (failed["error"]["source"], failed["error"]["code"]) == ("wamux", 422)
+    failed = await crm.state(onboarding_id, "failed")  # Meta refuses the Business app's sync for such a number
+    assert failed["step"] == "sync_contacts" and (failed["error"]["source"], failed["error"]["code"]) == ("meta", 100)
     assert "WhatsApp Business app" in failed["error"]["message"]
 
 

@@ -75,6 +75,8 @@ def test_a_coexistence_number_is_found_under_its_waba_and_never_registered_with_
         StepDone(Step.FIND_NUMBER, PNID),
         StepDone(Step.SUBSCRIBE_APP),
         StepDone(Step.OVERRIDE_CALLBACK),
+        StepDone(Step.SYNC_CONTACTS),
+        StepDone(Step.SYNC_HISTORY),
         StepDone(Step.READ_NUMBER),
     ]
     steps = trace(start("signup", coexistence=True), *events)
@@ -82,6 +84,8 @@ def test_a_coexistence_number_is_found_under_its_waba_and_never_registered_with_
         ("code_exchanged", "find_number"),
         ("code_exchanged", "subscribe_app"),
         ("subscribed", "override_callback"),
+        ("subscribed", "sync_contacts"),
+        ("subscribed", "sync_history"),
         ("subscribed", "read_number"),
         ("active", "done"),
     ]
@@ -137,7 +141,7 @@ def signup_at(step: Step | Wait, coexistence: bool = False) -> Progress:
     path: list[Input] = [CompleteSignup(None if coexistence else PNID), StepDone(Step.EXCHANGE_CODE)]
     path += [StepDone(Step.FIND_NUMBER, PNID)] if coexistence else []
     path += [StepDone(Step.SUBSCRIBE_APP), StepDone(Step.OVERRIDE_CALLBACK)]
-    path += [] if coexistence else [StepDone(Step.REGISTER)]
+    path += [StepDone(Step.SYNC_CONTACTS), StepDone(Step.SYNC_HISTORY)] if coexistence else [StepDone(Step.REGISTER)]
     path += [StepDone(Step.READ_NUMBER)]
     for event in path:
         if progress.step == step:
