@@ -53,6 +53,13 @@ class NumberRegistration(_Body):
         default="signup", description="signup: the client accepts on Meta's page (QR); manual: an SMS or voice code"
     )
     coexistence: bool = Field(default=False, description="The number stays on the WhatsApp Business app too")
+    pin: str | None = Field(
+        default=None,
+        pattern=r"^[0-9]{6}$",
+        repr=False,
+        description="The number's two-step verification PIN, when it has one (moved from another provider); kept "
+        "encrypted, never shown again",
+    )
 
 
 class CodeRequest(_Body):

@@ -349,3 +349,11 @@ async def test_the_manual_path_over_rest_asks_for_the_code_again_after_a_wrong_o
 
     qr = await api.get(f"/api/numbers/{pnid}/qr.png", params={"text": "Hola"}, headers=bearer(client["api_key"]))
     assert qr.status == 200 and decoded(await qr.read()).startswith("https://wa.me/")
+
+
+async def test_a_pin_given_with_a_number_must_be_six_digits_and_is_never_echoed(api: TestClient) -> None:
+    client = await new_client(api)
+    short = await register(api, client, random_phone_number(), pin="12345")
+    assert short.status == 400 and "pin" in (await short.json())["error"]
+    given = await register(api, client, random_phone_number(), pin="271828")
+    assert given.status == 202 and "271828" not in await given.text()
