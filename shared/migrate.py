@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import sys
 from importlib import resources
 
 import asyncpg
+from pydantic import ValidationError
 
 from shared.logging import configure_logging, get_logger
-from shared.settings import Settings
+from shared.settings import Settings, refused
 
 log = get_logger(__name__)
 _LOCK_KEY = 0x77616D7578  # "wamux"
@@ -60,7 +62,10 @@ async def migrate(database_url: str) -> list[str]:
 
 
 def main() -> None:
-    settings = Settings(service="migrate")
+    try:
+        settings = Settings(service="migrate")
+    except ValidationError as exc:
+        sys.exit(f"error: bad setting: {refused(exc, Settings)}")
     configure_logging(settings.service, settings.log_level)
     applied = asyncio.run(migrate(settings.database_url.get_secret_value()))
     log.info("migrations.done", applied=len(applied))

@@ -10,7 +10,7 @@ Secrets are ``SecretStr`` so that they never appear in a repr, a log line or a t
 
 from __future__ import annotations
 
-from pydantic import AliasChoices, SecretStr
+from pydantic import AliasChoices, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 _CONFIG = SettingsConfigDict(env_prefix="WAMUX_", env_file=None, extra="forbid", frozen=True)
@@ -94,3 +94,17 @@ def variables(settings_class: type[BaseSettings]) -> tuple[str, ...]:
         else:
             names.append(f"WAMUX_{name.upper()}")
     return tuple(names)
+
+
+def refused(exc: ValidationError, settings_class: type[BaseSettings]) -> str:
+    """Each refused setting by its variable and pydantic's reason, on one line, for a CLI to print instead of a
+    traceback. Never the value: it may be a secret (pydantic's own message quotes the input)."""
+    prefix = str(settings_class.model_config.get("env_prefix", ""))
+    fields = settings_class.model_fields
+    said = []
+    for error in exc.errors():
+        name = str(error["loc"][0]) if error["loc"] else ""
+        variable = f"{prefix}{name}".upper() if name in fields else name  # a name outside the fields is an alias
+        words = str(error["msg"]).removeprefix("Value error, ")
+        said.append(f"{variable}: {words}" if variable else words)  # a check across settings names them itself
+    return "; ".join(said)

@@ -36,6 +36,7 @@ from shared.messaging.broker import PublishFailed
 from shared.messaging.runtime import infrastructure
 from shared.phones import InvalidPhoneNumber
 from shared.secretbox import KeyRing, SecretboxError
+from shared.settings import refused
 
 DEMO_CLIENT_ID = uuid.UUID("00000000-0000-4000-8000-00000000b0a7")
 DEMO = {
@@ -176,19 +177,6 @@ def parser() -> argparse.ArgumentParser:
     return root
 
 
-def _bad_settings(exc: ValidationError) -> str:
-    """Each refused setting by its variable and pydantic's reason, on one line. Never the value: it may be a
-    secret (pydantic's own message quotes the input)."""
-    prefix = str(DirectorySettings.model_config.get("env_prefix", ""))
-    fields = DirectorySettings.model_fields
-    said = []
-    for error in exc.errors():
-        name = str(error["loc"][0]) if error["loc"] else ""
-        variable = f"{prefix}{name}".upper() if name in fields else name  # a name outside the fields is an alias
-        said.append(f"{variable}: {error['msg']}")
-    return "; ".join(said)
-
-
 def _refused_reference(exc: asyncpg.ForeignKeyViolationError, args: argparse.Namespace) -> str:
     """PostgreSQL's foreign-key refusal in the operator's words: the only reference an operator gives is a client."""
     client_id = getattr(args, "client_id", None)
@@ -202,7 +190,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = DirectorySettings(service="admin")
     except ValidationError as exc:
-        print(f"error: bad setting: {_bad_settings(exc)}", file=sys.stderr)
+        print(f"error: bad setting: {refused(exc, DirectorySettings)}", file=sys.stderr)
         return 2
     except SettingsError as exc:  # a value pydantic-settings could not even decode
         print(f"error: bad setting: {exc}", file=sys.stderr)
