@@ -29,6 +29,7 @@ MANUAL_WABA_ID = "900000000000001"
 def directory_settings(infra: Infrastructure[Settings], sandbox: Sandbox, **extra: Any) -> DirectorySettings:
     """The directory configured as the demo configures it, against this test's emulator (its app, its tokens)."""
     common = {name: getattr(infra.settings, name) for name in Settings.model_fields if name != "service"}
+    common["prefetch"] = DirectorySettings.model_fields["prefetch"].default  # its own: its pool allows no more
     meta = SandboxSettings()
     configured: dict[str, Any] = {
         "graph_base_url": sandbox.graph_url,
