@@ -16,6 +16,7 @@ from gateway import (
     metrics,
     onboarding_api,
     openapi,
+    qr_api,
     signup,
     stats,
     webhooks,
@@ -85,6 +86,7 @@ def create_app(settings: GatewaySettings) -> web.Application:
     app.add_routes(metrics.routes)
     app.add_routes(clients_api.routes)
     app.add_routes(onboarding_api.routes)
+    app.add_routes(qr_api.routes)
     app.add_routes(openapi.routes)
     app.add_routes(signup.routes)
     app.router.add_get("/healthz", healthz)

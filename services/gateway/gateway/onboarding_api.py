@@ -1,5 +1,5 @@
-"""Connecting a number over REST (issue 8): register it, follow its onboarding, show its signup link as a QR code,
-verify it by SMS or voice; and a number's customer QR once it is active.
+"""Connecting a number over REST (issue 8): register it, follow its onboarding, verify it by SMS or voice, renew
+its signup link (its QR codes: gateway/qr_api.py).
 
 Each call is the operator's (any client) or a client's (its own onboardings and numbers: another's answer 404).
 Commands go to the directory (``number.register``, ``number.request_code``, ``number.verify_code``,
@@ -14,7 +14,7 @@ import uuid
 import asyncpg
 from aiohttp import web
 
-from gateway import commands, qr
+from gateway import commands
 from gateway import onboarding_reads as reads
 from gateway.keys import POOL, SETTINGS
 from gateway.onboarding_schema import (
@@ -31,7 +31,7 @@ from shared.contracts.directory import NumberRegister, NumberRenewLink, NumberRe
 from shared.phones import InvalidPhoneNumber, to_e164
 
 routes = web.RouteTableDef()
-_NO_STORE = {"Cache-Control": "no-store"}  # a signup link opens the client's onboarding: never cached
+NO_STORE = {"Cache-Control": "no-store"}  # a signup link opens the client's onboarding: never cached
 
 
 @routes.post("/api/register-client-number")
@@ -83,7 +83,7 @@ async def register_number(request: web.Request) -> web.Response:
         state_url=f"/api/onboardings/{onboarding_id}",
         **(urls.model_dump() if urls else {}),
     )
-    return web.json_response(answer.model_dump(mode="json"), status=202, headers=_NO_STORE)
+    return web.json_response(answer.model_dump(mode="json"), status=202, headers=NO_STORE)
 
 
 async def _existing(request: web.Request, live: asyncpg.Record, client_id: uuid.UUID) -> web.Response:
@@ -104,10 +104,10 @@ def _accepted(link: SignupLink | None, row: asyncpg.Record, status: int) -> web.
         state_url=f"/api/onboardings/{row['id']}",
         **(link.model_dump() if link else {}),
     )
-    return web.json_response(answer.model_dump(mode="json"), status=status, headers=_NO_STORE)
+    return web.json_response(answer.model_dump(mode="json"), status=status, headers=NO_STORE)
 
 
-async def _onboarding(request: web.Request) -> tuple[Caller, asyncpg.Record]:
+async def onboarding_for(request: web.Request) -> tuple[Caller, asyncpg.Record]:
     caller = await operator_or_client(request)
     row = await request.app[POOL].fetchrow(reads.ONBOARDING_SQL, path_id(request, "onboarding_id", "onboarding"))
     if row is None or not caller.may_see(row["client_id"]):
@@ -117,26 +117,14 @@ async def _onboarding(request: web.Request) -> tuple[Caller, asyncpg.Record]:
 
 @routes.get("/api/onboardings/{onboarding_id}")
 async def read_onboarding(request: web.Request) -> web.Response:
-    _, row = await _onboarding(request)
+    _, row = await onboarding_for(request)
     link = await reads.live_link(request.app[POOL], request.app[SETTINGS], row)
-    return web.json_response(reads.onboarding(row, link).model_dump(mode="json"), headers=_NO_STORE)
-
-
-@routes.get(r"/api/onboardings/{onboarding_id}/qr.{kind:png|svg}")
-async def onboarding_qr(request: web.Request) -> web.Response:
-    _, row = await _onboarding(request)
-    link = await reads.live_link(request.app[POOL], request.app[SETTINGS], row)
-    if link is None or link.signup_url is None:
-        raise web.HTTPNotFound(
-            text="this onboarding has no live signup link: it is not waiting for a signup, or its link expired "
-            f"(a new one: POST /api/onboardings/{row['id']}/link)"
-        )
-    return _qr(request.match_info["kind"], link.signup_url, _NO_STORE)
+    return web.json_response(reads.onboarding(row, link).model_dump(mode="json"), headers=NO_STORE)
 
 
 @routes.post("/api/onboardings/{onboarding_id}/request-code")
 async def request_code(request: web.Request) -> web.Response:
-    _, row = await _onboarding(request)
+    _, row = await onboarding_for(request)
     wanted = await commands.body(request, CodeRequest)
     _manual(row)
     command = NumberRequestCode(onboarding_id=row["id"], code_method=wanted.method, language=wanted.language)
@@ -145,7 +133,7 @@ async def request_code(request: web.Request) -> web.Response:
 
 @routes.post("/api/onboardings/{onboarding_id}/verify")
 async def verify_code(request: web.Request) -> web.Response:
-    _, row = await _onboarding(request)
+    _, row = await onboarding_for(request)
     wanted = await commands.body(request, CodeVerification)
     _manual(row)
     return await _send(request, NumberVerifyCode(onboarding_id=row["id"], code=wanted.code), row)
@@ -153,7 +141,7 @@ async def verify_code(request: web.Request) -> web.Response:
 
 @routes.post("/api/onboardings/{onboarding_id}/link")
 async def renew_link(request: web.Request) -> web.Response:
-    _, row = await _onboarding(request)
+    _, row = await onboarding_for(request)
     settings = request.app[SETTINGS]
     if row["method"] != "signup" or not reads.waits_for_signup(row):
         raise web.HTTPConflict(text=f"this onboarding is not waiting for a signup (it is {row['state']})")
@@ -164,24 +152,7 @@ async def renew_link(request: web.Request) -> web.Response:
     await commands.publish(request, command, row["client_id"], command_id)
     urls = reads.link_urls(settings, row["id"], link.id, link.expires_at)
     answer = LinkRenewed(command_id=command_id, client_id=row["client_id"], **urls.model_dump())
-    return web.json_response(answer.model_dump(mode="json"), status=202, headers=_NO_STORE)
-
-
-@routes.get(r"/api/numbers/{phone_number_id}/qr.{kind:png|svg}")
-async def customer_qr(request: web.Request) -> web.Response:
-    caller = await operator_or_client(request)
-    row = await request.app[POOL].fetchrow(
-        "SELECT client_id, phone_number, status FROM directory_read.numbers WHERE phone_number_id = $1",
-        request.match_info["phone_number_id"],
-    )
-    if row is None or not caller.may_see(row["client_id"]):
-        raise web.HTTPNotFound(text="no such number")
-    if row["status"] != "active":
-        raise web.HTTPConflict(text=f"the number is {row['status']}: customers can reach it once it is active")
-    text = request.query.get("text", "")
-    if len(text) > 500:
-        raise web.HTTPBadRequest(text="text is longer than 500 characters: a QR code of it would not scan")
-    return _qr(request.match_info["kind"], qr.customer_link(row["phone_number"], text), {})
+    return web.json_response(answer.model_dump(mode="json"), status=202, headers=NO_STORE)
 
 
 def _manual(row: asyncpg.Record) -> None:
@@ -198,9 +169,3 @@ async def _send(
     await commands.publish(request, command, row["client_id"], command_id)
     accepted = Accepted(command_id=command_id, client_id=row["client_id"])
     return web.json_response(accepted.model_dump(mode="json"), status=202)
-
-
-def _qr(kind: str, data: str, headers: dict[str, str]) -> web.Response:
-    if kind == "png":
-        return web.Response(body=qr.png(data), content_type="image/png", headers=headers)
-    return web.Response(body=qr.svg(data), content_type="image/svg+xml", headers=headers)

@@ -3,6 +3,8 @@ the pydantic models the handlers validate with (gateway/onboarding_schema.py).
 
 ``OPERATIONS`` is the one list; ``services/gateway/tests/integration/test_onboarding_api.py`` holds it to the
 app's router both ways (every route documented, every documented route served).
+
+Over 200 lines on purpose: the one list of every /api operation, which reads best whole.
 """
 
 from __future__ import annotations

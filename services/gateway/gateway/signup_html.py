@@ -1,6 +1,9 @@
 """The signup pages' words and markup: one catalogue per language, one page layout, no inline script or style
 (the gateway's CSP forbids both; the stylesheet is ``/onboard/style.css``). Only the live link's page runs a
-script, the file ``/onboard/signup.js`` that opens Meta's popup, configured by the button's ``data-`` attributes."""
+script, the file ``/onboard/signup.js`` that opens Meta's popup, configured by the button's ``data-`` attributes.
+
+Over 200 lines on purpose: the pages' words in both languages sit side by side, so a translator sees each pair.
+"""
 
 from __future__ import annotations
 
