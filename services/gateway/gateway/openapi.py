@@ -71,6 +71,19 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("get", "/api/clients/{client_id}/stats", "Numbers and this month's usage", _CLIENT, content=_JSON_ANY),
     Operation(
         "get",
+        "/api/clients/{client_id}/usage",
+        "The month's free conversations per number, its alerts, and usage per day (?days=1..90, default 30)",
+        _CLIENT,
+        content=_JSON_ANY,
+        errors=(400, 401, 404),
+        notes="month, days and dates are in the client's timezone (its profile's timezone): daily has one entry per "
+        "day from days-1 days ago to today, zeros included. A number's alert is 'warning' from 80 % of its free "
+        "conversations used and 'exhausted' at 100 % (percent_used rounded down); the top-level alert is the worst. "
+        "what_next says what happens at 100 % under the client's quota_policy: 'counted_as_paid' (count_paid: the AI "
+        "keeps answering, new conversations are paid) or 'ai_paused' (pause_ai: the AI opens no new conversation).",
+    ),
+    Operation(
+        "get",
         "/api/clients/{client_id}/conversations",
         "Latest conversations (?limit=1..200)",
         _CLIENT,
