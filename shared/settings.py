@@ -10,7 +10,7 @@ Secrets are ``SecretStr`` so that they never appear in a repr, a log line or a t
 
 from __future__ import annotations
 
-from pydantic import AliasChoices, SecretStr, ValidationError
+from pydantic import AliasChoices, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 _CONFIG = SettingsConfigDict(env_prefix="WAMUX_", env_file=None, extra="forbid", frozen=True)
@@ -71,6 +71,20 @@ class SignupLinkSettings(BaseSettings):
     signup_link_secret: SecretStr = SecretStr("")
     signup_link_days: float = 7.0
     signup_base_url: str = "https://business.facebook.com"
+
+
+class LLMSettings(BaseSettings):
+    """Any OpenAI-compatible endpoint (the ai-worker's replies, the gateway's "try it"); the key read as the openai
+    package reads it."""
+
+    model_config = _CONFIG
+
+    openai_base_url: str = "https://api.openai.com/v1"
+    openai_model: str = "gpt-4o-mini"
+    openai_timeout_s: float = 30.0
+    openai_api_key: SecretStr = Field(
+        default=SecretStr(""), validation_alias=AliasChoices("OPENAI_API_KEY", "WAMUX_OPENAI_API_KEY")
+    )
 
 
 class CredentialSettings(BaseSettings):

@@ -44,6 +44,16 @@ _PHONE = Field(min_length=3, max_length=32, description="The number as the clien
 _META_ID = Field(min_length=1, max_length=64, pattern=r"^[0-9]+$")
 
 
+class PersonalityProfile(BaseModel):
+    """The dashboard form's personality: the prompt carries these as labelled lines (shared.prompting)."""
+
+    description: str = Field(default="", max_length=2000, description="What the business is and does")
+    tone: str = Field(default="", max_length=500, description="How it speaks, e.g. professional but friendly")
+    offer: str = Field(default="", max_length=2000, description="What to offer customers, e.g. visits Mon-Fri")
+    hours: str = Field(default="", max_length=500, description="Opening hours")
+    never_say: str = Field(default="", max_length=2000, description="Things the assistant must never say")
+
+
 class ClientCreate(Command):
     """Create a client (a business). ``client_id`` is the caller's choice; creating it again is a no-op."""
 
@@ -56,6 +66,8 @@ class ClientCreate(Command):
     quota_policy: QuotaPolicy = "count_paid"
     free_quota: int = Field(default=1000, ge=0, description="Free conversations a month for each new number")
     api_key_sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
+    # The form's fields; given, the personality text is made from them (and replaces ``personality``).
+    profile: PersonalityProfile | None = None
 
 
 class ClientUpdate(Command):
@@ -69,6 +81,9 @@ class ClientUpdate(Command):
     timezone: str | None = Field(default=None, min_length=1, max_length=64)
     quota_policy: QuotaPolicy | None = None
     free_quota: int | None = Field(default=None, ge=0)
+    profile: PersonalityProfile | None = None
+    # Who saved it, kept with the personality's new version: 'operator', 'client', or the CRM's own user name.
+    changed_by: str = Field(default="crm", min_length=1, max_length=120)
 
 
 class NumberRegister(Command):
@@ -168,6 +183,8 @@ class ClientUpdated(Event):
     TYPE: ClassVar[str] = "client.updated"
     client_id: uuid.UUID
     changed: tuple[str, ...]
+    # The personality's version now (a new one when ``changed`` names personality).
+    personality_version: int = 0
     name: str
     language: str
     timezone: str

@@ -36,6 +36,7 @@ SECRETS = {
                 "WAMUX_GRAPH_TOKEN",
                 "WAMUX_SIGNUP_LINK_SECRET",
                 "WAMUX_OPERATOR_API_KEY",
+                "OPENAI_API_KEY",  # a client's "try it" of its personality
             },
         ),
         ("router", set()),

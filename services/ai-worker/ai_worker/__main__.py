@@ -9,14 +9,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-import openai
-
 from ai_worker.handlers import Deps, reply
-from ai_worker.llm import OpenAIReplyWriter, ReplyWriter
 from ai_worker.settings import AiWorkerSettings
 from shared.contracts.messages import MessageReceived
 from shared.messaging.consumer import Route
 from shared.messaging.runtime import Infrastructure, serve
+from shared.prompting import OpenAIReplyWriter, ReplyWriter, openai_client
 
 ROLE = "ai-worker"
 ROUTES: dict[str, Route[Deps]] = {MessageReceived.TYPE: Route(MessageReceived, reply)}
@@ -25,13 +23,7 @@ ROUTES: dict[str, Route[Deps]] = {MessageReceived.TYPE: Route(MessageReceived, r
 @asynccontextmanager
 async def bootstrap(infra: Infrastructure[AiWorkerSettings], writer: ReplyWriter | None = None) -> AsyncIterator[Deps]:
     settings = infra.settings
-    client = openai.AsyncOpenAI(
-        base_url=settings.openai_base_url,
-        api_key=settings.openai_api_key.get_secret_value() or "unset",
-        timeout=settings.openai_timeout_s,
-        max_retries=1,
-    )
-    async with client:
+    async with openai_client(settings) as client:
         yield Deps(
             pool=infra.pool,
             publisher=infra.publisher,

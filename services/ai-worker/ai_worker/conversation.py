@@ -14,8 +14,8 @@ from datetime import timedelta
 
 import asyncpg
 
-from ai_worker.llm import Turn
 from shared.contracts.messages import MessageReceived
+from shared.prompting import Turn
 
 # Types that call for no answer of their own: a reaction, Meta's system notices, what Meta could not read.
 SILENT_TYPES = frozenset({"reaction", "system", "unsupported", "unknown", "errors"})

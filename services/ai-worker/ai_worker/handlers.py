@@ -12,13 +12,13 @@ from dataclasses import dataclass
 import asyncpg
 
 from ai_worker import conversation, ledger, reads
-from ai_worker.llm import LLMRefused, LLMUnavailable, ReplyWriter
 from ai_worker.parts import split_reply
 from shared.contracts.envelope import Envelope, derived_id, wrap
 from shared.contracts.messages import MarkRead, MessageReceived, ReplyPaused, SendMessage
 from shared.logging import get_logger
 from shared.messaging.broker import Publisher
 from shared.messaging.consumer import Retry
+from shared.prompting import LLMRefused, LLMUnavailable, ReplyWriter
 
 log = get_logger(__name__)
 
@@ -90,7 +90,13 @@ async def _answer(conn: asyncpg.Connection, envelope: Envelope[MessageReceived],
     except LLMRefused as exc:
         raise Retry(f"LLM refused the request (check model and key): {exc}", delay_s=120) from exc
     written = ledger.Reply(
-        ledger.reply_id(received.wamid, "reply"), received.wamid, "reply", answers, tuple(split_reply(text)), text
+        ledger.reply_id(received.wamid, "reply"),
+        received.wamid,
+        "reply",
+        answers,
+        tuple(split_reply(text)),
+        text,
+        personality_version=persona.version,
     )
     await ledger.record(conn, received, written)  # committed before anything is published
     await _publish_reply(written, envelope, deps)

@@ -24,6 +24,7 @@ class Reply:
     answers: tuple[str, ...]  # oldest first
     parts: tuple[str, ...] = ()  # what WhatsApp gets, in order; none when paused
     text: str | None = None  # the whole reply as written
+    personality_version: int | None = None  # the client's personality version that wrote it (directory)
 
     def send_ids(self) -> list[uuid.UUID]:
         return [part_send_id(self.id, n) for n in range(1, len(self.parts) + 1)]
@@ -60,8 +61,9 @@ async def answered_by(conn: asyncpg.Connection, received: MessageReceived) -> Re
 async def record(conn: asyncpg.Connection, received: MessageReceived, reply: Reply) -> None:
     async with conn.transaction():
         await conn.execute(
-            """INSERT INTO ai_worker.replies (id, client_id, phone_number_id, wa_id, trigger_wamid, kind, text)
-               VALUES ($1, $2, $3, $4, $5, $6, $7)""",
+            """INSERT INTO ai_worker.replies
+                   (id, client_id, phone_number_id, wa_id, trigger_wamid, kind, text, personality_version)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8)""",
             reply.id,
             received.client_id,
             received.phone_number_id,
@@ -69,6 +71,7 @@ async def record(conn: asyncpg.Connection, received: MessageReceived, reply: Rep
             reply.trigger_wamid,
             reply.kind,
             reply.text,
+            reply.personality_version,
         )
         await conn.execute(
             """INSERT INTO ai_worker.answers (wamid, reply_id, position)

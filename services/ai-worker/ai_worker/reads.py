@@ -11,9 +11,9 @@ from contextlib import asynccontextmanager
 import asyncpg
 
 from ai_worker.conversation import SILENT_TYPES, turn_text
-from ai_worker.llm import Persona
 from shared.contracts.messages import MessageReceived
 from shared.messaging.consumer import Retry
+from shared.prompting import Persona
 
 
 @asynccontextmanager
@@ -40,12 +40,17 @@ def customer_turn(received: MessageReceived) -> str | None:
 
 async def persona(conn: asyncpg.Connection, received: MessageReceived) -> tuple[Persona, str]:
     row = await conn.fetchrow(
-        "SELECT name, personality, quota_policy FROM directory_read.clients WHERE id = $1",
+        "SELECT name, personality, personality_version, quota_policy FROM directory_read.clients WHERE id = $1",
         uuid.UUID(str(received.client_id)),
     )
     if row is None:
         raise Retry(f"client {received.client_id} not found in the directory", delay_s=30)
-    persona = Persona(business_name=row["name"], personality=row["personality"], customer_name=received.profile_name)
+    persona = Persona(
+        business_name=row["name"],
+        personality=row["personality"],
+        customer_name=received.profile_name,
+        version=row["personality_version"],
+    )
     return persona, str(row["quota_policy"])
 
 

@@ -2,21 +2,12 @@
 
 from __future__ import annotations
 
-from pydantic import AliasChoices, Field, SecretStr
-
-from shared.settings import Settings
+from shared.settings import LLMSettings, Settings
 
 
-class AiWorkerSettings(Settings):
+class AiWorkerSettings(Settings, LLMSettings):
     service: str = "ai-worker"
 
-    # Any OpenAI-compatible endpoint. The key is read as the openai package reads it.
-    openai_base_url: str = "https://api.openai.com/v1"
-    openai_model: str = "gpt-4o-mini"
-    openai_timeout_s: float = 30.0
-    openai_api_key: SecretStr = Field(
-        default=SecretStr(""), validation_alias=AliasChoices("OPENAI_API_KEY", "WAMUX_OPENAI_API_KEY")
-    )
     history_messages: int = 20
     # How young a customer message is still answered later, not now (ms since the router stored it): a burst
     # written within it gets one reply (DESIGN, invariant 3) instead of one per bubble. 1000 ms catches what

@@ -27,9 +27,11 @@ async def upsert_client(
     client_id: uuid.UUID | None = None,
     api_key: str | None = None,
 ) -> NewClient:
-    """Create (or, with a known ``client_id``, update) a client. The API key is returned once, stored hashed."""
+    """Create (or, with a known ``client_id``, update) a client. The API key is returned once, stored hashed.
+    A personality other than the current one is kept as its next version (saved by the operator)."""
     client_id = client_id or uuid.uuid4()
     api_key = api_key or new_api_key()
+    before = await conn.fetchval("SELECT personality FROM directory.clients WHERE id = $1 FOR UPDATE", client_id)
     await conn.execute(
         """INSERT INTO directory.clients (id, name, personality, timezone, quota_policy, api_key_hash)
            VALUES ($1, $2, $3, $4, $5, $6)
@@ -43,6 +45,11 @@ async def upsert_client(
         quota_policy,
         hash_api_key(api_key),
     )
+    if personality and personality != before:
+        language = await conn.fetchval("SELECT language FROM directory.clients WHERE id = $1", client_id)
+        await record_personality(
+            conn, client_id, personality=personality, profile=None, language=language, changed_by="operator"
+        )
     return NewClient(client_id, api_key)
 
 
@@ -68,8 +75,8 @@ async def create_client(
 async def client_for_update(conn: asyncpg.Connection, client_id: uuid.UUID) -> dict[str, Any] | None:
     """The client's profile (and key hash), locked until the transaction ends; ``None`` when unknown."""
     row = await conn.fetchrow(
-        "SELECT name, personality, language, timezone, quota_policy, free_quota, api_key_hash"
-        " FROM directory.clients WHERE id = $1 FOR UPDATE",
+        "SELECT name, personality, language, timezone, quota_policy, free_quota, api_key_hash, personality_version,"
+        " personality_profile FROM directory.clients WHERE id = $1 FOR UPDATE",
         client_id,
     )
     return dict(row) if row is not None else None
@@ -84,3 +91,38 @@ async def update_client(conn: asyncpg.Connection, client_id: uuid.UUID, changes:
             client_id,
             *(changes[c] for c in columns),
         )
+
+
+async def record_personality(
+    conn: asyncpg.Connection,
+    client_id: uuid.UUID,
+    *,
+    personality: str,
+    profile: dict[str, Any] | None,
+    language: str,
+    changed_by: str,
+) -> int:
+    """Keep this personality as the client's next version (every saved one is kept) and make it current."""
+    version = int(
+        await conn.fetchval(
+            """INSERT INTO directory.personality_versions
+                   (client_id, version, personality, profile, language, changed_by)
+               SELECT $1, COALESCE(max(version), 0) + 1, $2, $3, $4, $5
+                 FROM directory.personality_versions WHERE client_id = $1
+            RETURNING version""",
+            client_id,
+            personality,
+            profile,
+            language,
+            changed_by,
+        )
+    )
+    await conn.execute(
+        """UPDATE directory.clients SET personality = $2, personality_profile = $3, personality_version = $4
+            WHERE id = $1""",
+        client_id,
+        personality,
+        profile,
+        version,
+    )
+    return version

@@ -30,6 +30,7 @@ from shared.contracts.directory import (
 )
 from shared.contracts.envelope import Envelope
 from shared.logging import get_logger
+from shared.prompting import personality_text
 
 log = get_logger(__name__)
 
@@ -44,8 +45,21 @@ async def create_client(envelope: Envelope[ClientCreate], deps: Deps, conn: asyn
     """Create the client; the same client created again is answered again and changes nothing."""
     command = envelope.data
     profile = command.model_dump(include=set(clients.PROFILE))
+    form = command.profile.model_dump() if command.profile is not None else None
+    if form is not None:
+        profile["personality"] = personality_text(form)
     key = bytes.fromhex(command.api_key_sha256) if command.api_key_sha256 else None
-    if not await clients.create_client(conn, command.client_id, profile, key):
+    if await clients.create_client(conn, command.client_id, profile, key):
+        if profile["personality"]:
+            await clients.record_personality(
+                conn,
+                command.client_id,
+                personality=profile["personality"],
+                profile=form,
+                language=profile["language"],
+                changed_by="created",
+            )
+    else:
         existing = await clients.client_for_update(conn, command.client_id)
         assert existing is not None  # rows of directory.clients are never deleted
         differing = sorted(f for f in clients.PROFILE if existing[f] != profile[f])
@@ -67,10 +81,24 @@ async def update_client(envelope: Envelope[ClientUpdate], deps: Deps, conn: asyn
         young_enough_to_wait(envelope, f"client {command.client_id} is not stored yet")
         raise Refused("not_found", f"client {command.client_id} does not exist: send client.create first")
     given = command.model_dump(include=set(clients.PROFILE) & command.model_fields_set, exclude_none=True)
+    form = command.profile.model_dump() if command.profile is not None else None
+    if form is not None:
+        given["personality"] = personality_text(form)
     changes = {field: value for field, value in given.items() if existing[field] != value}
-    await clients.update_client(conn, command.client_id, changes)
+    new_form = form is not None and form != existing["personality_profile"]
+    version = existing["personality_version"]
+    if "personality" in changes or new_form:
+        text = changes.pop("personality", existing["personality"])
+        language = changes.get("language", existing["language"])
+        version = await clients.record_personality(
+            conn, command.client_id, personality=text, profile=form, language=language, changed_by=command.changed_by
+        )
+        changes["personality"] = text
+    await clients.update_client(conn, command.client_id, {k: v for k, v in changes.items() if k != "personality"})
     now = {**existing, **changes}
-    event = ClientUpdated.model_validate({**_client(command.client_id, now), "changed": tuple(sorted(changes))})
+    event = ClientUpdated.model_validate(
+        {**_client(command.client_id, now), "changed": tuple(sorted(changes)), "personality_version": version}
+    )
     await answer(deps, envelope, event, command.client_id)
 
 

@@ -16,18 +16,20 @@ from gateway import (
     metrics,
     onboarding_api,
     openapi,
+    personality_api,
     qr_api,
     signup,
     stats,
     webhooks,
 )
 from gateway.failed_keys import LIMIT, FailedKeyLimit
-from gateway.keys import CONNECTION, GRAPH, POOL, PUBLISHER, SETTINGS
+from gateway.keys import CONNECTION, GRAPH, LLM, POOL, PUBLISHER, SETTINGS
 from gateway.settings import GatewaySettings
 from gateway.signed_body import BUDGET, WebhookBudget
 from shared import db
 from shared.graph.client import graph_client
 from shared.messaging import broker, topology
+from shared.prompting import OpenAIReplyWriter, openai_client
 
 
 async def _broker(app: web.Application) -> AsyncIterator[None]:
@@ -47,6 +49,12 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
 async def _graph(app: web.Application) -> AsyncIterator[None]:
     async with graph_client(app[SETTINGS]) as client:
         app[GRAPH] = client
+        yield
+
+
+async def _llm(app: web.Application) -> AsyncIterator[None]:
+    async with openai_client(app[SETTINGS]) as client:
+        app[LLM] = OpenAIReplyWriter(client, app[SETTINGS].openai_model)
         yield
 
 
@@ -77,7 +85,8 @@ def create_app(settings: GatewaySettings) -> web.Application:
     app[SETTINGS] = settings
     app[BUDGET] = WebhookBudget.from_settings(settings)
     app[LIMIT] = FailedKeyLimit(settings.api_key_failures_per_minute)
-    app.cleanup_ctx.extend([_broker, _database, _graph])
+    app[personality_api.TRIES] = personality_api.new_tries()
+    app.cleanup_ctx.extend([_broker, _database, _graph, _llm])
     app.add_routes(webhooks.routes)
     app.add_routes(stats.routes)
     app.add_routes(media.routes)
@@ -87,6 +96,7 @@ def create_app(settings: GatewaySettings) -> web.Application:
     app.add_routes(clients_api.routes)
     app.add_routes(onboarding_api.routes)
     app.add_routes(qr_api.routes)
+    app.add_routes(personality_api.routes)
     app.add_routes(openapi.routes)
     app.add_routes(signup.routes)
     app.router.add_get("/healthz", healthz)

@@ -15,7 +15,9 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel
 
+from gateway import conversation_schema as conversations
 from gateway import onboarding_schema as s
+from gateway import personality_api as personality
 
 routes = web.RouteTableDef()
 Security = list[dict[str, list[str]]]
@@ -26,6 +28,8 @@ _IMAGE: dict[str, Any] = {"image/png": {}, "image/svg+xml": {}}
 _JSON_ANY: dict[str, Any] = {"application/json": {"schema": {"type": "object"}}}
 _NOT_YET = "No such onboarding for this caller. Right after the 202 of a registration this is the answer for a "
 _NOT_YET += "moment (the directory stores the onboarding within about a second): retry; the 202 itself names it."
+_LIMIT = ("limit", "integer", "Page size, 1..200")
+_BEFORE = ("before", "string", "The previous page's next_before: the page before it (older); absent: the newest page")
 
 
 @dataclass(frozen=True)
@@ -40,6 +44,7 @@ class Operation:
     content: dict[str, Any] | None = None  # instead of ``answer``: images, free-form JSON
     errors: tuple[int, ...] = (401, 404)
     notes: str = ""
+    query: tuple[tuple[str, str, str], ...] = ()  # (name, JSON Schema type, description) of each query parameter
 
 
 OPERATIONS: tuple[Operation, ...] = (
@@ -85,18 +90,27 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation(
         "get",
         "/api/clients/{client_id}/conversations",
-        "Latest conversations (?limit=1..200)",
+        "Conversations, newest first: the number each is on, the customer's last message as its preview",
         _CLIENT,
-        content=_JSON_ANY,
+        answer=conversations.ConversationsPage,
         errors=(400, 401, 404),
+        notes="Pages backwards in time: pass next_before as before for the next (older) page; next_before is null "
+        "on the last page. q finds customers by name (anywhere in it, any case) or, when it reads as a phone "
+        "number, by digits anywhere in their number (with or without +).",
+        query=(("q", "string", "A customer's name or number (up to 100 characters)"), _LIMIT, _BEFORE),
     ),
     Operation(
         "get",
         "/api/clients/{client_id}/conversations/{phone_number_id}/{wa_id}/messages",
-        "One conversation's latest messages (?limit=1..200)",
+        "One conversation's messages: the newest page, oldest first within it",
         _CLIENT,
-        content=_JSON_ANY,
+        answer=conversations.MessagesPage,
         errors=(400, 401, 404),
+        notes="Each message has its type's own fields (media with kind and the media proxy's url, location, "
+        "reaction, interactive, template, contacts), its author (customer; ai: the AI's reply; crm: any other "
+        "message.send; person: sent from the WhatsApp Business app) and, outbound, Meta's furthest status. "
+        "before/next_before page to older messages. 404: no such conversation for this client.",
+        query=(_LIMIT, _BEFORE),
     ),
     Operation(
         "get",
@@ -172,6 +186,35 @@ OPERATIONS: tuple[Operation, ...] = (
         content=_IMAGE,
         errors=(400, 401, 404, 409),
     ),
+    Operation(
+        "get",
+        "/api/clients/{client_id}/personality",
+        "The client's personality now, with its saved versions (newest first, up to 50)",
+        _EITHER,
+        content=_JSON_ANY,
+    ),
+    Operation(
+        "put",
+        "/api/clients/{client_id}/personality",
+        "Save the personality form as the next version (who saved it is kept)",
+        _EITHER,
+        personality.PersonalitySave,
+        202,
+        s.Accepted,
+        errors=(400, 401, 404, 503),
+    ),
+    Operation(
+        "post",
+        "/api/clients/{client_id}/personality/try",
+        "The reply the AI would write to a sample message, with the saved personality or a draft: nothing is sent",
+        _EITHER,
+        personality.PersonalityTry,
+        200,
+        personality.TryAnswer,
+        errors=(400, 401, 404, 429, 502, 503),
+        notes="The ai-worker's own prompt and model; nothing reaches WhatsApp and nothing is counted. A few tries a "
+        "minute per client (WAMUX_PERSONALITY_TRIES_PER_MINUTE), then 429 with Retry-After.",
+    ),
     Operation("get", "/api/openapi.json", "This document", [], content=_JSON_ANY, errors=()),
 )
 _ERRORS = {
@@ -197,7 +240,8 @@ def _operation(op: Operation, schemas: dict[str, Any]) -> dict[str, Any]:
     document: dict[str, Any] = {
         "summary": op.summary,
         "security": op.security,
-        "parameters": [{"name": p, "in": "path", "required": True, "schema": {"type": "string"}} for p in params],
+        "parameters": [{"name": p, "in": "path", "required": True, "schema": {"type": "string"}} for p in params]
+        + [{"name": n, "in": "query", "schema": {"type": t}, "description": d} for n, t, d in op.query],
         "responses": {str(op.ok): {"description": "OK", "content": ref(op.answer) if op.answer else op.content or {}}},
     }
     if op.notes:

@@ -5,15 +5,18 @@ from __future__ import annotations
 
 from pydantic import IPvAnyNetwork, SecretStr
 
-from shared.settings import GraphSettings, MetaAppSettings, Settings, SignupLinkSettings
+from shared.settings import GraphSettings, LLMSettings, MetaAppSettings, Settings, SignupLinkSettings
 
 
-class GatewaySettings(Settings, GraphSettings, MetaAppSettings, SignupLinkSettings):
+class GatewaySettings(Settings, GraphSettings, MetaAppSettings, SignupLinkSettings, LLMSettings):
     service: str = "gateway"
 
     # Meta: the app's webhook secret (MetaAppSettings.app_secret), the verify token chosen in the App Dashboard.
     verify_token: SecretStr = SecretStr("")
 
+    # A client's "try it" of its personality (POST /api/clients/{id}/personality/try) asks the model at most this
+    # often a minute (each costs the client's tokens; counted per gateway replica).
+    personality_tries_per_minute: int = 20
     # The operator's key for the REST calls that act for any client (POST /api/clients, onboardings).
     operator_api_key: SecretStr = SecretStr("")
     # Meta's JS SDK, loaded by the signup page to open Embedded Signup's popup (the demo: the emulator's /sdk.js).

@@ -14,10 +14,10 @@ import openai
 import pytest
 
 from ai_worker.handlers import Deps
-from ai_worker.llm import OpenAIReplyWriter
 from shared.contracts.envelope import Envelope, wrap
 from shared.contracts.messages import MessageReceived, MessageSent
 from shared.messaging.runtime import Infrastructure
+from shared.prompting import OpenAIReplyWriter
 from tests.support.payloads import new_wamid, reaction_message, text_message
 from tests.support.router import business_wrote, customer_wrote, image_message, reply_recorded
 from tests.support.sandbox import Sandbox

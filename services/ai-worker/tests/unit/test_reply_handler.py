@@ -60,6 +60,13 @@ async def test_a_message_inside_the_burst_window_waits_then_is_answered_in_the_c
     assert tenant.personality[:40] in command["data"]["text"]
     (request,) = await sandbox.llm_requests()
     assert request["model"] == "stub-model"  # the model named in the ai-worker's settings
+    version = await infra.pool.fetchval(
+        "SELECT personality_version FROM directory_read.clients WHERE id = $1", tenant.client_id
+    )
+    written_by = await infra.pool.fetchval(
+        "SELECT personality_version FROM ai_worker.replies WHERE trigger_wamid = $1", wamid
+    )
+    assert version == written_by == 1  # the reply records the personality version that wrote it
 
 
 async def test_a_redelivered_message_publishes_the_same_send_and_asks_the_model_once(

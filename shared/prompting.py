@@ -1,4 +1,9 @@
-"""Writing a reply with any OpenAI-compatible chat-completions endpoint, through the ``openai`` package."""
+"""Writing a reply in a client's personality with any OpenAI-compatible chat-completions endpoint (``openai``).
+
+Shared by the ai-worker, which answers customers, and the gateway's "try it" panel, which shows a client what its
+personality would answer without sending anything: the same prompt and the same model, so what the client tries is
+what its customers get.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ from typing import Literal, Protocol
 import openai
 from openai.types.chat import ChatCompletionMessageParam
 
+from shared.settings import LLMSettings
 from shared.text import storable_text
 
 
@@ -23,6 +29,7 @@ class Persona:
     business_name: str
     personality: str
     customer_name: str | None = None
+    version: int = 0  # the personality's version (directory), recorded with each reply it wrote
 
 
 class LLMUnavailable(Exception):
@@ -55,6 +62,16 @@ def build_prompt(persona: Persona, history: Sequence[Turn]) -> list[ChatCompleti
     return messages
 
 
+def openai_client(settings: LLMSettings) -> openai.AsyncOpenAI:
+    """The client both the ai-worker and the gateway's "try it" use (close it with ``async with``)."""
+    return openai.AsyncOpenAI(
+        base_url=settings.openai_base_url,
+        api_key=settings.openai_api_key.get_secret_value() or "unset",
+        timeout=settings.openai_timeout_s,
+        max_retries=1,
+    )
+
+
 class OpenAIReplyWriter:
     def __init__(self, client: openai.AsyncOpenAI, model: str):
         self._client, self._model = client, model
@@ -72,3 +89,16 @@ class OpenAIReplyWriter:
         if not text:
             raise LLMUnavailable("the model answered with no text")
         return storable_text(text)  # a model may answer a NUL too: it must not cost the customer the reply
+
+
+def personality_text(profile: dict[str, str]) -> str:
+    """The personality the prompt carries, from the dashboard form's fields (shared.contracts.directory
+    PersonalityProfile): one labelled line per field given, in the form's order."""
+    labels = (
+        ("description", "The business"),
+        ("tone", "Tone"),
+        ("offer", "What to offer"),
+        ("hours", "Opening hours"),
+        ("never_say", "Never say"),
+    )
+    return "\n".join(f"{label}: {profile[key].strip()}" for key, label in labels if (profile.get(key) or "").strip())
