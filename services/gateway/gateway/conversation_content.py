@@ -16,7 +16,7 @@ MEDIA_TYPES = ("audio", "video", "image", "document", "sticker")
 Author = Literal["customer", "ai", "crm", "person"]
 
 
-class Media(BaseModel):
+class MessageMedia(BaseModel):
     kind: Literal["audio", "voice", "video", "image", "document", "sticker"]
     mime_type: str | None = None
     filename: str | None = None
@@ -26,14 +26,14 @@ class Media(BaseModel):
     url: str | None = None
 
 
-class Location(BaseModel):
+class MessageLocation(BaseModel):
     latitude: float | None = None
     longitude: float | None = None
     name: str | None = None
     address: str | None = None
 
 
-class Reaction(BaseModel):
+class MessageReaction(BaseModel):
     emoji: str | None = None  # null: the customer took their reaction back
     message_id: str | None = None
 
@@ -45,17 +45,17 @@ class InteractiveReply(BaseModel):
     description: str | None = None
 
 
-class Template(BaseModel):
+class MessageTemplate(BaseModel):
     name: str | None = None
     language: str | None = None
 
 
-class ContactCard(BaseModel):
+class MessageContact(BaseModel):
     name: str | None = None
     phones: list[str] = []
 
 
-class Preview(BaseModel):
+class ConversationPreview(BaseModel):
     """The customer's newest message, summarised: ``text`` is its first 120 characters (the text, a caption, a
     place's name, a button's title, an emoji)."""
 
@@ -77,14 +77,16 @@ def media_kind(message_type: str, content: Any) -> str:
     return "voice" if message_type == "audio" and voice else message_type
 
 
-def preview(message_type: str | None, body: str | None, content: Any, at: datetime | None) -> Preview | None:
+def preview(
+    message_type: str | None, body: str | None, content: Any, at: datetime | None
+) -> ConversationPreview | None:
     if message_type is None or at is None:
         return None
     part = content if isinstance(content, dict) else None
     text = body
     if message_type == "location" and part is not None:
         text = _str(part, "name") or _str(part, "address")
-    return Preview(
+    return ConversationPreview(
         type=message_type,
         kind=media_kind(message_type, content) if message_type in MEDIA_TYPES else None,
         text=text[:PREVIEW_CHARS] if text else None,
@@ -94,12 +96,12 @@ def preview(message_type: str | None, body: str | None, content: Any, at: dateti
     )
 
 
-def media(row: Any, client_id: str) -> Media | None:
+def media(row: Any, client_id: str) -> MessageMedia | None:
     if row["message_type"] not in MEDIA_TYPES:
         return None
     part = row["content"] if isinstance(row["content"], dict) else None
     media_id = row["media_id"]
-    return Media(
+    return MessageMedia(
         kind=media_kind(row["message_type"], part),  # type: ignore[arg-type]  # one of MEDIA_TYPES or voice
         mime_type=row["media_mime_type"] or _str(part, "mime_type"),
         filename=_str(part, "filename"),
@@ -108,16 +110,16 @@ def media(row: Any, client_id: str) -> Media | None:
     )
 
 
-def location(message_type: str, part: dict[str, Any] | None) -> Location | None:
+def location(message_type: str, part: dict[str, Any] | None) -> MessageLocation | None:
     if message_type != "location" or part is None:
         return None
-    return Location.model_validate({k: part.get(k) for k in ("latitude", "longitude", "name", "address")})
+    return MessageLocation.model_validate({k: part.get(k) for k in ("latitude", "longitude", "name", "address")})
 
 
-def reaction(message_type: str, part: dict[str, Any] | None) -> Reaction | None:
+def reaction(message_type: str, part: dict[str, Any] | None) -> MessageReaction | None:
     if message_type != "reaction" or part is None:
         return None
-    return Reaction(emoji=_str(part, "emoji"), message_id=_str(part, "message_id"))
+    return MessageReaction(emoji=_str(part, "emoji"), message_id=_str(part, "message_id"))
 
 
 def interactive(message_type: str, part: dict[str, Any] | None) -> InteractiveReply | None:
@@ -135,15 +137,15 @@ def interactive(message_type: str, part: dict[str, Any] | None) -> InteractiveRe
     )
 
 
-def template(message_type: str, part: dict[str, Any] | None) -> Template | None:
+def template(message_type: str, part: dict[str, Any] | None) -> MessageTemplate | None:
     if message_type != "template" or part is None:
         return None
     language = part.get("language")
     code = _str(language, "code") if isinstance(language, dict) else language if isinstance(language, str) else None
-    return Template(name=_str(part, "name"), language=code)
+    return MessageTemplate(name=_str(part, "name"), language=code)
 
 
-def contacts(message_type: str, content: Any) -> list[ContactCard] | None:
+def contacts(message_type: str, content: Any) -> list[MessageContact] | None:
     if message_type != "contacts" or not isinstance(content, list):
         return None
     cards = []
@@ -151,5 +153,5 @@ def contacts(message_type: str, content: Any) -> list[ContactCard] | None:
         if isinstance(card, dict):
             phones = [p.get("phone") or p.get("wa_id") for p in card.get("phones") or [] if isinstance(p, dict)]
             name = _str(card.get("name"), "formatted_name")
-            cards.append(ContactCard(name=name, phones=[p for p in phones if isinstance(p, str)]))
+            cards.append(MessageContact(name=name, phones=[p for p in phones if isinstance(p, str)]))
     return cards

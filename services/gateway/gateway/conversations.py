@@ -11,10 +11,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aiohttp import web
-from pydantic import BaseModel
 
 from gateway import conversation_content as content
 from gateway.auth import authenticated_client
+from gateway.conversation_schema import Conversation, ConversationsPage, Message, MessagesPage
 from gateway.keys import POOL
 
 routes = web.RouteTableDef()
@@ -23,51 +23,6 @@ MAX_QUERY = 100
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _CURSOR = re.compile(r"(-?\d{1,17})\.(\d{1,19})")
 _PHONE_LIKE = re.compile(r"[\d\s+().-]*\d[\d\s+().-]*")
-
-
-class Conversation(BaseModel):
-    phone_number_id: str
-    phone_number: str | None  # the business number it is on, E.164
-    display_name: str | None
-    wa_id: str
-    profile_name: str | None
-    messages: int
-    messages_in: int
-    last_message_at: datetime
-    last_body: str | None
-    last_direction: str
-    preview: content.Preview | None  # the customer's newest message, whoever wrote after it
-
-
-class ConversationsPage(BaseModel):
-    conversations: list[Conversation]
-    next_before: str | None
-
-
-class Message(BaseModel):
-    wamid: str
-    direction: str
-    author: content.Author
-    type: str
-    message_type: str  # the same as ``type`` (the first version's name)
-    body: str | None
-    sent_at: datetime
-    status: str | None  # outbound: sent, delivered, read or failed (Meta's furthest); null until Meta says
-    reply_to: str | None  # the wamid it answers or reacts to
-    media_id: str | None
-    media_mime_type: str | None
-    text: str | None = None
-    media: content.Media | None = None
-    location: content.Location | None = None
-    reaction: content.Reaction | None = None
-    interactive: content.InteractiveReply | None = None
-    template: content.Template | None = None
-    contacts: list[content.ContactCard] | None = None
-
-
-class MessagesPage(BaseModel):
-    messages: list[Message]
-    next_before: str | None
 
 
 def _limit(request: web.Request, default: int) -> int:
