@@ -115,6 +115,18 @@ async def onboarding_for(request: web.Request) -> tuple[Caller, asyncpg.Record]:
     return caller, row
 
 
+@routes.get("/api/clients/{client_id}/onboardings")
+async def client_onboardings(request: web.Request) -> web.Response:
+    """The client's onboardings (what the dashboard's numbers view follows): in progress, and the last month's."""
+    caller = await operator_or_client(request)
+    client_id = path_id(request, "client_id", "client")
+    caller.require(client_id)
+    pool, settings = request.app[POOL], request.app[SETTINGS]
+    rows = await pool.fetch(reads.CLIENT_ONBOARDINGS_SQL, client_id, 50)
+    listed = [reads.onboarding(row, await reads.live_link(pool, settings, row)) for row in rows]
+    return web.json_response({"onboardings": [o.model_dump(mode="json") for o in listed]}, headers=NO_STORE)
+
+
 @routes.get("/api/onboardings/{onboarding_id}")
 async def read_onboarding(request: web.Request) -> web.Response:
     _, row = await onboarding_for(request)

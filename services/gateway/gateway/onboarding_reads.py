@@ -34,6 +34,13 @@ _OURS_OR_LIVE_SQL = (
  ORDER BY id = $1 DESC LIMIT 1"""
 )
 HOLDER_SQL = "SELECT client_id FROM directory_read.numbers WHERE phone_number = $1"
+# A client's onboardings, newest first: those in progress, and the finished or failed ones of the last 30 days.
+CLIENT_ONBOARDINGS_SQL = (
+    _ONBOARDING
+    + """ WHERE client_id = $1
+   AND (state NOT IN ('active', 'failed') OR updated_at > now() - interval '30 days')
+ ORDER BY created_at DESC LIMIT $2"""
+)
 _LIVE_LINK_SQL = """
 SELECT id, expires_at FROM directory_read.signup_links
  WHERE onboarding_id = $1 AND client_id = $2 AND revoked_at IS NULL AND used_at IS NULL AND expires_at > now()

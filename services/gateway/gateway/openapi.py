@@ -188,6 +188,13 @@ OPERATIONS: tuple[Operation, ...] = (
     ),
     Operation(
         "get",
+        "/api/clients/{client_id}/onboardings",
+        "The client's onboardings: those in progress and the last 30 days' finished or failed ones, newest first",
+        _EITHER,
+        content=_JSON_ANY,
+    ),
+    Operation(
+        "get",
         "/api/clients/{client_id}/personality",
         "The client's personality now, with its saved versions (newest first, up to 50)",
         _EITHER,

@@ -357,3 +357,16 @@ async def test_a_pin_given_with_a_number_must_be_six_digits_and_is_never_echoed(
     assert short.status == 400 and "pin" in (await short.json())["error"]
     given = await register(api, client, random_phone_number(), pin="271828")
     assert given.status == 202 and "271828" not in await given.text()
+
+
+async def test_a_client_lists_its_onboardings_newest_first_and_not_another_s(api: TestClient) -> None:
+    client, other = await new_client(api), await new_client(api)
+    first, second = random_phone_number(), random_phone_number()
+    for phone in (first, second):
+        assert (await register(api, client, phone)).status == 202
+    listed = await api.get(f"/api/clients/{client['client_id']}/onboardings", headers=bearer(client["api_key"]))
+    body = await listed.json()
+    assert [o["phone_number"] for o in body["onboardings"]] == [second, first]
+    assert all(o["state"] == "pending" and o["signup_url"] for o in body["onboardings"])
+    theirs = await api.get(f"/api/clients/{client['client_id']}/onboardings", headers=bearer(other["api_key"]))
+    assert theirs.status == 404
