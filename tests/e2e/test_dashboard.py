@@ -73,13 +73,15 @@ async def test_a_client_signs_in_and_sees_its_number_usage_and_conversation(
     row = page.locator(f"#numbers tr[data-phone-number-id='{tenant.phone_number_id}']")
     await row.wait_for()
     assert await page.locator("#sign-in").is_hidden()
-    assert await row.locator("td").first.inner_text() == f"{tenant.phone_number} · Test"
+    assert await row.locator("td.number").inner_text() == f"{tenant.phone_number} · Test"
     await page.wait_for_function(
         "document.querySelector('.free-remaining') && document.querySelector('.free-remaining').innerText"
-        ".startsWith('999 of 1000')",
+        ".startsWith('999 de 1000')",
         timeout=15_000,
-    )  # the reply's conversation was counted (within a refresh)
-    conversation = page.locator("#conversations li", has_text="Laura")
+    )  # the reply's conversation was counted (within a refresh), in the client's language (Spanish)
+    assert await page.locator("#business").inner_text() == "Inmobiliaria Test"
+    await page.click("[data-view=conversations]")
+    conversation = page.locator("#conversations li button", has_text="Laura")
     await conversation.click()
     await page.wait_for_selector("#thread li.outbound")
     thread = await page.locator("#thread").inner_text()
