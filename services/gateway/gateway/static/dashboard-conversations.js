@@ -27,7 +27,8 @@ function previewText(c) {
   if (p) {
     if (p.text) return p.text;
     if (p.filename) return p.filename;
-    return t(PREVIEWS.includes(p.type) ? `preview.${p.type}` : "preview.other");
+    const kind = p.kind === "voice" ? "audio" : p.kind || p.type;
+    return t(PREVIEWS.includes(kind) ? `preview.${kind}` : "preview.other");
   }
   const text = c.last_body ?? t("preview.other");
   return c.last_direction === "outbound" ? t("conversations.you", { text }) : text;

@@ -8,7 +8,7 @@ const DELIVERY = ["sent", "delivered", "read", "failed"];
 
 /** The media of a message, from the typed ``media`` field when the API gives it, else the older flat fields. */
 function mediaOf(m) {
-  if (m.media) return m.media;
+  if (m.media) return { id: m.media_id, ...m.media };
   if (!m.media_id) return null;
   return { id: m.media_id, mime_type: m.media_mime_type || "", kind: m.message_type };
 }
@@ -79,7 +79,8 @@ async function mediaNode(m, media) {
 
 function location(loc) {
   const box = el("div", null, "location");
-  box.append(el("strong", loc.name || t("message.location")));
+  box.append(el("span", t("message.location"), "kind"));
+  if (loc.name) box.append(el("strong", loc.name));
   if (loc.address) box.append(el("span", loc.address));
   const at = { latitude: number(loc.latitude, { maximumFractionDigits: 5 }), longitude: number(loc.longitude, { maximumFractionDigits: 5 }) };
   box.append(el("span", t("message.coordinates", at), "coordinates"));
@@ -105,7 +106,8 @@ async function content(m) {
   } else if (type === "template" && m.template) {
     parts.push(el("span", t("message.template", { name: m.template.name, language: m.template.language || "" }), "template"));
   } else if (type === "contacts") parts.push(el("span", t("message.contacts"), "contacts"));
-  const text = m.body ?? m.text ?? (media && media.caption);
+  // A location's or a reaction's body is the API's summary of what is shown above: said once.
+  const text = parts.length && !media ? null : m.body ?? m.text ?? (media && media.caption);
   if (text) parts.push(el("p", text, "body"));
   if (!parts.length) parts.push(el("em", t("message.unsupported", { type })));
   return parts;

@@ -9,7 +9,7 @@ import { renderAlerts, renderNumbers, renderUsage } from "./dashboard-numbers.js
 const REFRESH_MS = 10000;
 const VIEWS = ["numbers", "usage", "conversations"];
 let client = null;
-let last = { stats: null, usage: null };
+let last = { stats: null, usage: null, at: null };
 let timer = null;
 let error = null; // the last sign-in error, kept to show it again in another language
 
@@ -37,6 +37,7 @@ async function setLanguage(language) {
   renderUsage(last.usage);
   renderAlerts(last.usage);
   if (client) rerender();
+  $("updated").textContent = last.at ? t("footer.updated", { time: time(last.at) }) : "";
 }
 
 function show(view) {
@@ -50,13 +51,13 @@ function show(view) {
 
 async function refresh() {
   const [stats, usage] = await Promise.all([json("/stats"), optionalJson("/usage?days=30"), refreshConversations()]);
-  last = { stats, usage };
+  last = { stats, usage, at: new Date() };
   knowNumbers(stats.numbers);
   renderNumbers(stats);
   renderUsage(usage);
   renderAlerts(usage);
   if (!usage && !$("view-usage").hidden) show("numbers");
-  $("updated").textContent = t("footer.updated", { time: time(new Date()) });
+  $("updated").textContent = t("footer.updated", { time: time(last.at) });
 }
 
 async function open() {
@@ -78,7 +79,7 @@ function signOut() {
   session.clear();
   clearInterval(timer);
   client = null;
-  last = { stats: null, usage: null };
+  last = { stats: null, usage: null, at: null };
   forget();
   $("dashboard").hidden = true;
   $("sign-out").hidden = true;
