@@ -19,7 +19,6 @@ import asyncpg
 import pytest
 from aiohttp import web
 from pydantic import SecretStr
-from yarl import URL
 
 from sandbox.config import SandboxSettings
 from sandbox.testing import serve_app
@@ -144,30 +143,8 @@ def crm(infra: Infrastructure[Settings], tap: Tap, sandbox: Sandbox) -> Crm:
 
 
 async def hosted_signup(sandbox: Sandbox, e164: str, *, coexistence: bool = False) -> dict[str, str]:
-    """The client accepts on Meta's hosted Embedded Signup page (the emulator's), which redirects back with the
-    result as the gateway's callback would receive it."""
-    meta = SandboxSettings()
-    phone = parse_phone(e164)
-    extras: dict[str, Any] = {
-        "setup": {
-            "business": {"name": "Inmobiliaria Andes", "phone": {"code": phone.cc, "number": phone.national_number}}
-        }
-    }
-    if coexistence:
-        extras["featureType"] = "whatsapp_business_app_onboarding"
-    form = {
-        "app_id": meta.app_id,
-        "config_id": meta.signup_config_id,
-        "extras": json.dumps(extras),
-        "redirect_uri": "https://wamux.example.com/onboard/callback",
-        "state": "s",
-    }
-    async with (
-        aiohttp.ClientSession() as session,
-        session.post(f"{sandbox.graph_url}/messaging/whatsapp/onboard/", data=form, allow_redirects=False) as answer,
-    ):
-        assert answer.status == 303, await answer.text()
-        return dict(URL(answer.headers["Location"]).query)
+    """The client accepts on Meta's hosted Embedded Signup page (the emulator's)."""
+    return await sandbox.accept_signup(e164, coexistence=coexistence)
 
 
 async def emulator(sandbox: Sandbox, path: str, **patch: Any) -> dict[str, Any]:

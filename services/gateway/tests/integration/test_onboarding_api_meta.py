@@ -6,7 +6,6 @@ and, in plain words, what it means."""
 from __future__ import annotations
 
 import asyncio
-import json
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
@@ -17,14 +16,12 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from pydantic import SecretStr
-from yarl import URL
 
 from gateway.app import create_app
 from sandbox.config import SandboxSettings
 from shared import secretbox
 from shared.graph.onboarding import onboarding_graph
 from shared.messaging.runtime import Infrastructure
-from shared.phones import parse_phone
 from shared.settings import GraphSettings, Settings
 from tests.support.sandbox import Sandbox
 from tests.support.tenants import random_phone_number
@@ -75,30 +72,9 @@ async def registered(api: Api, *, coexistence: bool = False) -> tuple[dict[str, 
 
 
 async def accepted_at_meta(sandbox: Sandbox, e164: str, *, coexistence: bool = False) -> dict[str, str]:
-    """The client accepts on the emulator's Embedded Signup page: Meta's answer (code and ids), read from its
-    redirect without following it."""
-    phone = parse_phone(e164)
-    extras: dict[str, Any] = {
-        "setup": {
-            "business": {"name": "Inmobiliaria Andes", "phone": {"code": phone.cc, "number": phone.national_number}}
-        }
-    }
-    if coexistence:
-        extras["featureType"] = "whatsapp_business_app_onboarding"
-    form = {
-        "app_id": META.app_id,
-        "config_id": META.signup_config_id,
-        "extras": json.dumps(extras),
-        "redirect_uri": "https://wamux.example/onboard/callback",
-        "state": "s",
-    }
-    async with (
-        aiohttp.ClientSession() as session,
-        session.post(f"{sandbox.graph_url}/messaging/whatsapp/onboard/", data=form, allow_redirects=False) as answer,
-    ):
-        assert answer.status == 303, await answer.text()
-        query = URL(answer.headers["Location"]).query
-        return {name: query[name] for name in ANSWER_FIELDS if name in query}
+    """The client accepts on the emulator's Embedded Signup page: Meta's answer (code and ids)."""
+    answer = await sandbox.accept_signup(e164, coexistence=coexistence)
+    return {name: answer[name] for name in ANSWER_FIELDS if name in answer}
 
 
 async def at_meta(sandbox: Sandbox, phone_number_id: str, **change: Any) -> dict[str, Any]:
