@@ -54,7 +54,9 @@ async def eventually(check: Callable[[], Awaitable[Any]], timeout: float = 10) -
 
 
 async def new_client(api: TestClient) -> dict[str, Any]:
-    answer = await api.post("/api/clients", json={"name": "Inmobiliaria Andes", "personality": "Formal."}, headers=OPERATOR)
+    answer = await api.post(
+        "/api/clients", json={"name": "Inmobiliaria Andes", "personality": "Formal."}, headers=OPERATOR
+    )
     assert answer.status == 201, await answer.text()
     return dict(await answer.json())
 
