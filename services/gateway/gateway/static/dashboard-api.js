@@ -38,16 +38,20 @@ export class SessionExpired extends ApiError {
   constructor() { super("error.expired"); }
 }
 
-async function call(path) {
+async function call(path, { method = "GET", body, errors = {} } = {}) {
   if (session.expired()) throw new SessionExpired();
   const url = path.startsWith("/api/") ? path : `/api/clients/${encodeURIComponent(session.client)}${path}`;
+  const headers = { Authorization: `Bearer ${session.key}` };
+  if (body !== undefined) headers["Content-Type"] = "application/json";
   let response;
   try {
-    response = await fetch(url, { headers: { Authorization: `Bearer ${session.key}` }, cache: "no-store" });
+    response = await fetch(url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), cache: "no-store" });
   } catch {
     throw new ApiError("error.network");
   }
   if (response.ok) return response;
+  // A write names its own words for what the person can fix (a wrong number, a taken one…).
+  if (errors[response.status]) throw new ApiError(errors[response.status], {}, response.status);
   // 400 only when the client id is not an id at all: to the person, the same mismatch.
   if ([400, 401, 403, 404].includes(response.status)) throw new ApiError("error.mismatch", {}, response.status);
   if (response.status === 429) {
@@ -57,8 +61,14 @@ async function call(path) {
   throw new ApiError("error.server", { status: response.status }, response.status);
 }
 
-export async function json(path) {
-  return (await call(path)).json();
+/** A write (POST, PUT) with a JSON body; ``errors`` maps a status to the catalogue key that explains it. */
+export async function send(path, method, body, errors = {}) {
+  const response = await call(path, { method, body, errors });
+  return { status: response.status, body: await response.json() };
+}
+
+export async function json(path, errors = {}) {
+  return (await call(path, { errors })).json();
 }
 
 /** ``null`` when the endpoint does not exist (404 from an older gateway), the body otherwise. */
@@ -71,8 +81,8 @@ export async function optionalJson(path) {
   }
 }
 
-export async function blob(path) {
-  return (await call(path)).blob();
+export async function blob(path, errors = {}) {
+  return (await call(path, { errors })).blob();
 }
 
 export function query(params) {

@@ -1,6 +1,7 @@
 // The Numbers and Usage views: each number's state and free conversations, the month's usage, the daily chart.
 import { $, cell, el, svg } from "./dashboard-dom.js";
 import { day, month, number, plural, t } from "./dashboard-i18n.js";
+import { downloadQr } from "./dashboard-onboarding.js";
 
 const STATUSES = ["active", "pending", "suspended"];
 
@@ -21,7 +22,33 @@ export function numberLabel(n) {
   return n.display_name ? `${n.phone_number} · ${n.display_name}` : n.phone_number;
 }
 
-export function renderNumbers(stats) {
+const QUALITY = ["GREEN", "YELLOW", "RED"];
+
+function qualityWords(rating) {
+  return QUALITY.includes(rating) ? t(`quality.${rating.toLowerCase()}`) : t("quality.unknown", { rating });
+}
+
+/** PNG and SVG of the number's customer QR (wa.me), for an active number: a shop window's sticker. */
+function qrCell(label, n, onError) {
+  const td = cell(label, null, "customer-qr");
+  if (n.status !== "active") {
+    td.textContent = t("qr.when_active");
+    return td;
+  }
+  const buttons = el("div", null, "qr-buttons");
+  for (const kind of ["png", "svg"]) {
+    const button = el("button", t(`qr.${kind}`), "secondary");
+    button.type = "button";
+    button.dataset.qr = kind;
+    button.setAttribute("aria-label", t(`qr.${kind}_for`, { number: numberLabel(n) }));
+    button.addEventListener("click", () => downloadQr(n, kind).catch(onError));
+    buttons.append(button);
+  }
+  td.append(buttons);
+  return td;
+}
+
+export function renderNumbers(stats, onError = console.error) {
   const body = $("numbers").querySelector("tbody");
   const heading = (key) => t(`numbers.col.${key}`);
   body.replaceChildren();
@@ -31,6 +58,7 @@ export function renderNumbers(stats) {
     const row = el("tr");
     row.dataset.phoneNumberId = n.phone_number_id;
     const status = cell(heading("status"), statusWords(n.status), `status ${n.status}`);
+    if (n.quality_rating) status.append(el("small", qualityWords(n.quality_rating), "quality"));
     const free = cell(heading("free"), t("numbers.free_of", { left: n.free_remaining, quota: n.free_quota }), "free-remaining");
     free.dataset.freeRemaining = n.free_remaining;
     free.append(meter(n.free_remaining, n.free_quota));
@@ -43,6 +71,7 @@ export function renderNumbers(stats) {
       cell(heading("total"), number(n.conversations_total)),
       cell(heading("messages"), `${number(n.messages_in)} / ${number(n.messages_out)}`, "messages"),
       cell(heading("delivered"), number(n.messages_delivered)),
+      qrCell(heading("qr"), n, onError),
     );
     body.append(row);
   }

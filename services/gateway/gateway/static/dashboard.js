@@ -5,11 +5,14 @@ import { forget, knowNumbers, onError, refreshConversations, rerender, wireConve
 import { $ } from "./dashboard-dom.js";
 import { chooseLanguage, load, plural, setTimeZone, t, time, translate } from "./dashboard-i18n.js";
 import { renderAlerts, renderNumbers, renderUsage } from "./dashboard-numbers.js";
+import { forgetConnect, rerenderConnect, wireConnect } from "./dashboard-connect.js";
+import { renderOnboardings } from "./dashboard-onboarding.js";
+import { forgetPersonality, loadPersonality, rerenderPersonality, wirePersonality } from "./dashboard-personality.js";
 
 const REFRESH_MS = 10000;
-const VIEWS = ["numbers", "usage", "conversations"];
+const VIEWS = ["numbers", "usage", "conversations", "personality"];
 let client = null;
-let last = { stats: null, usage: null, at: null };
+let last = { stats: null, usage: null, onboardings: null, at: null };
 let timer = null;
 let error = null; // the last sign-in error, kept to show it again in another language
 
@@ -19,6 +22,13 @@ function showError(failure) {
     ? (failure.key === "error.rate" ? plural("error.rate", failure.params.n) : t(failure.key, failure.params))
     : t("error.network");
   $("sign-in-error").textContent = text;
+}
+
+/** A failure of one action (a download): said beside the numbers; an ended session still signs out. */
+function numbersError(failure) {
+  if (failure instanceof SessionExpired) return fail(failure);
+  if (!(failure instanceof ApiError)) console.error(failure);
+  $("numbers-error").textContent = failure instanceof ApiError ? t(failure.key, failure.params) : t("error.network");
 }
 
 function fail(failure) {
@@ -33,7 +43,10 @@ async function setLanguage(language) {
   $("language").value = language;
   translate();
   if (error) showError(error);
-  if (last.stats) renderNumbers(last.stats);
+  if (last.stats) renderNumbers(last.stats, numbersError);
+  if (last.onboardings) renderOnboardings(last.onboardings, refresh);
+  rerenderConnect();
+  rerenderPersonality();
   renderUsage(last.usage);
   renderAlerts(last.usage);
   if (client) rerender();
@@ -50,10 +63,13 @@ function show(view) {
 }
 
 async function refresh() {
-  const [stats, usage] = await Promise.all([json("/stats"), optionalJson("/usage?days=30"), refreshConversations()]);
-  last = { stats, usage, at: new Date() };
+  const [stats, usage, onboardings] = await Promise.all([
+    json("/stats"), optionalJson("/usage?days=30"), optionalJson("/onboardings"), refreshConversations(),
+  ]);
+  last = { stats, usage, onboardings, at: new Date() };
   knowNumbers(stats.numbers);
-  renderNumbers(stats);
+  renderNumbers(stats, numbersError);
+  renderOnboardings(onboardings, refresh);
   renderUsage(usage);
   renderAlerts(usage);
   if (!usage && !$("view-usage").hidden) show("numbers");
@@ -70,7 +86,7 @@ async function open() {
   $("sign-out").hidden = false;
   error = null;
   $("sign-in-error").textContent = "";
-  await refresh();
+  await Promise.all([refresh(), loadPersonality()]);
   clearInterval(timer);
   timer = setInterval(() => refresh().catch(fail), REFRESH_MS);
 }
@@ -79,8 +95,11 @@ function signOut() {
   session.clear();
   clearInterval(timer);
   client = null;
-  last = { stats: null, usage: null, at: null };
+  last = { stats: null, usage: null, onboardings: null, at: null };
   forget();
+  forgetConnect();
+  forgetPersonality();
+  $("numbers-error").textContent = "";
   $("dashboard").hidden = true;
   $("sign-out").hidden = true;
   $("sign-in").hidden = false;
@@ -105,6 +124,8 @@ async function start() {
   await setLanguage(session.language || chooseLanguage(navigator.languages));
   onError(fail);
   wireConversations();
+  wirePersonality(fail);
+  wireConnect(() => refresh().catch(fail));
   watchIdle();
   $("sign-in").addEventListener("submit", (event) => {
     event.preventDefault();

@@ -1,0 +1,102 @@
+// Onboardings in the Numbers view: each one's steps as a progress list, Meta's last error and what to do, a new
+// link when the old one expired; and each active number's customer QR (wa.me), downloaded from a blob: URL.
+import { ApiError, blob, send } from "./dashboard-api.js";
+import { $, el } from "./dashboard-dom.js";
+import { dateTime, t } from "./dashboard-i18n.js";
+
+// The directory's states in the order an onboarding passes them (shared/contracts/directory.py OnboardingState).
+const STEPS = {
+  signup: ["pending", "signup_started", "code_exchanged", "subscribed", "registered", "active"],
+  manual: ["pending", "code_requested", "code_verified", "registered", "active"],
+};
+const STATES = new Set([...STEPS.signup, ...STEPS.manual, "failed", "suspended"]);
+const FINISHED = new Set(["active", "failed", "suspended"]);
+
+export const finished = (state) => FINISHED.has(state);
+
+export function stateWords(state) {
+  return STATES.has(state) ? t(`onboarding.state.${state}`) : t("onboarding.state.submitted");
+}
+
+/** The steps as an ordered list: those passed marked done, the one it is at marked current (aria-current). */
+export function progressList(list, onboarding) {
+  const steps = STEPS[onboarding.method] || STEPS.signup;
+  const at = steps.indexOf(onboarding.state);
+  list.replaceChildren();
+  if (at < 0 && onboarding.state !== "submitted") return;
+  steps.forEach((step, i) => {
+    const li = el("li", null, i < at || onboarding.state === "active" ? "done" : i === at ? "current" : "todo");
+    li.dataset.step = step;
+    const mark = i < at || onboarding.state === "active" ? "onboarding.mark_done" : i === at ? "onboarding.mark_now" : "onboarding.mark_todo";
+    li.append(el("span", t(mark), "visually-hidden"), el("span", t(`onboarding.step.${step}`)));
+    if (i === at) li.setAttribute("aria-current", "step");
+    list.append(li);
+  });
+}
+
+/** What the person can do now, in words: open the link, get a new one, or start again. */
+export function whatToDo(onboarding) {
+  if (onboarding.state === "failed") return t("onboarding.todo_failed");
+  if (onboarding.state === "suspended") return t("onboarding.todo_suspended");
+  if (onboarding.state === "pending" && onboarding.method === "signup") {
+    return onboarding.signup_url ? t("onboarding.todo_open") : t("onboarding.todo_expired");
+  }
+  return onboarding.state === "active" ? "" : t("onboarding.todo_wait");
+}
+
+function item(o, refresh) {
+  const li = el("li", null, `onboarding ${o.state}`);
+  li.dataset.onboardingId = o.onboarding_id;
+  const name = o.display_name ? `${o.phone_number} · ${o.display_name}` : o.phone_number;
+  li.append(el("strong", name), el("p", stateWords(o.state), "state"));
+  const steps = el("ol", null, "steps");
+  progressList(steps, o);
+  if (steps.childElementCount) li.append(steps);
+  if (o.error) li.append(el("p", t("onboarding.meta_error", { text: o.error.text }), "error"));
+  const todo = whatToDo(o);
+  if (todo) li.append(el("p", todo, "hint"));
+  if (o.signup_url && o.state === "pending") {
+    const link = el("a", t("onboarding.open_link"));
+    link.href = o.signup_url;
+    link.target = "_blank";
+    link.rel = "noopener"; // the page's Referrer-Policy already sends no referrer
+    li.append(el("p")).lastChild.append(link);
+  } else if (o.state === "pending" && o.method === "signup") {
+    const renew = el("button", t("onboarding.new_link"), "secondary");
+    renew.type = "button";
+    renew.addEventListener("click", async () => {
+      renew.disabled = true;
+      try {
+        await send(`/api/onboardings/${encodeURIComponent(o.onboarding_id)}/link`, "POST", {});
+        await refresh();
+      } catch (failure) {
+        renew.disabled = false;
+        li.append(el("p", failure instanceof ApiError ? t(failure.key, failure.params) : t("error.network"), "error"));
+      }
+    });
+    li.append(renew);
+  }
+  li.append(el("small", t("onboarding.updated", { when: dateTime(o.updated_at) })));
+  return li;
+}
+
+/** The onboardings not yet finished, and those that failed (the last month's, as the API lists them). */
+export function renderOnboardings(answer, refresh) {
+  const shown = (answer?.onboardings || []).filter((o) => o.state !== "active");
+  $("onboardings-box").hidden = shown.length === 0;
+  $("onboardings").replaceChildren(...shown.map((o) => item(o, refresh)));
+}
+
+/** The customer QR of an active number, saved as a file: fetched with the key, handed over as a blob: URL. */
+export async function downloadQr(n, kind) {
+  const image = await blob(`/api/numbers/${encodeURIComponent(n.phone_number_id)}/qr.${kind}`);
+  const url = URL.createObjectURL(image);
+  const link = el("a");
+  link.href = url;
+  link.download = `whatsapp-${n.phone_number.replace(/\D/g, "")}.${kind}`;
+  link.hidden = true;
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 60000);
+}
