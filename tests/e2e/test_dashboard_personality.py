@@ -80,6 +80,13 @@ async def edit_try_and_save(page: Any) -> None:
     await page.click("#try-submit")
     await page.wait_for_selector("#try-which:has-text('versión 2')")
     assert voice(PROFILE) in await page.locator("#try-reply").inner_text()
+    # What the page said is said again in the other language, and the form keeps what was typed.
+    await page.select_option("#language", "en")
+    await page.wait_for_selector("#try-which:has-text('Answer with version 2')")
+    await page.wait_for_selector("#personality-status:has-text('Saved: this is now version 2')")
+    assert await page.locator("#p-tone").input_value() == PROFILE["tone"]
+    await page.select_option("#language", "es")
+    await page.wait_for_selector("#personality-status:has-text('versión 2')")
 
 
 async def connect_second_number(page: Any, artifacts: Path) -> str:

@@ -11,8 +11,15 @@ const POLL_MS = 1000;
 const POLL_TRIES = 30;
 let saved = null; // the last GET: {version, personality, profile, language, versions}
 let report = () => {};
+const said = new Map(); // element id → [key, params]: said again in the new language on a switch
 
-const words = (failure) => (failure instanceof ApiError ? t(failure.key, failure.params) : t("error.network"));
+function say(id, key, params = {}) {
+  if (key) said.set(id, [key, params]);
+  else said.delete(id);
+  $(id).textContent = key ? t(key, params) : "";
+}
+
+const failureWords = (failure) => (failure instanceof ApiError ? [failure.key, failure.params] : ["error.network", {}]);
 
 function form() {
   const profile = {};
@@ -79,15 +86,16 @@ export function rerenderPersonality() {
   const language = $("p-language").value;
   fillLanguages(language || saved.language);
   renderHistory();
+  for (const [id, [key, params]] of said) $(id).textContent = t(key, params);
 }
 
 async function save() {
-  $("personality-error").textContent = "";
+  say("personality-error");
   const before = saved?.version || 0;
   const body = { profile: form() };
   if ($("p-language").value) body.language = $("p-language").value;
   $("personality-save").disabled = true;
-  $("personality-status").textContent = t("personality.saving");
+  say("personality-status", "personality.saving");
   try {
     await send("/personality", "PUT", body, SAVE_ERRORS);
     // The directory stores the version a moment after the 202: follow the GET until it shows it.
@@ -96,15 +104,15 @@ async function save() {
       if ((now.version || 0) > before) {
         saved = now;
         renderHistory();
-        $("personality-status").textContent = t("personality.saved", { version: now.version });
+        say("personality-status", "personality.saved", { version: now.version });
         return;
       }
       await new Promise((resolve) => setTimeout(resolve, POLL_MS));
     }
-    $("personality-status").textContent = t("personality.slow");
+    say("personality-status", "personality.slow");
   } catch (failure) {
-    $("personality-status").textContent = "";
-    $("personality-error").textContent = words(failure);
+    say("personality-status");
+    say("personality-error", ...failureWords(failure));
     if (failure instanceof ApiError && failure.key === "error.expired") report(failure);
   } finally {
     $("personality-save").disabled = false;
@@ -113,23 +121,19 @@ async function save() {
 
 async function tryIt() {
   const message = $("try-message").value.trim();
-  $("try-error").textContent = "";
-  if (!message) {
-    $("try-error").textContent = t("try.empty");
-    return;
-  }
+  say("try-error");
+  if (!message) return say("try-error", "try.empty");
   const draft = isDraft();
   const body = draft ? { message, profile: form() } : { message };
   $("try-submit").disabled = true;
   try {
     const answer = (await send("/personality/try", "POST", body, TRY_ERRORS)).body;
-    $("try-which").textContent = answer.personality_version
-      ? t("try.with_version", { version: answer.personality_version })
-      : t("try.with_draft");
+    if (answer.personality_version) say("try-which", "try.with_version", { version: answer.personality_version });
+    else say("try-which", "try.with_draft");
     $("try-reply").textContent = answer.reply;
     $("try-result").hidden = false;
   } catch (failure) {
-    $("try-error").textContent = words(failure);
+    say("try-error", ...failureWords(failure));
   } finally {
     $("try-submit").disabled = false;
   }
@@ -150,7 +154,8 @@ export function wirePersonality(onError) {
 export function forgetPersonality() {
   saved = null;
   for (const id of [...Object.values(FIELDS), "try-message"]) $(id).value = "";
-  for (const id of ["personality-status", "personality-error", "try-error", "try-reply"]) $(id).textContent = "";
+  for (const id of ["personality-status", "personality-error", "try-error", "try-which"]) say(id);
+  $("try-reply").textContent = "";
   $("try-result").hidden = true;
   $("history").replaceChildren();
 }
