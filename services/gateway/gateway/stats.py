@@ -30,7 +30,7 @@ WHAT_NEXT = {"count_paid": "counted_as_paid", "pause_ai": "ai_paused"}
 _STATS_SQL = """
 SELECT phone_number, phone_number_id, display_name, status, month, free_quota, free_remaining,
        conversations_this_month, paid_conversations, conversations_total, messages_in, messages_out,
-       messages_this_month, messages_delivered
+       messages_this_month, messages_delivered, quality_rating, name_status, throughput_level, verified_name
   FROM dashboard.number_usage WHERE client_id = $1 ORDER BY phone_number
 """
 # This month's usage of numbers the client has since handed to another client: still its own month.

@@ -62,11 +62,11 @@ async def registered(api: Api, *, coexistence: bool = False) -> tuple[dict[str, 
     """A new client's number registered for Embedded Signup: the 202's body and its link's token."""
     created = await api.post("/api/clients", json={"name": "Inmobiliaria Andes"}, headers=OPERATOR)
     assert created.status == 201, await created.text()
-    client_id = (await created.json())["client_id"]
+    client_id, api_key = (await created.json())["client_id"], (await created.json())["api_key"]
     body = {"client_id": client_id, "phone_number": random_phone_number(), "coexistence": coexistence}
     answer = await api.post("/api/register-client-number", json=body, headers=OPERATOR)
     assert answer.status == 202, await answer.text()
-    accepted: dict[str, Any] = await answer.json()
+    accepted: dict[str, Any] = {**await answer.json(), "api_key": api_key}
     assert accepted["state"] == "pending"  # stored by the directory, its link with it
     return accepted, accepted["signup_url"].rsplit("/", 1)[1]
 
@@ -155,3 +155,8 @@ async def test_a_coexistence_signup_over_rest_connects_the_number_without_regist
     assert (active["state"], active["step"], active["coexistence"], active["error"]) == ("active", "done", True, None)
     number = await at_meta(sandbox, active["phone_number_id"])
     assert number["register_requests"] == 0 and number["is_on_biz_app"]
+    # The dashboard's numbers show what Meta said of it when it was read back.
+    mine = {"Authorization": f"Bearer {accepted['api_key']}"}
+    stats = await (await api.get(f"/api/clients/{accepted['client_id']}/stats", headers=mine)).json()
+    (shown,) = [n for n in stats["numbers"] if n["phone_number_id"] == active["phone_number_id"]]
+    assert (shown["quality_rating"], shown["status"]) == ("GREEN", "active") and shown["verified_name"]
