@@ -18,7 +18,7 @@ import pytest
 
 from tests.support.settings import PlatformSettings
 
-pytest_plugins = ["tests.support.broker", "tests.support.tenants", "tests.support.sandbox"]
+pytest_plugins = ["tests.support.broker", "tests.support.tenants", "tests.support.sandbox", "tests.support.browser"]
 
 DEFAULT_DB = "postgresql://postgres@127.0.0.1:5432/test"
 DEFAULT_AMQP = "amqp://guest:guest@127.0.0.1:5672/"

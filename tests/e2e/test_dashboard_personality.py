@@ -15,7 +15,6 @@ import pytest
 from launcher.stack import Stack
 from shared.prompting import personality_text
 from tests.e2e.dashboard_pages import check_view, shown_qr_text, sign_in
-from tests.e2e.test_dashboard import browser  # noqa: F401  (the fixture)
 from tests.e2e.test_message_path import eventually, outbox
 from tests.support.tenants import Tenant, create_tenant, random_phone_number
 
@@ -135,7 +134,7 @@ async def customer_qr_downloads(page: Any, e164: str) -> None:
 async def test_a_client_tunes_its_assistant_and_connects_a_second_number_from_the_dashboard(
     stack: Stack,
     database_url: str,
-    browser: Any,  # noqa: F811
+    browser: Any,
     tmp_path: Path,
 ) -> None:
     tenant = await create_tenant(database_url, name="Café Bruma")

@@ -14,7 +14,6 @@ import pytest
 from axe_playwright_python.async_playwright import Axe
 
 from launcher.stack import Stack
-from tests.e2e.test_dashboard import browser  # noqa: F401  (the fixture)
 from tests.e2e.test_message_path import eventually, outbox, post_webhook, signed
 from tests.support.payloads import body, new_wamid, notification, text_message
 from tests.support.tenants import Tenant, create_tenant
@@ -101,7 +100,7 @@ async def open_thread(page: Any, name: str) -> str:
 async def test_every_view_fits_a_phone_and_a_laptop_in_both_languages_and_passes_axe(
     stack: Stack,
     database_url: str,
-    browser: Any,  # noqa: F811
+    browser: Any,
     tmp_path: Path,
 ) -> None:
     tenant = await create_tenant(database_url, free_quota=5, name="Café Bruma")
@@ -157,7 +156,7 @@ async def test_every_view_fits_a_phone_and_a_laptop_in_both_languages_and_passes
 async def test_a_wrong_key_a_network_failure_and_an_idle_session_are_said_in_plain_words(
     stack: Stack,
     database_url: str,
-    browser: Any,  # noqa: F811
+    browser: Any,
 ) -> None:
     tenant = await create_tenant(database_url)
     context = await browser.new_context(locale="es-CO")

@@ -21,7 +21,7 @@ def test_a_number_for_a_client_that_does_not_exist_says_to_add_the_client_first(
     monkeypatch.setenv("WAMUX_DATABASE_URL", database_url)
     unknown = uuid.uuid4()
     number = ["--phone-number", random_phone_number(), "--phone-number-id", random_phone_number_id()]
-    number += ["--waba-id", "102290129340398"]
+    number += ["--waba-id", random_phone_number_id()]  # a WABA of its own: shared WABAs make tenants ambiguous
 
     assert admin.main(["add-number", "--client-id", str(unknown), *number]) == 2
     err = capsys.readouterr().err
