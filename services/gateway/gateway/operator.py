@@ -8,16 +8,13 @@ faster than a client's. A client asking about another client's data is answered 
 
 from __future__ import annotations
 
-import hmac
 import uuid
 from dataclasses import dataclass
 
 from aiohttp import web
 
-from gateway.auth import bearer_key
-from gateway.failed_keys import LIMIT, client_address
-from gateway.keys import POOL, SETTINGS
-from shared.api_keys import hash_api_key
+from gateway.auth import key_holder
+from gateway.keys import SETTINGS
 
 OPERATOR_DISABLED = "operator API disabled: set WAMUX_OPERATOR_API_KEY"
 
@@ -52,28 +49,8 @@ async def operator(request: web.Request) -> Caller:
 
 
 async def operator_or_client(request: web.Request) -> Caller:
-    """The operator when the key is the operator's (compared in constant time), else the client whose key it is."""
-    settings = request.app[SETTINGS]
-    address = client_address(request.remote, request.headers.getall("X-Forwarded-For", []), settings.trusted_proxies)
-    key = bearer_key(request.headers.get("Authorization", ""))
-    if not key:
-        raise web.HTTPUnauthorized(text="missing API key: send 'Authorization: Bearer <key>'")
-    limit = request.app[LIMIT]
-    if (retry_after_s := limit.attempt(address)) is not None:
-        raise web.HTTPTooManyRequests(
-            text="too many wrong API keys from this address", headers={"Retry-After": str(retry_after_s)}
-        )
-    expected = settings.operator_api_key.get_secret_value()
-    if expected and hmac.compare_digest(key.encode(), expected.encode()):
-        limit.succeeded(address)
-        return Caller(None)
-    client_id = await request.app[POOL].fetchval(
-        "SELECT client_id FROM directory_read.api_keys WHERE api_key_hash = $1", hash_api_key(key)
-    )
-    if client_id is None:
-        raise web.HTTPUnauthorized(text="unknown API key")  # the try taken above is spent
-    limit.succeeded(address)
-    return Caller(client_id)
+    """The operator when the key is the operator's, else the client whose key it is (one limiter for both)."""
+    return Caller(await key_holder(request, request.app[SETTINGS].operator_api_key.get_secret_value()))
 
 
 def path_id(request: web.Request, name: str, what: str) -> uuid.UUID:
