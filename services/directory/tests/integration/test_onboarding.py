@@ -147,6 +147,15 @@ async def hosted_signup(sandbox: Sandbox, e164: str, *, coexistence: bool = Fals
     return await sandbox.accept_signup(e164, coexistence=coexistence)
 
 
+def meta_answered(onboarding_id: uuid.UUID, answer: dict[str, str], **given: Any) -> NumberCompleteSignup:
+    """``number.complete_signup`` with what Meta's signup answered (its code and ids: no phone_number_id for
+    coexistence), as the gateway publishes it."""
+    ids = {k: answer[k] for k in ("phone_number_id", "business_id") if k in answer}
+    return NumberCompleteSignup(
+        onboarding_id=onboarding_id, code=answer["code"], waba_id=answer["waba_id"], **(ids | given)
+    )
+
+
 async def emulator(sandbox: Sandbox, path: str, **patch: Any) -> dict[str, Any]:
     async with aiohttp.ClientSession() as session:
         method = (
@@ -200,15 +209,7 @@ async def test_the_hosted_signup_path_connects_the_number_in_meta_s_order(
     e164 = random_phone_number()
     onboarding_id, result = await signup(crm, client_id, e164)
 
-    await crm.send(
-        NumberCompleteSignup(
-            onboarding_id=onboarding_id,
-            code=result["code"],
-            waba_id=result["waba_id"],
-            phone_number_id=result["phone_number_id"],
-            business_id=result["business_id"],
-        )
-    )
+    await crm.send(meta_answered(onboarding_id, result))
     await crm.state(onboarding_id, "active", "done")
     (activated,) = await crm.tap.wait_for("number.activated", where=lambda m: m["data"]["phone_number"] == e164)
 
@@ -329,14 +330,7 @@ async def test_meta_refusing_the_register_fails_the_onboarding_with_meta_s_error
     onboarding_id, result = await signup(crm, client_id, e164)
     await emulator(crm.sandbox, f"phone_numbers/{result['phone_number_id']}", **meta_side)
 
-    await crm.send(
-        NumberCompleteSignup(
-            onboarding_id=onboarding_id,
-            code=result["code"],
-            waba_id=result["waba_id"],
-            phone_number_id=result["phone_number_id"],
-        )
-    )
+    await crm.send(meta_answered(onboarding_id, result))
     failed = await crm.state(onboarding_id, "failed")
 
     assert failed["step"] == "register" and failed["error"]["code"] == code and failed["error"]["source"] == "meta"
@@ -360,14 +354,7 @@ async def test_a_code_used_already_fails_the_exchange_and_says_to_sign_up_again(
     async with onboarding_graph(graph_settings) as graph:  # someone else exchanged it first
         await graph.exchange_code(meta.app_id, SecretStr("test-app-secret"), result["code"])
 
-    await crm.send(
-        NumberCompleteSignup(
-            onboarding_id=onboarding_id,
-            code=result["code"],
-            waba_id=result["waba_id"],
-            phone_number_id=result["phone_number_id"],
-        )
-    )
+    await crm.send(meta_answered(onboarding_id, result))
     failed = await crm.state(onboarding_id, "failed")
     assert failed["step"] == "exchange_code" and (failed["error"]["code"], failed["error"]["subcode"]) == (100, 36009)
 
@@ -379,14 +366,7 @@ async def test_a_failing_callback_check_is_retried_with_backoff_then_the_onboard
     client_id = await crm.client()
     onboarding_id, result = await signup(crm, client_id, random_phone_number())
 
-    await crm.send(
-        NumberCompleteSignup(
-            onboarding_id=onboarding_id,
-            code=result["code"],
-            waba_id=result["waba_id"],
-            phone_number_id=result["phone_number_id"],
-        )
-    )
+    await crm.send(meta_answered(onboarding_id, result))
     await crm.state(onboarding_id, "active")
 
     errors = [
@@ -401,12 +381,7 @@ async def test_two_identical_signups_at_once_change_the_onboarding_once(crm: Crm
     client_id = await crm.client()
     onboarding_id, result = await signup(crm, client_id, random_phone_number())
     complete = wrap(
-        NumberCompleteSignup(
-            onboarding_id=onboarding_id,
-            code=result["code"],
-            waba_id=result["waba_id"],
-            phone_number_id=result["phone_number_id"],
-        ),
+        meta_answered(onboarding_id, result),
         correlation_id=crm.correlation,
     )
     body = bytes(to_message(complete).body)
@@ -427,11 +402,7 @@ async def test_a_revoked_token_suspends_the_number_until_the_client_signs_up_aga
     e164 = random_phone_number()
     onboarding_id, result = await signup(crm, client_id, e164)
     pnid = result["phone_number_id"]
-    await crm.send(
-        NumberCompleteSignup(
-            onboarding_id=onboarding_id, code=result["code"], waba_id=result["waba_id"], phone_number_id=pnid
-        )
-    )
+    await crm.send(meta_answered(onboarding_id, result))
     await crm.state(onboarding_id, "active")
 
     # The sender's report: Meta answered 190 to the number's business token.
@@ -537,11 +508,7 @@ async def test_a_number_already_live_on_the_cloud_api_is_not_registered_again(cr
     async with onboarding_graph(graph_settings) as graph:  # registered before, with a PIN wamux never knew
         await graph.register(pnid, "424242")
 
-    await crm.send(
-        NumberCompleteSignup(
-            onboarding_id=onboarding_id, code=result["code"], waba_id=result["waba_id"], phone_number_id=pnid
-        )
-    )
+    await crm.send(meta_answered(onboarding_id, result))
     await crm.state(onboarding_id, "active", "done")
     assert (await emulator(sandbox, f"phone_numbers/{pnid}"))["register_requests"] == 1  # only the one before
 
@@ -574,14 +541,7 @@ async def test_the_two_step_pin_the_client_gives_with_its_number_is_the_one_regi
     result = await hosted_signup(crm.sandbox, e164)
     await emulator(crm.sandbox, f"phone_numbers/{result['phone_number_id']}", two_step_pin="314159")
 
-    await crm.send(
-        NumberCompleteSignup(
-            onboarding_id=onboarding_id,
-            code=result["code"],
-            waba_id=result["waba_id"],
-            phone_number_id=result["phone_number_id"],
-        )
-    )
+    await crm.send(meta_answered(onboarding_id, result))
     await crm.state(onboarding_id, "active", "done")
     changed = [
         m for m in crm.tap.of_type("number.onboarding_changed") if m["data"]["onboarding_id"] == str(onboarding_id)
