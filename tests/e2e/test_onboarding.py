@@ -14,6 +14,7 @@ from yarl import URL
 
 from launcher.onboard import _Page, onboard
 from launcher.stack import Stack
+from shared.logging import mask_phone
 from tests.e2e.conftest import OPERATOR_KEY
 from tests.e2e.test_message_path import eventually
 from tests.support.tenants import random_phone_number
@@ -43,17 +44,16 @@ async def test_a_client_onboarded_through_its_signup_link_gets_its_customers_ans
     assert "/onboard/" in printed and "active" in printed
     print(f"onboarding took {took:.2f} s end to end")  # reported on the issue
 
+    reply = await answered(stack, pnid, e164, "573001119900", "Hola, ¿tienen mesa para dos?")
+    assert PERSONALITY[:40] in str(reply["text"])
+
+
+async def answered(stack: Stack, pnid: str, e164: str, customer: str, text: str) -> dict[str, object]:
+    """A customer writes to the newly connected number (the emulator plays it); the reply the number sends."""
     graph = stack.env["WAMUX_GRAPH_BASE_URL"]
-    customer = "573001119900"
     async with aiohttp.ClientSession() as session:
-        message = {
-            "phone_number_id": pnid,
-            "display_phone_number": e164.lstrip("+"),
-            "from": customer,
-            "name": "Ana",
-            "text": "Hola, ¿tienen mesa para dos?",
-        }
-        async with session.post(f"{graph}/_sandbox/customer_message", json=message) as answer:
+        message = {"phone_number_id": pnid, "display_phone_number": e164.lstrip("+"), "from": customer, "text": text}
+        async with session.post(f"{graph}/_sandbox/customer_message", json={**message, "name": "Ana"}) as answer:
             assert answer.status < 300, await answer.text()
 
         async def replies() -> list[dict[str, object]]:
@@ -61,8 +61,8 @@ async def test_a_client_onboarded_through_its_signup_link_gets_its_customers_ans
             async with session.get(f"{graph}/_sandbox/outbox", params=params) as answer:
                 return list(await answer.json())
 
-        (reply,) = await eventually(replies, "the new number's reply", timeout=30)
-    assert PERSONALITY[:40] in str(reply["text"])
+        (reply,) = await eventually(replies, f"the reply of {mask_phone(e164)}", timeout=30)
+    return reply
 
 
 HOSTED_PERSONALITY = "Panadería Alborada en Pereira: amable y breve, hornea pandebono desde las seis de la mañana."
@@ -74,7 +74,7 @@ async def test_a_hosted_signup_is_finished_by_meta_s_partner_added_webhook_with_
     """Meta's Hosted Embedded Signup hands the browser nothing back (onboarding-facts §2): the client accepts on a
     hosted link without ``redirect_uri``, so nothing reaches ``/onboard/callback``; the emulator's ``account_update``
     PARTNER_ADDED webhook goes to the gateway, the router announces it, and the directory finishes the onboarding."""
-    base, graph = stack.gateway_url, stack.env["WAMUX_GRAPH_BASE_URL"]
+    base = stack.gateway_url
     e164 = random_phone_number()
     operator = {"Authorization": f"Bearer {OPERATOR_KEY}"}
     async with aiohttp.ClientSession(headers=operator) as api:
@@ -115,22 +115,5 @@ async def test_a_hosted_signup_is_finished_by_meta_s_partner_added_webhook_with_
     pnid = str(state["phone_number_id"])
     assert state["phone_number"] == e164 and pnid.isdigit()
 
-    customer = "573001119911"
-    async with aiohttp.ClientSession() as session:
-        message = {
-            "phone_number_id": pnid,
-            "display_phone_number": e164.lstrip("+"),
-            "from": customer,
-            "name": "Luis",
-            "text": "Buenos días, ¿ya salió el pandebono?",
-        }
-        async with session.post(f"{graph}/_sandbox/customer_message", json=message) as answer:
-            assert answer.status < 300, await answer.text()
-
-        async def replies() -> list[dict[str, object]]:
-            params = {"phone_number_id": pnid, "to": customer}
-            async with session.get(f"{graph}/_sandbox/outbox", params=params) as answer:
-                return list(await answer.json())
-
-        (reply,) = await eventually(replies, "the hosted-signup number's reply", timeout=30)
+    reply = await answered(stack, pnid, e164, "573001119911", "Buenos días, ¿ya salió el pandebono?")
     assert HOSTED_PERSONALITY[:40] in str(reply["text"])
