@@ -24,9 +24,9 @@ from typing import Any, Generic, Literal, TypeVar
 from aio_pika.abc import AbstractIncomingMessage, AbstractQueue, AbstractRobustConnection
 from pydantic import ValidationError
 
-from shared.contracts.envelope import Envelope, EnvelopeHeader, Payload
+from shared.contracts.envelope import EnvelopeHeader, Payload
 from shared.logging import bind_context, get_logger
-from shared.messaging import topology
+from shared.messaging import topology, wire
 from shared.messaging.broker import Publisher, PublishFailed, persistent_copy
 
 log = get_logger(__name__)
@@ -127,7 +127,7 @@ class Consumer(Generic[D]):
 
     async def _handle(self, message: AbstractIncomingMessage) -> None:
         try:
-            header = EnvelopeHeader.model_validate_json(message.body)
+            header = wire.read_header(message)
         except ValidationError as exc:
             unreadable = Unreadable(message.body, "not_an_envelope", None, plain_errors(exc))
             return await self._cannot_read(message, unreadable, f"not a wamux envelope: {exc.errors()[0]['msg']}")
@@ -137,7 +137,7 @@ class Consumer(Generic[D]):
             return await self._cannot_read(message, unreadable, f"no handler for {header.type!r} on {self.role}")
         with bind_context(correlation_id=header.correlation_id, tenant_id=header.tenant_id, message_type=header.type):
             try:
-                envelope = Envelope[route.model].model_validate_json(message.body)  # type: ignore[name-defined]
+                envelope = wire.read_envelope(message, route.model)
             except ValidationError as exc:
                 unreadable = Unreadable(message.body, "invalid", header, plain_errors(exc))
                 return await self._cannot_read(message, unreadable, f"invalid {header.type}: {exc}")
