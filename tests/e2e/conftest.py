@@ -4,6 +4,7 @@ database out."""
 
 from __future__ import annotations
 
+import shutil
 import socket
 import uuid
 from collections.abc import AsyncIterator
@@ -15,6 +16,17 @@ from launcher.stack import Stack
 from shared import secretbox
 
 OPERATOR_KEY = "wmx_operator_e2e"
+ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts" / "e2e"  # git-ignored; CI keeps the folder
+
+
+@pytest.fixture
+def artifacts(request: pytest.FixtureRequest) -> Path:
+    """This test's folder for screenshots, emptied first: ``artifacts/e2e/<module>/<test>/`` at the checkout's root,
+    where a CI run leaves them for a person to look at (never committed)."""
+    folder = ARTIFACTS / request.path.stem / request.node.name
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    return folder
 
 
 def free_port() -> int:

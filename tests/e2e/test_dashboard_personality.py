@@ -135,11 +135,9 @@ async def test_a_client_tunes_its_assistant_and_connects_a_second_number_from_th
     stack: Stack,
     database_url: str,
     browser: Any,
-    tmp_path: Path,
+    artifacts: Path,
 ) -> None:
     tenant = await create_tenant(database_url, name="Café Bruma")
-    artifacts = tmp_path / "artifacts"
-    artifacts.mkdir()
 
     phone = await browser.new_context(viewport={"width": 390, "height": 844}, locale="es-CO", accept_downloads=True)
     page = await phone.new_page()
@@ -157,6 +155,10 @@ async def test_a_client_tunes_its_assistant_and_connects_a_second_number_from_th
     e164 = await connect_second_number(page, artifacts)
     await customer_qr_downloads(page, e164)
     await check_view(page, "numbers", "es-390", artifacts)
+    await page.select_option("#language", "en")
+    await page.wait_for_selector("html[lang=en]", state="attached")
+    for view in ("numbers", "personality"):
+        await check_view(page, view, "en-390", artifacts)
     assert errors == []
     await phone.close()
 
@@ -176,4 +178,4 @@ async def test_a_client_tunes_its_assistant_and_connects_a_second_number_from_th
             assert "Version 2" in history and "you (dashboard)" in history
     assert errors == []
     await laptop.close()
-    assert len(list(artifacts.iterdir())) == 7
+    assert len(list(artifacts.iterdir())) == 9
