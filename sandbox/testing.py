@@ -1,4 +1,5 @@
-"""Helpers for tests that drive the sandbox: a stand-in webhook receiver and an app server on a free port.
+"""Helpers for tests that drive the sandbox: a stand-in webhook receiver, an app server on a free port, and
+Graph failures injected over the emulator's admin API.
 
 Kept in the package (not in a conftest) so that other suites, such as wamux's end-to-end tests, can use
 the same receiver to watch what the emulator delivers.
@@ -15,6 +16,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import aiohttp
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
@@ -65,3 +67,19 @@ async def serve_app(app: web.Application, host: str = "127.0.0.1") -> tuple[str,
     server = TestServer(app, host=host)
     await server.start_server()
     return str(server.make_url("")).rstrip("/"), server
+
+
+async def inject_fault(http: aiohttp.ClientSession, emulator_url: str, **fault: Any) -> dict[str, Any]:
+    """``POST /_sandbox/faults`` (a body of :class:`sandbox.meta.faults.FaultRequest`): the fault as stored.
+
+    ``inject_fault(http, url, edge="register", code=133016)`` fails the next register call as Meta would."""
+    async with http.post(f"{emulator_url.rstrip('/')}/_sandbox/faults", json=fault) as response:
+        body = await response.json()
+        if response.status != 201:
+            raise AssertionError(f"the emulator refused the fault {fault}: {response.status} {body}")
+        return dict(body)
+
+
+async def clear_faults(http: aiohttp.ClientSession, emulator_url: str) -> None:
+    async with http.delete(f"{emulator_url.rstrip('/')}/_sandbox/faults") as response:
+        assert response.status == 204, await response.text()

@@ -75,6 +75,7 @@ async def exchange_code(request: web.Request) -> web.Response:
     code = text(params, "code")
     if code is None:
         raise required_param("code")
+    emulator.faults.refuse_call("oauth/access_token")  # before the code is spent: a refused exchange keeps it
     granted = emulator.signup_codes.redeem(code)
     if isinstance(granted, Refusal):
         message, subcode = _REFUSALS[granted]

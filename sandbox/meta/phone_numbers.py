@@ -118,6 +118,7 @@ async def create_number(request: web.Request) -> web.Response:
     split = split_number(text(params, "cc") or "", phone_number)
     if split is None:
         raise invalid_param(f"Param phone_number is not a valid phone number: {phone_number}")
+    emulator.faults.refuse_call("phone_numbers", waba.id)
     existing = emulator.accounts.number_by_digits("".join(split))
     if existing is not None:
         if existing.waba_id != waba.id:

@@ -44,6 +44,7 @@ async def request_code(request: web.Request) -> web.Response:
     required(params, "language")
     if method.upper() not in _CODE_METHODS:
         raise invalid_param(f'Param code_method must be one of {{SMS, VOICE}} - got "{method}".')
+    emulator.faults.refuse_call("request_code", number.id)
     number.last_code = f"{secrets.randbelow(10**6):06d}"  # the SMS reads "WhatsApp code 123-830"
     number.code_pending = True
     return web.json_response({"success": True})
@@ -53,6 +54,7 @@ async def verify_code(request: web.Request) -> web.Response:
     emulator = request.app[EMULATOR]
     number = resolve_number(request, emulator, request.match_info["phone_number_id"])
     code = required(await graph_params(request), "code")
+    emulator.faults.refuse_call("verify_code", number.id)
     if not number.code_pending or not secrets.compare_digest(code, number.last_code or ""):
         raise user_facing(
             136025, 2388093, "Verify code error", "Could not verify code", "The code entered is incorrect."
@@ -84,6 +86,7 @@ async def register(request: web.Request) -> web.Response:
     pin = required(params, "pin")
     if not _PIN.match(pin):
         raise invalid_param("Param pin must be 6 characters long.")
+    emulator.faults.refuse_call("register", number.id)
     take_register_attempt(number, emulator.settings, time.monotonic())
     if number.is_on_biz_app:
         raise MetaError(100, message="Register endpoint is not available for SMB businesses")

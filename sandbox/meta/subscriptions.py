@@ -62,6 +62,7 @@ async def subscribe(request: web.Request) -> web.Response:
     waba = resolve_waba(request, emulator, request.match_info["waba_id"])
     params = await graph_params(request)
     uri, verify_token = text(params, "override_callback_uri"), text(params, "verify_token")
+    emulator.faults.refuse_call("subscribed_apps", waba.id)
     if uri is None and verify_token is None:
         waba.subscribed = True
         waba.override_callback_uri = waba.verify_token = None
