@@ -1,5 +1,6 @@
-"""One example of each directory command and event, as a CRM developer would send or receive it: published in
-its JSON Schema (``examples``, ``python -m shared.contracts.schemas``) and checked against its model by a test."""
+"""One example of each directory command and event, and of the message a CRM sends and its outcome, as a CRM
+developer would send or receive it: published in its JSON Schema (``examples``, ``python -m shared.contracts.schemas``)
+and checked against its model by a test."""
 
 from __future__ import annotations
 
@@ -11,6 +12,10 @@ _ONBOARDING = "0b6f5c1e-2d3a-4f4b-9e5c-6d7e8f9a0b1c"
 _LINK = "5b0c1f3e-8a4d-4c1e-9a57-2f1d6c3b9e10"
 _PNID = "106540352242922"
 _WABA = "102290129340398"
+_CUSTOMER = "573001112233"
+_SEND = "e4b7a9c2-5d1f-4e3a-8b6c-9f0a1b2c3d4e"  # the envelope id of the message.send it reports
+_TEXT = "Hola Sofía, le escribe Laura: la visita al apartamento de Chapinero queda el jueves a las 10:00."
+_SENT_BY = {"kind": "person", "name": "Laura Gómez"}
 
 EXAMPLES: dict[str, dict[str, Any]] = {
     "client.create": {
@@ -105,6 +110,24 @@ EXAMPLES: dict[str, dict[str, Any]] = {
         "reason": "conflict",
         "message": "57…67 belongs to another client: it is never reassigned",
         "errors": [],
+    },
+    "message.send": {
+        "client_id": _CLIENT,
+        "phone_number_id": _PNID,
+        "to": _CUSTOMER,
+        "text": _TEXT,
+        "customer_last_message_at": "2026-12-02T09:12:40Z",
+        "sent_by": _SENT_BY,
+    },
+    "message.sent": {
+        "client_id": _CLIENT,
+        "send_id": _SEND,
+        "phone_number_id": _PNID,
+        "to": _CUSTOMER,
+        "wamid": "wamid.HBgMNTczMDAxMTEyMjMzFQIAERgSQzY0QkU5RkI3RjM4QTA0NTcA",
+        "text": _TEXT,
+        "sent_at": "2026-12-02T09:30:01Z",
+        "sent_by": _SENT_BY,
     },
     "number.moved": {
         "phone_number_id": _PNID,

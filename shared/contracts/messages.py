@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from typing import Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from shared.contracts import directory, meta_events
 from shared.contracts.envelope import Command, Event, Payload
@@ -106,6 +106,15 @@ class MessageStatusChanged(Event):
     errors: tuple[MetaError, ...] = ()
 
 
+class SentBy(BaseModel):
+    """Who wrote a message a CRM sends: ``person``, an agent typing in the CRM (``name`` as the dashboard shows it,
+    e.g. "Laura"), or ``system``, one of the CRM's automated flows (``name`` optional, e.g. "Recordatorio de cita")."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    kind: Literal["person", "system"]
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80)] | None = None
+
+
 class SendMessage(Command):
     """Send a free-form text to a customer. The envelope id is the idempotency key of the send."""
 
@@ -121,6 +130,11 @@ class SendMessage(Command):
     answers: tuple[str, ...] = ()
     # A reply too long for one WhatsApp message goes as parts: each waits until the send before it has left.
     after_send_id: uuid.UUID | None = None
+    sent_by: SentBy | None = Field(
+        default=None,
+        description="Who wrote it, when a CRM sends it: the dashboard shows a person's name as the message's "
+        "author, and anything else as the CRM's (the ai-worker leaves it out: its replies are the AI's).",
+    )
 
 
 class MarkRead(Command):
@@ -143,6 +157,7 @@ class MessageSent(Event):
     text: str
     reply_to_wamid: str | None = None
     sent_at: datetime
+    sent_by: SentBy | None = None  # the command's, as it was given
 
 
 class MessageFailed(Event):

@@ -35,6 +35,7 @@ async def announce_sent(
             text=command.text,
             reply_to_wamid=command.reply_to_wamid,
             sent_at=datetime.now(UTC),
+            sent_by=command.sent_by,
         )
         await publisher.publish(_outcome(sent, envelope))
     log.info("send.sent", wamid=wamid)

@@ -11,7 +11,7 @@ from pydantic import SecretStr
 from sender.handlers import Deps, mark_read, send
 from sender.limits import Limits
 from shared.contracts.envelope import Envelope, wrap
-from shared.contracts.messages import MarkRead, SendMessage
+from shared.contracts.messages import MarkRead, SendMessage, SentBy
 from shared.graph.client import graph_client
 from shared.messaging.consumer import Retry
 from shared.messaging.runtime import Infrastructure
@@ -39,6 +39,7 @@ def command(
     *,
     to: str = CUSTOMER,
     last_message_at: datetime | None = None,
+    sent_by: SentBy | None = None,
 ) -> Envelope[SendMessage]:
     return wrap(
         SendMessage(
@@ -48,6 +49,7 @@ def command(
             text=text,
             reply_to_wamid="wamid.in1",
             customer_last_message_at=last_message_at or datetime.now(UTC),
+            sent_by=sent_by,
         ),
         correlation_id="corr-s",
         tenant_id=tenant.client_id,
@@ -64,6 +66,13 @@ async def test_send_reaches_meta_and_is_reported_with_its_wamid(
     (sent,) = await tap.wait_for("message.sent")
     assert sent["data"]["wamid"] == delivered["wamid"]
     assert sent["correlation_id"] == "corr-s" and sent["tenant_id"] == str(tenant.client_id)
+    assert sent["data"]["sent_by"] is None  # the AI's replies and older CRMs say nothing of it
+
+
+async def test_who_wrote_a_crm_s_message_travels_on_to_message_sent(deps: Deps, tap: Tap, tenant: Tenant) -> None:
+    await send(command(tenant, "Le escribe Laura, su asesora.", sent_by=SentBy(kind="person", name="Laura")), deps)
+    (sent,) = await tap.wait_for("message.sent")
+    assert sent["data"]["sent_by"] == {"kind": "person", "name": "Laura"}
 
 
 async def test_the_same_command_twice_sends_once(deps: Deps, sandbox: Sandbox, tenant: Tenant) -> None:
