@@ -21,8 +21,8 @@ class MessageMedia(BaseModel):
     mime_type: str | None = None
     filename: str | None = None
     caption: str | None = None
-    # The gateway's media proxy (Authorization header, never the key in the URL); null where Meta's id is not
-    # the router's to fetch (a photo sent from the WhatsApp Business app).
+    # The gateway's media proxy (Authorization header, never the key in the URL), for a customer's media and for
+    # what a person sent from the WhatsApp Business app alike; null where Meta gave no media id.
     url: str | None = None
 
 

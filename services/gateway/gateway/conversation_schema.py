@@ -33,6 +33,8 @@ class Message(BaseModel):
     wamid: str
     direction: str
     author: content.Author
+    # The name the CRM gave (message.send's ``sent_by``): the person who wrote it, or the CRM flow that sent it.
+    author_name: str | None = None
     type: str
     message_type: str  # the same as ``type`` (the first version's name)
     body: str | None

@@ -115,10 +115,13 @@ async def conversation_messages(request: web.Request) -> web.Response:
     return web.json_response(answer.model_dump(mode="json"))
 
 
+_AS_STORED = ("wamid", "direction", "author", "author_name", "message_type", "body", "sent_at", "status")
+
+
 def message(row: Any, client_id: str) -> Message:
     kind, part = row["message_type"], row["content"] if isinstance(row["content"], dict) else None
     return Message(
-        **{k: row[k] for k in ("wamid", "direction", "author", "message_type", "body", "sent_at", "status")},
+        **{k: row[k] for k in _AS_STORED},
         type=kind,
         reply_to=row["context_wamid"],
         media_id=row["media_id"],

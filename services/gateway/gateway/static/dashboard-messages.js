@@ -113,11 +113,19 @@ async function content(m) {
   return parts;
 }
 
+/** Who wrote an outgoing message; a CRM may name the person on the client's team who wrote it, or its flow. */
+function author(m) {
+  const name = typeof m.author_name === "string" ? m.author_name.trim() : "";
+  if (name && m.author === "person") return t("author.person_named", { name });
+  if (name && m.author === "crm") return t("author.crm_named", { name });
+  return t(`author.${m.author}`);
+}
+
 export async function messageItem(m) {
   const li = el("li", null, m.direction === "outbound" ? "outbound" : "inbound");
   li.dataset.type = m.type || m.message_type || "";
   if (m.wamid) li.dataset.wamid = m.wamid;
-  if (m.direction === "outbound" && AUTHORS.includes(m.author)) li.append(el("span", t(`author.${m.author}`), "author"));
+  if (m.direction === "outbound" && AUTHORS.includes(m.author)) li.append(el("span", author(m), "author"));
   li.append(...(await content(m)));
   const meta = el("span", null, "meta");
   const at = el("time", dateTime(m.sent_at));

@@ -15,9 +15,13 @@ from aiohttp.test_utils import TestClient, TestServer
 from ai_worker import ledger
 from gateway.app import create_app
 from router.deps import Deps
-from router.handlers import route_webhook
-from shared.contracts.messages import MessageReceived, MessageSent
+from router.handlers import record_outbound, route_webhook
+from sender import handlers as sender
+from shared.contracts.envelope import Envelope, wrap
+from shared.contracts.messages import MessageReceived, MessageSent, SendMessage, SentBy
+from shared.graph.client import graph_client
 from shared.messaging.runtime import Infrastructure
+from tests.support.broker import Tap
 from tests.support.payloads import new_wamid, reaction_message, status, text_message
 from tests.support.router import (
     business_wrote,
@@ -27,6 +31,7 @@ from tests.support.router import (
     raw_webhook,
     reply_recorded,
 )
+from tests.support.sandbox import Sandbox
 from tests.support.tenants import Tenant, create_tenant
 
 T0 = datetime(2026, 11, 20, 14, 0, tzinfo=UTC)
@@ -337,6 +342,106 @@ async def test_who_wrote_each_outgoing_message_and_what_meta_last_reported_of_it
         ("person", None),
     ]
     assert messages[by_ai]["text"] == "Son 2.500.000 COP al mes." and messages[by_person]["text"] == "Voy en camino"
+
+
+async def crm_sent(
+    infra: Infrastructure, sandbox: Sandbox, tap: Tap, tenant: Tenant, wa_id: str, text: str, sent_by: SentBy | None
+) -> str:
+    """A CRM's message.send, sent by the sender to the Meta emulator, and the router's record of the message.sent
+    it announced on the broker: the whole path a CRM's message takes to the thread; the wamid."""
+    command = SendMessage(
+        client_id=tenant.client_id,
+        phone_number_id=tenant.phone_number_id,
+        to=wa_id,
+        text=text,
+        customer_last_message_at=datetime.now(UTC),
+        sent_by=sent_by,
+    )
+    envelope = wrap(command, correlation_id=f"crm-{uuid.uuid4().hex[:8]}", tenant_id=tenant.client_id)
+    settings = infra.settings.model_copy(update={"graph_base_url": sandbox.graph_url})
+    async with graph_client(settings) as graph:
+        await sender.send(envelope, sender.Deps(infra.pool, infra.publisher, graph))
+    (announced,) = await tap.wait_for("message.sent", where=lambda m: m["data"]["send_id"] == str(envelope.id))
+    await record_outbound(Envelope[MessageSent].model_validate(announced), Deps(infra.pool, infra.publisher))
+    return str(announced["data"]["wamid"])
+
+
+async def test_a_crm_says_which_person_wrote_its_message_and_an_older_crm_s_reads_as_the_crm_s(
+    client: TestClient, infra: Infrastructure, sandbox: Sandbox, tap: Tap, tenant: Tenant
+) -> None:
+    wa_id = "573001110050"
+    await say(infra, tenant, wa_id, "inbound", "¿Me confirman la visita?", datetime.now(UTC))
+    by_laura = await crm_sent(
+        infra, sandbox, tap, tenant, wa_id, "Confirmada, jueves 10:00.", SentBy(kind="person", name="Laura Gómez")
+    )
+    by_someone = await crm_sent(infra, sandbox, tap, tenant, wa_id, "Le llamo en 5 min.", SentBy(kind="person"))
+    by_flow = await crm_sent(
+        infra, sandbox, tap, tenant, wa_id, "Recuerde traer su cédula.", SentBy(kind="system", name="Recordatorios")
+    )
+    by_old_crm = await crm_sent(infra, sandbox, tap, tenant, wa_id, "Gracias por escribirnos.", None)
+
+    messages = {m["wamid"]: m for m in (await thread(client, tenant, wa_id))["messages"]}
+    assert [
+        (messages[w]["author"], messages[w]["author_name"]) for w in (by_laura, by_someone, by_flow, by_old_crm)
+    ] == [
+        ("person", "Laura Gómez"),
+        ("person", None),
+        ("crm", "Recordatorios"),
+        ("crm", None),
+    ]
+    assert messages[by_laura]["text"] == "Confirmada, jueves 10:00."
+    assert {m["author_name"] for m in messages.values() if m["direction"] == "inbound"} == {None}
+
+
+async def test_a_photo_and_a_document_sent_from_the_business_app_are_shown_as_a_customer_s_media_are(
+    client: TestClient, infra: Infrastructure, tenant: Tenant
+) -> None:
+    wa_id, at = "573001110060", int(T0.timestamp())
+    photo = {"id": "echo-img-1", "mime_type": "image/jpeg", "sha256": "abc=", "caption": "Así quedó la cocina"}
+    pdf = {"id": "echo-doc-1", "mime_type": "application/pdf", "filename": "cotizacion.pdf"}
+    voice = {"id": "echo-voice-1", "mime_type": "audio/ogg; codecs=opus", "voice": True}
+    for n, (kind, part) in enumerate((("image", photo), ("document", pdf), ("audio", voice))):
+        echo = {"to": wa_id, "id": new_wamid(), "timestamp": str(at + n), "type": kind, kind: part}
+        await sent_from_the_business_app(infra, tenant, echo)
+
+    messages = (await thread(client, tenant, wa_id))["messages"]
+    media_url = f"/api/clients/{tenant.client_id}/media/"
+    assert [(m["author"], m["direction"], m["media"]) for m in messages] == [
+        (
+            "person",
+            "outbound",
+            {
+                "kind": "image",
+                "mime_type": "image/jpeg",
+                "filename": None,
+                "caption": "Así quedó la cocina",
+                "url": media_url + "echo-img-1",
+            },
+        ),
+        (
+            "person",
+            "outbound",
+            {
+                "kind": "document",
+                "mime_type": "application/pdf",
+                "filename": "cotizacion.pdf",
+                "caption": None,
+                "url": media_url + "echo-doc-1",
+            },
+        ),
+        (
+            "person",
+            "outbound",
+            {
+                "kind": "voice",
+                "mime_type": "audio/ogg; codecs=opus",
+                "filename": None,
+                "caption": None,
+                "url": media_url + "echo-voice-1",
+            },
+        ),
+    ]
+    assert messages[0]["body"] == "Así quedó la cocina" and messages[0]["media_id"] == "echo-img-1"
 
 
 async def test_another_client_sees_none_of_it(

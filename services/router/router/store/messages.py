@@ -11,7 +11,7 @@ from typing import Any
 import asyncpg
 
 from router.reading import storable
-from router.webhook.messages import InboundMessage
+from router.webhook.messages import MEDIA_TYPES, InboundMessage
 from router.webhook.notification import MessageUpdate
 from shared.contracts.messages import MediaRef, MessageSent
 from shared.text import storable_text
@@ -114,20 +114,24 @@ async def insert_outbound(conn: asyncpg.Connection, sent: MessageSent) -> None:
 async def insert_echo(
     conn: asyncpg.Connection, client_id: uuid.UUID, phone_number_id: str, echo: dict[str, Any]
 ) -> None:
-    """A coexistence echo is the business's own message: it joins the conversation as outbound."""
+    """A coexistence echo is the business's own message: it joins the conversation as outbound, with its media
+    (Meta's id, mime type and sha256) kept as a customer's are, so that the dashboard shows the photo it was."""
     wamid, to, kind = echo.get("id"), echo.get("to"), str(echo.get("type") or "unknown")
     if not isinstance(wamid, str) or not isinstance(to, str):
         return
-    part = echo.get(kind) if isinstance(echo.get(kind), dict) else {}
+    found = echo.get(kind)
+    part: dict[str, Any] = found if isinstance(found, dict) else {}
     body = part.get("body") or part.get("caption") if part else None
+    media = echo_media(kind, part)
     try:
         sent_at = datetime.fromtimestamp(int(echo.get("timestamp") or 0), tz=UTC)
     except (TypeError, ValueError):
         sent_at = datetime.now(UTC)
     await conn.execute(
         """INSERT INTO router.messages
-               (wamid, client_id, phone_number_id, wa_id, direction, message_type, body, payload, sent_at)
-           VALUES ($1, $2, $3, $4, 'outbound', $5, $6, $7, $8) ON CONFLICT (wamid) DO NOTHING""",
+               (wamid, client_id, phone_number_id, wa_id, direction, message_type, body, payload, sent_at,
+                media_id, media_mime_type, media_sha256)
+           VALUES ($1, $2, $3, $4, 'outbound', $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (wamid) DO NOTHING""",
         wamid,
         client_id,
         phone_number_id,
@@ -136,4 +140,19 @@ async def insert_echo(
         body,
         echo,
         sent_at,
+        media.id if media else None,
+        media.mime_type if media else None,
+        media.sha256 if media else None,
     )
+
+
+def echo_media(kind: str, part: dict[str, Any]) -> MediaRef | None:
+    """An echo's media object, read as leniently as the echo: what is not a string is not kept."""
+    if kind not in MEDIA_TYPES or not isinstance(part.get("id"), str) or not part["id"]:
+        return None
+
+    def text(key: str) -> str | None:
+        value = part.get(key)
+        return value if isinstance(value, str) else None
+
+    return MediaRef(id=part["id"], mime_type=text("mime_type"), sha256=text("sha256"))

@@ -118,6 +118,45 @@ async def test_coexistence_echo_joins_the_conversation_as_the_business_s_message
     assert tuple(row) == ("outbound", "573001112233", "Le escribo yo, Marta, desde la oficina.")
 
 
+async def test_a_photo_sent_from_the_business_app_is_kept_with_its_media_like_a_customer_s(
+    infra: Infrastructure, tap: Tap, tenant: Tenant
+) -> None:
+    business = tenant.phone_number.lstrip("+")
+    photo, document, odd = new_wamid(), new_wamid(), new_wamid()
+
+    def echo(wamid: str, kind: str, part: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "from": business,
+            "to": "573001112233",
+            "id": wamid,
+            "timestamp": "1764000000",
+            "type": kind,
+            kind: part,
+        }
+
+    image = {"id": "1601234567890123", "mime_type": "image/jpeg", "sha256": "q1w2e3=", "caption": "El plano del 301"}
+    pdf = {"id": "1609876543210987", "mime_type": "application/pdf", "filename": "contrato.pdf"}
+    value = {
+        "messaging_product": "whatsapp",
+        "metadata": {"display_phone_number": business, "phone_number_id": tenant.phone_number_id},
+        # Read leniently as Meta's webhooks are: a media object whose id is not a string keeps no media.
+        "message_echoes": [echo(photo, "image", image), echo(document, "document", pdf), echo(odd, "video", {"id": 7})],
+    }
+    await route_webhook(raw_webhook(field_change("smb_message_echoes", value)), Deps(infra.pool, infra.publisher))
+    await tap.wait_for("message.echoed", count=3)
+    rows = await infra.pool.fetch(
+        """SELECT wamid, direction, message_type, body, media_id, media_mime_type, media_sha256
+             FROM router.messages WHERE wamid = ANY($1::text[])""",
+        [photo, document, odd],
+    )
+    stored = {r["wamid"]: tuple(r)[1:] for r in rows}
+    assert stored == {
+        photo: ("outbound", "image", "El plano del 301", "1601234567890123", "image/jpeg", "q1w2e3="),
+        document: ("outbound", "document", None, "1609876543210987", "application/pdf", None),
+        odd: ("outbound", "video", None, None, None, None),
+    }
+
+
 async def test_a_field_never_seen_before_is_published_as_is(infra: Infrastructure, tap: Tap) -> None:
     value = {"something": "new", "nested": {"a": [1, 2]}}
     await route_webhook(
