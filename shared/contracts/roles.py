@@ -122,7 +122,8 @@ ROLES: dict[str, Role] = {
         Role(
             "crm",
             consumes=(),
-            publishes=tuple(m for m in dir_.ALL if m.KIND == "command" and m not in dir_.INTERNAL),
+            # Onboarding commands, and sends of its own (an agent's reply, a reminder flow: ``sent_by`` says which).
+            publishes=(*(m for m in dir_.ALL if m.KIND == "command" and m not in dir_.INTERNAL), SendMessage),
             outside=True,
         ),
     )
