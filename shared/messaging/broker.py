@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import aio_pika
@@ -127,14 +128,33 @@ class Publisher:
             confirmation = await exchange.publish(
                 message, routing_key=routing_key, mandatory=mandatory, timeout=self._timeout_s
             )
-        except PublishError as exc:  # returned by the broker: no queue is bound for this key
-            raise PublishFailed("unroutable", routing_key) from exc
-        except DeliveryError as exc:
-            raise PublishFailed("nacked", routing_key) from exc
-        except TimeoutError as exc:
-            raise PublishFailed("timeout", routing_key) from exc
-        except (AMQPError, ConnectionError, RuntimeError) as exc:
-            raise PublishFailed("disconnected", type(exc).__name__) from exc
+        except _FAILURES as exc:
+            raise _failed(exc, routing_key) from exc
+        if not isinstance(confirmation, Basic.Ack):
+            raise PublishFailed("nacked", routing_key)
+
+    def lane(self, message_type: str, kind: Literal["command", "event"]) -> Lane:
+        """Prepared publishes of one type (the role's contract checked once, here): see :class:`Lane`."""
+        if self._role is not None:
+            contract.check_publish(self._role, message_type)
+        mandatory = kind == "command" or message_type in topology.CONSUMED_TYPES
+        return Lane(self, self._names.exchange_for(kind), message_type, mandatory)
+
+    async def _publish_prepared(
+        self, exchange: str, routing_key: str, body: bytes, properties: Basic.Properties, *, mandatory: bool
+    ) -> None:
+        try:
+            channel = await self._channel.get_underlay_channel()  # a robust channel's current one
+            confirmation = await channel.basic_publish(
+                body,
+                exchange=exchange,
+                routing_key=routing_key,
+                properties=properties,
+                mandatory=mandatory,
+                timeout=self._timeout_s,
+            )
+        except _FAILURES as exc:
+            raise _failed(exc, routing_key) from exc
         if not isinstance(confirmation, Basic.Ack):
             raise PublishFailed("nacked", routing_key)
 
@@ -144,6 +164,38 @@ class Publisher:
     @property
     def is_open(self) -> bool:
         return not self._channel.is_closed
+
+
+@dataclass(frozen=True)
+class Lane:
+    """One message type published from bytes and AMQP properties already made (``shared.messaging.wire``), on the
+    publisher's channel without aio-pika's message wrapper: the gateway's hot path. The same promise as
+    :meth:`Publisher.publish`: confirmed, mandatory when wamux consumes the type, the same :class:`PublishFailed`
+    reasons. The properties must make it persistent (``wire.webhook_properties`` does)."""
+
+    publisher: Publisher
+    exchange: str
+    type: str
+    mandatory: bool
+
+    async def publish(self, body: bytes, properties: Basic.Properties) -> None:
+        if properties.delivery_mode != aio_pika.DeliveryMode.PERSISTENT:
+            raise ValueError(f"a {self.type} must be published persistent (delivery_mode 2)")
+        await self.publisher._publish_prepared(self.exchange, self.type, body, properties, mandatory=self.mandatory)
+
+
+_FAILURES = (AMQPError, ConnectionError, RuntimeError, TimeoutError)
+
+
+def _failed(exc: BaseException, routing_key: str) -> PublishFailed:
+    """What an aio-pika or aiormq exception from a publish means, as a :class:`PublishFailed` reason."""
+    if isinstance(exc, PublishError):  # returned by the broker: no queue is bound for this key
+        return PublishFailed("unroutable", routing_key)
+    if isinstance(exc, DeliveryError):
+        return PublishFailed("nacked", routing_key)
+    if isinstance(exc, TimeoutError):
+        return PublishFailed("timeout", routing_key)
+    return PublishFailed("disconnected", type(exc).__name__)
 
 
 def persistent_copy(message: AbstractIncomingMessage, headers: dict[str, Any]) -> aio_pika.Message:

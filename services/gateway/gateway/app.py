@@ -27,8 +27,9 @@ from gateway.keys import CONNECTION, GRAPH, LLM, POOL, PUBLISHER, SETTINGS
 from gateway.settings import GatewaySettings
 from gateway.signed_body import BUDGET, WebhookBudget
 from shared import db
+from shared.contracts.messages import WebhookReceived
 from shared.graph.client import graph_client
-from shared.messaging import broker, topology
+from shared.messaging import broker, topology, wire
 from shared.prompting import OpenAIReplyWriter, openai_client
 
 
@@ -37,6 +38,7 @@ async def _broker(app: web.Application) -> AsyncIterator[None]:
     async with broker.connect(app[SETTINGS], names) as connection:
         app[CONNECTION] = connection
         app[PUBLISHER] = await broker.Publisher.open(connection, app[SETTINGS], names=names, role="gateway")
+        app[webhooks.WEBHOOK_LANE] = app[PUBLISHER].lane(WebhookReceived.TYPE, WebhookReceived.KIND)
         yield
 
 
@@ -84,6 +86,8 @@ def create_app(settings: GatewaySettings) -> web.Application:
     )
     app[SETTINGS] = settings
     app[BUDGET] = WebhookBudget.from_settings(settings)
+    app[webhooks.WEBHOOK_COUNTS] = webhooks.WebhookCounts()
+    app[webhooks.WEBHOOK_IDS] = wire.EnvelopeIds()
     app[LIMIT] = FailedKeyLimit(settings.api_key_failures_per_minute)
     app[personality_api.TRIES] = personality_api.new_tries()
     app.cleanup_ctx.extend([_broker, _database, _graph, _llm])

@@ -1,4 +1,5 @@
-"""``GET /metrics``: the platform's backlog and what it set aside, in Prometheus' text format.
+"""``GET /metrics``: the platform's backlog and what it set aside, in Prometheus' text format, and the webhooks this
+gateway process answered, by outcome (counted, not logged, per webhook).
 
 Read at scrape time from the broker (queue depths, consumers) and the database (parked webhook parts by reason,
 dead letters are in the broker), so any gateway replica answers for the whole platform; the workers stay free
@@ -12,10 +13,11 @@ from collections.abc import Iterable, Iterator
 import asyncpg
 from aio_pika.abc import AbstractRobustConnection
 from aiohttp import web
-from prometheus_client.core import CollectorRegistry, GaugeMetricFamily, Metric
+from prometheus_client.core import CollectorRegistry, CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 
 from gateway.keys import CONNECTION, POOL, PUBLISHER
+from gateway.webhooks import WEBHOOK_COUNTS, WebhookCounts
 from shared.messaging import topology
 
 routes = web.RouteTableDef()
@@ -58,10 +60,20 @@ async def _parked(pool: asyncpg.Pool) -> Metric:
     return parked
 
 
+def _webhooks(counts: WebhookCounts) -> Metric:
+    answered = CounterMetricFamily(
+        "wamux_gateway_webhooks", "Meta's webhooks this gateway process answered, by outcome", labels=["outcome"]
+    )
+    for outcome, n in vars(counts).items():
+        answered.add_metric([outcome], float(n))
+    return answered
+
+
 @routes.get("/metrics")
 async def metrics(request: web.Request) -> web.Response:
     names = request.app[PUBLISHER].names  # the one Topology the gateway built at start-up
     registry = CollectorRegistry(auto_describe=False)
     gathered = [*await _queues(request.app[CONNECTION], names), await _parked(request.app[POOL])]
+    gathered.append(_webhooks(request.app[WEBHOOK_COUNTS]))
     registry.register(_Snapshot(gathered))
     return web.Response(body=generate_latest(registry), headers={"Content-Type": CONTENT_TYPE_LATEST})

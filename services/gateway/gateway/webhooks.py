@@ -2,27 +2,45 @@
 
 Nothing is parsed or processed here: the answer is given only once the broker has confirmed the publish,
 and a broker that cannot confirm means 503 (Meta retries for days). The body is read within a memory budget
-and refused as early as it can be (gateway/signed_body.py).
+and refused as early as it can be (gateway/signed_body.py). It is published as itself, in the wire's props form
+(shared/messaging/wire.py): the exact signed bytes as the message body, the envelope's fields in its properties.
+An accepted webhook costs no log line (``WEBHOOK_COUNTS`` counts them for ``/metrics``); refusals and failed
+publishes are logged.
 """
 
 from __future__ import annotations
 
-import base64
 import hmac
-import uuid
-from datetime import UTC, datetime
+import time
+from dataclasses import dataclass
 
 from aiohttp import web
 
-from gateway.keys import PUBLISHER, SETTINGS
+from gateway.keys import SETTINGS
 from gateway.signed_body import Refused, signed_body
-from shared.contracts.envelope import wrap
-from shared.contracts.messages import WebhookReceived
-from shared.logging import bind_context, get_logger
-from shared.messaging.broker import PublishFailed
+from shared.logging import get_logger
+from shared.messaging import wire
+from shared.messaging.broker import Lane, PublishFailed
 
 log = get_logger(__name__)
 routes = web.RouteTableDef()
+
+
+@dataclass
+class WebhookCounts:
+    """Webhooks answered since start-up, by outcome (``/metrics`` shows them)."""
+
+    accepted: int = 0
+    not_utf8: int = 0  # accepted too: counted in both
+    refused: int = 0
+    publish_failed: int = 0
+
+
+WEBHOOK_LANE = web.AppKey("webhook_lane", Lane)  # webhook.received, the role's contract checked once
+WEBHOOK_COUNTS = web.AppKey("webhook_counts", WebhookCounts)
+WEBHOOK_IDS = web.AppKey("webhook_ids", wire.EnvelopeIds)
+ACCEPTED = "EVENT_RECEIVED"
+UNAVAILABLE = "broker unavailable, retry later"
 
 
 @routes.get("/webhook/whatsapp")
@@ -39,34 +57,29 @@ async def verify(request: web.Request) -> web.Response:
 
 @routes.post("/webhook/whatsapp")
 async def receive(request: web.Request) -> web.Response:
-    settings = request.app[SETTINGS]
-    correlation_id = uuid.uuid4().hex
-    with bind_context(correlation_id=correlation_id):
-        try:
-            async with signed_body(request, settings) as body:  # its bytes stay reserved until published
-                return await _publish(request, body, correlation_id)
-        except Refused as refused:
-            log.warning("webhook.refused", status=refused.status, declared_bytes=request.content_length)
-            return web.Response(status=refused.status, text=refused.text)
-
-
-async def _publish(request: web.Request, body: bytes, correlation_id: str) -> web.Response:
+    app = request.app
     try:
-        received = WebhookReceived(body=body.decode("utf-8"), received_at=datetime.now(UTC))
-    except UnicodeDecodeError:
+        async with signed_body(request, app[SETTINGS]) as body:  # its bytes stay reserved until published
+            return await _publish(app, body)
+    except Refused as refused:
+        app[WEBHOOK_COUNTS].refused += 1
+        log.warning("webhook.refused", status=refused.status, declared_bytes=request.content_length)
+        return web.Response(status=refused.status, text=refused.text)
+
+
+async def _publish(app: web.Application, body: bytes) -> web.Response:
+    counts, envelope_id = app[WEBHOOK_COUNTS], app[WEBHOOK_IDS]()
+    properties = wire.webhook_properties(body, envelope_id=envelope_id, received_at_us=time.time_ns() // 1000)
+    if properties.content_type == wire.BYTES_TYPE:
         # Signed by Meta yet not UTF-8: accepted and kept byte for byte (the router parks it), since
         # refusing would only make Meta retry the same bytes for days.
-        log.warning("webhook.not_utf8", bytes=len(body))
-        received = WebhookReceived(
-            body=body.decode("utf-8", errors="replace"),
-            body_base64=base64.b64encode(body).decode(),
-            received_at=datetime.now(UTC),
-        )
-    envelope = wrap(received, correlation_id=correlation_id)
+        counts.not_utf8 += 1
+        log.warning("webhook.not_utf8", bytes=len(body), correlation_id=envelope_id)
     try:
-        await request.app[PUBLISHER].publish(envelope)
+        await app[WEBHOOK_LANE].publish(body, properties)
     except PublishFailed as exc:
-        log.error("webhook.publish_failed", reason=exc.reason)
-        return web.Response(status=503, text="broker unavailable, retry later")
-    log.info("webhook.accepted", bytes=len(body))
-    return web.Response(text="EVENT_RECEIVED")
+        counts.publish_failed += 1
+        log.error("webhook.publish_failed", reason=exc.reason, correlation_id=envelope_id)
+        return web.Response(status=503, text=UNAVAILABLE)
+    counts.accepted += 1
+    return web.Response(text=ACCEPTED)

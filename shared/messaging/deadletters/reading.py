@@ -11,6 +11,7 @@ from aio_pika.abc import AbstractIncomingMessage
 from pydantic import ValidationError
 
 from shared.contracts.envelope import EnvelopeHeader
+from shared.messaging import wire
 from shared.messaging.broker import persistent_copy
 from shared.messaging.consumer import ATTEMPT_HEADER, DEAD_AT_HEADER, ERROR_HEADER
 
@@ -37,7 +38,7 @@ class DeadLetter:
 def describe(message: AbstractIncomingMessage) -> DeadLetter:
     headers = message.headers or {}
     try:
-        envelope: EnvelopeHeader | None = EnvelopeHeader.model_validate_json(message.body)
+        envelope: EnvelopeHeader | None = wire.read_header(message)  # either form (shared/messaging/wire.py)
     except ValidationError:
         envelope = None  # not an envelope (that may be why it is here): the AMQP properties say what they can
     recorded = headers.get("x-death")  # RabbitMQ's own dead-letterings, most recent first

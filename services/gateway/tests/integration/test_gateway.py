@@ -6,13 +6,15 @@ import base64
 import json
 from collections.abc import AsyncIterator
 
+import aio_pika
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from gateway.app import create_app
 from gateway.keys import PUBLISHER
 from gateway.signature import sign
-from shared.messaging import topology
+from shared.contracts.messages import WebhookReceived
+from shared.messaging import topology, wire
 from shared.messaging.runtime import Infrastructure
 from shared.settings import Settings
 from tests.support.broker import get_one, queue_depth
@@ -44,10 +46,12 @@ async def test_signed_webhook_is_published_raw_before_the_200(client: TestClient
     response = await client.post("/webhook/whatsapp", data=BODY, headers=SIGNED)
     assert response.status == 200
     message = await get_one(infra.connection, router_queue(infra.settings), timeout=1)
-    envelope = json.loads(message.body)
-    assert envelope["type"] == "webhook.received"
-    assert envelope["data"]["body"].encode() == BODY  # the exact bytes, not a re-serialisation
-    assert envelope["correlation_id"]
+    assert message.body == BODY  # the exact bytes as the message itself: no JSON inside JSON
+    assert message.delivery_mode == aio_pika.DeliveryMode.PERSISTENT and message.content_type == "application/json"
+    envelope = wire.read_envelope(message, WebhookReceived)  # what the router reads
+    assert envelope.type == "webhook.received" and str(envelope.id) == message.message_id
+    assert envelope.data.body.encode() == BODY and envelope.data.body_base64 is None
+    assert envelope.correlation_id
 
 
 async def test_a_signed_body_that_is_not_utf8_is_accepted_and_kept_byte_for_byte(
@@ -58,8 +62,10 @@ async def test_a_signed_body_that_is_not_utf8_is_accepted_and_kept_byte_for_byte
         "/webhook/whatsapp", data=body, headers={"X-Hub-Signature-256": sign(body, "test-app-secret")}
     )
     assert response.status == 200
-    envelope = json.loads((await get_one(infra.connection, router_queue(infra.settings), timeout=1)).body)
-    assert base64.b64decode(envelope["data"]["body_base64"]) == body
+    message = await get_one(infra.connection, router_queue(infra.settings), timeout=1)
+    assert message.body == body and message.content_type == "application/octet-stream"
+    envelope = wire.read_envelope(message, WebhookReceived)
+    assert envelope.data.body_base64 is not None and base64.b64decode(envelope.data.body_base64) == body
 
 
 @pytest.mark.parametrize("signature", [None, "sha256=" + "0" * 64, "garbage"])
@@ -134,3 +140,4 @@ async def test_metrics_show_backlog_and_parked_parts(client: TestClient, infra: 
     assert 'wamux_queue_messages{queue="dead",role="sender"} 0.0' in text
     assert 'wamux_queue_consumers{role="router"} 0.0' in text
     assert "# TYPE wamux_parked_total gauge" in text
+    assert 'wamux_gateway_webhooks_total{outcome="accepted"} 2.0' in text

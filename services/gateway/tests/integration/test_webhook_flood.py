@@ -16,6 +16,8 @@ import aiohttp
 from gateway.app import READ_BUFFER_BYTES
 from gateway.signature import sign
 from gateway.signed_body import CHUNK_BYTES
+from shared.contracts.messages import WebhookReceived
+from shared.messaging import wire
 from shared.messaging.runtime import Infrastructure
 from tests.support.broker import get_one
 
@@ -120,7 +122,7 @@ async def test_a_flood_of_unsigned_bodies_stays_within_the_budget_and_meta_still
         )
         assert status == 200 and latency_s <= 2.0
         message = await get_one(infra.connection, infra.names.queue("router"))
-        assert json.loads(message.body)["data"]["body"].encode() == webhook
+        assert message.body == webhook and wire.read_envelope(message, WebhookReceived).data.body.encode() == webhook
         assert peak <= baseline + ALLOWED_GROWTH
         assert after <= baseline + ALLOWED_GROWTH
         assert 200 not in flood.statuses

@@ -16,6 +16,8 @@ from aiohttp.test_utils import TestServer
 from gateway.app import create_app
 from gateway.signature import sign
 from gateway.signed_body import BUDGET
+from shared.contracts.messages import WebhookReceived
+from shared.messaging import wire
 from shared.messaging.runtime import Infrastructure
 from tests.support.broker import get_one, queue_depth
 
@@ -138,4 +140,4 @@ async def test_large_bodies_beyond_the_budget_wait_then_503_while_meta_s_small_w
                 await meta.send(body)
                 assert await meta.status() == 200
     message = await get_one(infra.connection, infra.names.queue("router"))
-    assert json.loads(message.body)["data"]["body"].encode() == body
+    assert message.body == body and wire.read_envelope(message, WebhookReceived).data.body.encode() == body
