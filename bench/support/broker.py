@@ -2,29 +2,49 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 import aio_pika
+from aio_pika.abc import AbstractChannel
 
 from shared.messaging import topology
 
 AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/"
+# A broker that does not answer must fail the benchmark, not hang it (aio_pika waits for ever without one).
+TIMEOUT_S = 15.0
+
+
+class BrokerUnavailable(Exception):
+    pass
+
+
+@asynccontextmanager
+async def channel_to(amqp_url: str = AMQP_URL) -> AsyncIterator[AbstractChannel]:
+    try:
+        connection = await aio_pika.connect(amqp_url, timeout=TIMEOUT_S)
+    except (TimeoutError, OSError, aio_pika.exceptions.AMQPError) as exc:
+        raise BrokerUnavailable(f"RabbitMQ at 127.0.0.1:5672 did not answer within {TIMEOUT_S:.0f} s: {exc!r}") from exc
+    async with connection, connection.channel() as channel:
+        yield channel
 
 
 async def queue_depth(queue: str, amqp_url: str = AMQP_URL) -> int:
-    async with await aio_pika.connect(amqp_url) as connection, connection.channel() as channel:
-        declared = await channel.declare_queue(queue, passive=True)
+    async with channel_to(amqp_url) as channel:
+        declared = await channel.declare_queue(queue, passive=True, timeout=TIMEOUT_S)
         return int(declared.declaration_result.message_count or 0)
 
 
 async def purge(queue: str, amqp_url: str = AMQP_URL) -> None:
-    async with await aio_pika.connect(amqp_url) as connection, connection.channel() as channel:
-        declared = await channel.declare_queue(queue, passive=True)
+    async with channel_to(amqp_url) as channel:
+        declared = await channel.declare_queue(queue, passive=True, timeout=TIMEOUT_S)
         await declared.purge()
 
 
 async def queue_depths(prefix: str, amqp_url: str = AMQP_URL) -> dict[str, int]:
     """Every work queue of the topology under ``prefix`` and what it holds (the backlog of each consumer)."""
     names = topology.Topology(prefix)
-    async with await aio_pika.connect(amqp_url) as connection, connection.channel() as channel:
+    async with channel_to(amqp_url) as channel:
         depths = {}
         for role in topology.ROLES:
             declared = await channel.declare_queue(names.queue(role), passive=True)
@@ -33,5 +53,5 @@ async def queue_depths(prefix: str, amqp_url: str = AMQP_URL) -> dict[str, int]:
 
 
 async def delete_topology(prefix: str, amqp_url: str = AMQP_URL) -> None:
-    async with await aio_pika.connect(amqp_url) as connection, connection.channel() as channel:
+    async with channel_to(amqp_url) as channel:
         await topology.delete(channel, topology.Topology(prefix))

@@ -15,9 +15,9 @@ handler saw, so the benchmark can tell that they were parsed, not only answered.
 from __future__ import annotations
 
 import argparse
-import atexit
 import importlib
-from typing import Any
+import logging
+from typing import Any, ClassVar
 
 import uvicorn
 
@@ -59,18 +59,26 @@ def build(variant: str, secret: str) -> tuple[Any, list[int]]:
     return app, handled
 
 
+class CountingServer(uvicorn.Server):
+    """uvicorn's server, saying at shutdown how many messages the handler saw (uvicorn re-raises SIGTERM after
+    its graceful shutdown, so an atexit hook would never run)."""
+
+    handled: ClassVar[list[int]] = [0]
+
+    async def _serve(self, sockets: Any = None) -> None:
+        await super()._serve(sockets)
+        print(f"pywa_handled {self.handled[0]}", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--secret", required=True)
     parser.add_argument("--variant", choices=VARIANTS, default="own-async")
     args = parser.parse_args()
-    app, handled = build(args.variant, args.secret)
-    atexit.register(lambda: print(f"pywa_handled {handled[0]}", flush=True))
-    import logging
-
+    app, CountingServer.handled = build(args.variant, args.secret)
     logging.getLogger("pywa").setLevel(logging.WARNING)
-    uvicorn.run(
+    config = uvicorn.Config(
         app,
         host="127.0.0.1",
         port=args.port,
@@ -81,6 +89,7 @@ def main() -> None:
         log_level="warning",
         access_log=False,
     )
+    CountingServer(config).run()
 
 
 if __name__ == "__main__":
