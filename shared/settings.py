@@ -35,6 +35,9 @@ class Settings(BaseSettings):
     db_pool_max: int = 10
     # Messages taken from a queue before the first is acked: bounded so one replica never hoards work.
     prefetch: int = 16
+    # The most deliveries a batching consumer (serve(..., batch=True)) carries out in one transaction; it takes
+    # twice that from the queue, so the next batch is already delivered while one commits.
+    batch_max: int = 64
 
 
 class GraphSettings(BaseSettings):

@@ -10,23 +10,31 @@ is the message acked. It never acks itself; it raises instead:
 A message that is not an envelope, has no route on this queue, or whose payload fails validation is dead-lettered
 at once — unless the service gave an ``unreadable`` handler (the directory answers such a command with
 ``command.rejected``): then that handler runs under the same policy, and the message is acked once it returns.
+With :class:`~shared.messaging.batch.Batching` the consumer takes what the broker has delivered (up to the batch
+size) at once: the deliveries whose route gives a ``batch_effect`` are carried out in one transaction with one round
+of confirmed publishes (:mod:`shared.messaging.batch`) and acked after its commit; an effect that raised gets its own
+verdict under the same policy, never its neighbours; a batch that fails as a whole is redone one delivery at a time.
+Other routes and unreadable deliveries are handled as above. Batches run one after another, in arrival order.
 Over 150 lines: the whole ack policy stays in one place.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Generic, Literal, TypeVar
 
+import asyncpg
 from aio_pika.abc import AbstractIncomingMessage, AbstractQueue, AbstractRobustConnection
 from pydantic import ValidationError
 
-from shared.contracts.envelope import EnvelopeHeader, Payload
+from shared.contracts.envelope import Envelope, EnvelopeHeader, Payload
 from shared.logging import bind_context, get_logger
-from shared.messaging import topology, wire
+from shared.messaging import batch, topology, wire
 from shared.messaging.broker import Publisher, PublishFailed, persistent_copy
 
 log = get_logger(__name__)
@@ -55,8 +63,12 @@ class Reject(Exception):
 
 @dataclass(frozen=True)
 class Route(Generic[D]):
+    """The payload model of a message type and its handler; a ``batch_effect`` lets a batching consumer carry it
+    out beside other deliveries in one transaction (:mod:`shared.messaging.batch`)."""
+
     model: type[Payload]
     handler: Callable[[Any, D], Awaitable[None]]
+    batch_effect: batch.BatchEffect[D] | None = None
 
 
 @dataclass(frozen=True)
@@ -67,6 +79,11 @@ class Unreadable:
     reason: Literal["not_an_envelope", "no_route", "invalid"]
     header: EnvelopeHeader | None  # None when the body is not even an envelope
     errors: tuple[str, ...]  # pydantic's errors in plain words: "data.name: Field required"
+
+
+def _about(header: Envelope[Any] | EnvelopeHeader) -> AbstractContextManager[None]:
+    """Log lines about a delivery carry its correlation id, tenant and type."""
+    return bind_context(correlation_id=header.correlation_id, tenant_id=header.tenant_id, message_type=header.type)
 
 
 def plain_errors(exc: ValidationError) -> tuple[str, ...]:
@@ -83,14 +100,18 @@ class Consumer(Generic[D]):
         names: topology.Topology,
         max_attempts: int = 8,
         unreadable: Callable[[Unreadable, D], Awaitable[None]] | None = None,
+        batching: batch.Batching | None = None,
     ):
         self.role, self.routes, self.deps, self._unreadable = role, routes, deps, unreadable
         self._publisher, self._names, self._max_attempts = publisher, names, max_attempts
+        self._batching = batching
         self._queue: AbstractQueue | None = None
         self._tag: str | None = None
         self._in_flight = 0
         self._idle = asyncio.Event()
         self._idle.set()
+        self._deliveries = batch.Deliveries()
+        self._batches: asyncio.Task[None] | None = None
 
     async def start(self, connection: AbstractRobustConnection, prefetch: int) -> None:
         channel = await connection.channel()
@@ -100,6 +121,8 @@ class Consumer(Generic[D]):
         self._queue = await channel.declare_queue(
             self._names.queue(self.role), durable=True, arguments=topology.work_queue_arguments(self._names, self.role)
         )
+        if self._batching is not None and self._batches is None:
+            self._batches = asyncio.create_task(self._run_batches(self._batching), name=f"{self.role}-batches")
         self._tag = await self._queue.consume(self.on_message)
 
     @property
@@ -114,34 +137,101 @@ class Consumer(Generic[D]):
             await asyncio.wait_for(self._idle.wait(), grace_s)
         except TimeoutError:
             log.warning("consumer.stop_timeout", in_flight=self._in_flight)
+        if self._batches is not None:
+            self._batches.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._batches
+            self._batches = None
 
     async def on_message(self, message: AbstractIncomingMessage) -> None:
         self._in_flight += 1
         self._idle.clear()
+        if self._batching is not None:
+            return self._deliveries.put(message)  # settled by the batch it joins
         try:
             await self._handle(message)
         finally:
-            self._in_flight -= 1
-            if self._in_flight == 0:
-                self._idle.set()
+            self._settled(1)
+
+    def _settled(self, count: int) -> None:
+        self._in_flight -= count
+        if self._in_flight == 0:
+            self._idle.set()
 
     async def _handle(self, message: AbstractIncomingMessage) -> None:
+        read = await self._read(message)
+        if read is not None:
+            route, envelope = read
+            await self._run_about(message, envelope, route.handler(envelope, self.deps))
+
+    async def _read(self, message: AbstractIncomingMessage) -> tuple[Route[D], Envelope[Any]] | None:
+        """The delivery's route and envelope; ``None`` once a delivery that cannot be read has been dealt with."""
         try:
             header = wire.read_header(message)
         except ValidationError as exc:
             unreadable = Unreadable(message.body, "not_an_envelope", None, plain_errors(exc))
-            return await self._cannot_read(message, unreadable, f"not a wamux envelope: {exc.errors()[0]['msg']}")
+            await self._cannot_read(message, unreadable, f"not a wamux envelope: {exc.errors()[0]['msg']}")
+            return None
         route = self.routes.get(header.type)
         if route is None:
             unreadable = Unreadable(message.body, "no_route", header, ())
-            return await self._cannot_read(message, unreadable, f"no handler for {header.type!r} on {self.role}")
-        with bind_context(correlation_id=header.correlation_id, tenant_id=header.tenant_id, message_type=header.type):
+            await self._cannot_read(message, unreadable, f"no handler for {header.type!r} on {self.role}")
+            return None
+        try:
+            return route, wire.read_envelope(message, route.model)
+        except ValidationError as exc:
+            unreadable = Unreadable(message.body, "invalid", header, plain_errors(exc))
+            with _about(header):
+                await self._cannot_read(message, unreadable, f"invalid {header.type}: {exc}")
+            return None
+
+    async def _run_batches(self, batching: batch.Batching) -> None:
+        while True:
+            messages = await self._deliveries.take(batching.max_size)
             try:
-                envelope = wire.read_envelope(message, route.model)
-            except ValidationError as exc:
-                unreadable = Unreadable(message.body, "invalid", header, plain_errors(exc))
-                return await self._cannot_read(message, unreadable, f"invalid {header.type}: {exc}")
-            await self._run(message, route.handler(envelope, self.deps), str(header.id))
+                await self._handle_batch(messages, batching.pool)
+            except Exception:  # a settling that failed (a closed channel): those deliveries come back anyway
+                log.exception("batch.settle_failed", deliveries=len(messages))
+            finally:
+                self._settled(len(messages))
+
+    async def _handle_batch(self, messages: list[AbstractIncomingMessage], pool: asyncpg.Pool) -> None:
+        items: list[batch.Item] = []
+        alone: list[Awaitable[None]] = []
+        for message in messages:
+            read = await self._read(message)
+            if read is None:
+                continue
+            route, envelope = read
+            if route.batch_effect is None:
+                alone.append(self._run_about(message, envelope, route.handler(envelope, self.deps)))
+            else:
+                items.append(batch.Item(message, envelope, route.batch_effect))
+        await asyncio.gather(self._carry_out(items, pool), *alone)
+
+    async def _carry_out(self, items: list[batch.Item], pool: asyncpg.Pool) -> None:
+        if not items:
+            return
+        try:
+            await batch.carry_out(items, self.deps, pool, self._publisher)
+        except batch.BatchFailed as exc:
+            log.warning("batch.failed", deliveries=len(items), reason=str(exc)[:500])
+            for item in items:  # one at a time, in arrival order: each gets its own verdict
+                alone = batch.carry_out_alone(item, self.deps, pool, self._publisher)
+                await self._run_about(item.message, item.envelope, alone)
+            return
+        for item in items:
+            if item.failure is None:
+                await item.message.ack()
+            else:
+                with _about(item.envelope):
+                    await self._verdict(item.message, item.failure, str(item.envelope.id))
+
+    async def _run_about(
+        self, message: AbstractIncomingMessage, envelope: Envelope[Any], handling: Awaitable[None]
+    ) -> None:
+        with _about(envelope):
+            await self._run(message, handling, str(envelope.id))
 
     async def _cannot_read(self, message: AbstractIncomingMessage, unreadable: Unreadable, reason: str) -> None:
         if self._unreadable is None:
@@ -154,15 +244,19 @@ class Consumer(Generic[D]):
         """The ack policy around one handler's work."""
         try:
             await handling
-        except Retry as exc:
-            await self._retry(message, str(exc), exc.delay_s, counts=exc.counts)
-        except Reject as exc:
-            await self._dead_letter(message, str(exc))
         except Exception as exc:
-            log.exception("handler.failed", message_id=message_id)
-            await self._retry(message, f"{type(exc).__name__}: {exc}", None)
+            await self._verdict(message, exc, message_id)
         else:
             await message.ack()
+
+    async def _verdict(self, message: AbstractIncomingMessage, exc: Exception, message_id: str) -> None:
+        if isinstance(exc, Retry):
+            await self._retry(message, str(exc), exc.delay_s, counts=exc.counts)
+        elif isinstance(exc, Reject):
+            await self._dead_letter(message, str(exc))
+        else:
+            log.error("handler.failed", message_id=message_id, exc_info=exc)
+            await self._retry(message, f"{type(exc).__name__}: {exc}", None)
 
     async def _retry(
         self, message: AbstractIncomingMessage, reason: str, delay_s: float | None, *, counts: bool = True

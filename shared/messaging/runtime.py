@@ -2,8 +2,10 @@
 
 Every worker's ``main`` is ``serve(ROLE, ROUTES, bootstrap, TheServiceSettings)``: the service supplies its
 routing table, its composition root and its settings class; the lifetimes of pool, connection and consumer live
-here. A worker whose routes differ from its role's contract (``shared/contracts/roles.py``) does not start, and
-its publisher refuses a type the role does not publish.
+here. With ``batch=True`` the consumer carries out what the broker has delivered in batches (the routes that give a
+``batch_effect``: :mod:`shared.messaging.batch`), up to ``settings.batch_max`` deliveries per transaction. A
+worker whose routes differ from its role's contract (``shared/contracts/roles.py``) does not start, and its
+publisher refuses a type the role does not publish.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from shared import db
 from shared.contracts import roles as contract
 from shared.logging import configure_logging, get_logger
 from shared.messaging import broker, topology
+from shared.messaging.batch import Batching
 from shared.messaging.consumer import Consumer, Route, Unreadable
 from shared.settings import Settings
 
@@ -88,12 +91,13 @@ def serve(
     bootstrap: Callable[[Infrastructure[S]], AbstractAsyncContextManager[D]],
     settings_class: type[S],
     unreadable: Callable[[Unreadable, D], Awaitable[None]] | None = None,
+    batch: bool = False,
 ) -> None:
     """A worker's ``main``: its settings from the environment, JSON logs, consume until SIGTERM. ``unreadable``
     answers what the routes cannot take (else it is dead-lettered: :mod:`shared.messaging.consumer`)."""
     settings = settings_class(service=role)
     configure_logging(settings.service, settings.log_level)
-    asyncio.run(run_worker(settings, role, routes, bootstrap, unreadable=unreadable))
+    asyncio.run(run_worker(settings, role, routes, bootstrap, unreadable=unreadable, batch=batch))
 
 
 async def run_worker(
@@ -103,12 +107,14 @@ async def run_worker(
     bootstrap: Callable[[Infrastructure[S]], AbstractAsyncContextManager[D]],
     stop: asyncio.Event | None = None,
     unreadable: Callable[[Unreadable, D], Awaitable[None]] | None = None,
+    batch: bool = False,
 ) -> None:
     contract.check_routes(role, routes)  # before connecting: a worker that breaks its contract never starts
     stop = stop or stop_on_signals()
     async with infrastructure(settings, role) as infra, bootstrap(infra) as deps:
-        consumer = Consumer(role, routes, deps, infra.publisher, infra.names, unreadable=unreadable)
-        await consumer.start(infra.connection, settings.prefetch)
+        batching = Batching(infra.pool, settings.batch_max) if batch else None
+        consumer = Consumer(role, routes, deps, infra.publisher, infra.names, unreadable=unreadable, batching=batching)
+        await consumer.start(infra.connection, 2 * settings.batch_max if batch else settings.prefetch)
         log.info("service.started", queue=infra.names.queue(role))
         await stop.wait()
         log.info("service.stopping")

@@ -17,10 +17,11 @@ from shared.messaging.consumer import Route
 from shared.messaging.runtime import Infrastructure, every, serve
 
 ROLE = "billing"
+# Each effect runs in the batches of what the broker delivered (one transaction, one round of confirms), or alone.
 ROUTES: dict[str, Route[Deps]] = {
-    MessageReceived.TYPE: Route(MessageReceived, count_inbound),
-    MessageSent.TYPE: Route(MessageSent, count_outbound),
-    MessageStatusChanged.TYPE: Route(MessageStatusChanged, record_status),
+    MessageReceived.TYPE: Route(MessageReceived, count_inbound, count_inbound.batch_effect),
+    MessageSent.TYPE: Route(MessageSent, count_outbound, count_outbound.batch_effect),
+    MessageStatusChanged.TYPE: Route(MessageStatusChanged, record_status, record_status.batch_effect),
 }
 
 
@@ -33,7 +34,7 @@ async def bootstrap(infra: Infrastructure[BillingSettings]) -> AsyncIterator[Dep
 
 
 def main() -> None:
-    serve(ROLE, ROUTES, bootstrap, BillingSettings)
+    serve(ROLE, ROUTES, bootstrap, BillingSettings, batch=True)
 
 
 if __name__ == "__main__":

@@ -5,8 +5,11 @@ none is open. Each opened window uses one of the number's free conversations for
 client's timezone); past the quota it counts as paid, and ``quota.exhausted`` tells the CRM once. Everything is
 counted for the event's tenant: when a number moves, its new owner starts from its own quota and the previous
 owner keeps its month (a window the previous owner opened is not the new owner's).
-Every handler opens the same way (:func:`shared.messaging.inbox.once_per_envelope`): one transaction, the
-envelope id recorded in it, the effect only the first time — redelivery changes nothing.
+Every effect opens the same way (:func:`shared.messaging.inbox.effect_per_envelope`): the envelope id recorded in
+the effect's transaction, the effect only the first time — redelivery changes nothing. Each is written once for
+both ways it runs: called as a handler (a transaction of its own) or as its route's ``batch_effect`` (a savepoint in
+the batch's transaction, in arrival order, so an effect sees the counters the ones before it wrote). What an effect
+publishes it stages on ``out``: published and confirmed before the commit, with derived ids.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from shared.contracts.messages import (
 )
 from shared.logging import get_logger
 from shared.messaging import inbox
+from shared.messaging.batch import Outgoing
 from shared.messaging.broker import Publisher
 from shared.messaging.consumer import Retry
 
@@ -42,15 +46,17 @@ class Deps:
     publisher: Publisher
 
 
-@inbox.once_per_envelope("billing")
-async def count_inbound(envelope: Envelope[MessageReceived], deps: Deps, conn: asyncpg.Connection) -> None:
+@inbox.effect_per_envelope("billing")
+async def count_inbound(
+    envelope: Envelope[MessageReceived], deps: Deps, conn: asyncpg.Connection, out: Outgoing
+) -> None:
     received = envelope.data
     number, month = await _number_and_month(conn, received.client_id, received.phone_number_id, received.timestamp)
     await store.add_usage(conn, number, month, messages_in=1)
 
 
-@inbox.once_per_envelope("billing")
-async def count_outbound(envelope: Envelope[MessageSent], deps: Deps, conn: asyncpg.Connection) -> None:
+@inbox.effect_per_envelope("billing")
+async def count_outbound(envelope: Envelope[MessageSent], deps: Deps, conn: asyncpg.Connection, out: Outgoing) -> None:
     sent = envelope.data
     number = await _number(conn, sent.client_id, sent.phone_number_id)
     await store.lock_window(conn, number, sent.to)
@@ -62,25 +68,26 @@ async def count_outbound(envelope: Envelope[MessageSent], deps: Deps, conn: asyn
     await store.open_conversation(conn, opened, sent.wamid)
     free = opened.free
     await store.add_usage(conn, number, month, conversations=1, free_used=int(free), paid=int(not free))
-    await _publish(deps, envelope, opened, derived_id(opened.TYPE, sent.wamid))
+    out.publish(_event(envelope, opened, derived_id(opened.TYPE, sent.wamid)))
     log.info("conversation.opened", free=free, free_remaining=opened.free_remaining)
     exhausted = quota_exhausted(number, opened)
     if exhausted is not None:
         # Once per client, number and month: a number's next owner exhausting it the same month is news too.
         exhausted_id = derived_id(exhausted.TYPE, str(number.client_id), sent.phone_number_id, str(month))
-        await _publish(deps, envelope, exhausted, exhausted_id)
+        out.publish(_event(envelope, exhausted, exhausted_id))
 
 
-async def record_status(envelope: Envelope[MessageStatusChanged], deps: Deps) -> None:
-    """Count what Meta delivered and keep its conversation/pricing data to reconcile against our count."""
+def _worth_recording(envelope: Envelope[MessageStatusChanged]) -> bool:
+    """Nothing to count or keep (a ``sent`` or ``read`` without Meta's pricing): no transaction, no dedup record."""
     status = envelope.data
-    if status.status != "delivered" and status.conversation is None and status.pricing is None:
-        return  # nothing to count or keep: no transaction, no dedup record
-    await _record_status(envelope, deps)
+    return status.status == "delivered" or status.conversation is not None or status.pricing is not None
 
 
-@inbox.once_per_envelope("billing")
-async def _record_status(envelope: Envelope[MessageStatusChanged], deps: Deps, conn: asyncpg.Connection) -> None:
+@inbox.effect_per_envelope("billing", only_if=_worth_recording)
+async def record_status(
+    envelope: Envelope[MessageStatusChanged], deps: Deps, conn: asyncpg.Connection, out: Outgoing
+) -> None:
+    """Count what Meta delivered and keep its conversation/pricing data to reconcile against our count."""
     status = envelope.data
     if status.conversation is not None or status.pricing is not None:
         await store.insert_meta_pricing(conn, status)
@@ -103,9 +110,7 @@ async def _number_and_month(
     return number, await numbers.month_of(conn, moment, number.timezone)
 
 
-async def _publish(
-    deps: Deps, cause: Envelope[Any], event: ConversationOpened | QuotaExhausted, event_id: uuid.UUID
-) -> None:
-    await deps.publisher.publish(
-        wrap(event, id=event_id, tenant_id=event.client_id, correlation_id=cause.correlation_id)
-    )
+def _event(
+    cause: Envelope[Any], event: ConversationOpened | QuotaExhausted, event_id: uuid.UUID
+) -> Envelope[ConversationOpened | QuotaExhausted]:
+    return wrap(event, id=event_id, tenant_id=event.client_id, correlation_id=cause.correlation_id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -235,3 +236,45 @@ async def test_usage_and_windows_are_the_client_s_when_a_number_changes_owner(
         (True, 3),
         (False, 8),
     ]
+
+
+async def test_a_burst_of_replies_for_many_customers_is_counted_in_batches_and_every_counter_is_right(
+    infra: Infrastructure, tap: Tap, make_tenant
+) -> None:  # type: ignore[no-untyped-def]
+    from billing.__main__ import ROLE, ROUTES, bootstrap
+    from billing.settings import BillingSettings
+    from shared.messaging.runtime import run_worker
+    from shared.settings import Settings
+
+    tenants = [await make_tenant(free_quota=5) for _ in range(4)]
+    at = datetime(2026, 11, 10, 15, 0, tzinfo=UTC)
+    # Each tenant: eight customers, two replies each (the second rides the window the first opened).
+    burst = [
+        sent(t, at + timedelta(minutes=m), to=f"5730000{c:05d}") for m in (0, 5) for t in tenants for c in range(8)
+    ]
+    await asyncio.gather(*(infra.publisher.publish(e) for e in burst))
+    common = {name: getattr(infra.settings, name) for name in Settings.model_fields if name != "service"}
+    stop = asyncio.Event()
+    worker = asyncio.create_task(run_worker(BillingSettings(**common), ROLE, ROUTES, bootstrap, stop, batch=True))
+    try:
+        await tap.wait_for("conversation.opened", count=32, timeout=30)
+        await tap.wait_for("quota.exhausted", count=4, timeout=30)
+        ids = [e.id for e in burst]
+        counted = "SELECT count(*) FROM billing.inbox WHERE envelope_id = ANY($1::uuid[])"
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 30
+        while await infra.pool.fetchval(counted, ids) < len(burst):
+            assert loop.time() < deadline, "the burst was not all counted"
+            await asyncio.sleep(0.05)
+    finally:
+        stop.set()
+        await worker
+    for tenant in tenants:
+        month = (await usage(infra, tenant))["2026-11-01"]
+        assert (month["conversations"], month["free_used"], month["paid"], month["messages_out"]) == (8, 5, 3, 16)
+    # Each dedup record carries the transaction that wrote it (xmin): far fewer transactions than events.
+    transactions = await infra.pool.fetchval(
+        "SELECT count(DISTINCT xmin::text) FROM billing.inbox WHERE envelope_id = ANY($1::uuid[])", ids
+    )
+    assert transactions <= len(burst) // 4
+    assert len({e["id"] for e in tap.of_type("conversation.opened")}) == 32

@@ -1,0 +1,264 @@
+"""The batching consumer against the real RabbitMQ and PostgreSQL: what the broker delivered is carried out in one
+transaction with one round of confirmed publishes, acked after the commit; a poison delivery gets its own verdict,
+never its neighbours.
+
+Each test holds a first delivery (the gate) in its effect until the deliveries under test have all reached the
+consumer, so they form the next batch whatever the timing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections import Counter
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import pytest
+from pydantic import SecretStr
+
+from shared.contracts.envelope import Envelope, derived_id, wrap
+from shared.contracts.messages import WebhookParked, WebhookReceived
+from shared.messaging import broker, inbox, topology
+from shared.messaging.batch import Batching, Outgoing
+from shared.messaging.broker import Publisher
+from shared.messaging.consumer import ATTEMPT_HEADER, ERROR_HEADER, Consumer, Reject, Retry, Route
+from shared.messaging.runtime import Infrastructure
+from tests.support.broker import Tap, get_one, queue_depth
+
+BATCH = 32
+
+
+@dataclass
+class Deps:
+    pool: asyncpg.Pool
+    publisher: Publisher
+    table: str
+    gate_entered: asyncio.Event = field(default_factory=asyncio.Event)
+    gate_open: asyncio.Event = field(default_factory=asyncio.Event)
+    attempts: Counter[str] = field(default_factory=Counter)
+    failing: set[str] = field(default_factory=lambda: {"retry", "retry-tier", "crash"})  # until a test says
+
+
+async def effect(envelope: Envelope[WebhookReceived], deps: Deps, conn: asyncpg.Connection, out: Outgoing) -> None:
+    """Writes its row (with its transaction's id) first, then does what its body says, then stages one event."""
+    body = envelope.data.body
+    deps.attempts[body] += 1
+    await conn.execute(f"INSERT INTO {deps.table} VALUES ($1, $2, txid_current())", envelope.id, body)
+    if body == "gate":
+        deps.gate_entered.set()
+        await deps.gate_open.wait()
+    elif body == "reject":
+        raise Reject("this one can never be carried out")
+    elif body.startswith("retry") and body in deps.failing:
+        raise Retry("not yet", delay_s=5 if body == "retry-tier" else 1)
+    elif body == "crash" and body in deps.failing:
+        raise RuntimeError("a bug in this one")
+    out.publish(wrap(WebhookParked(reason=body), id=derived_id("parked", str(envelope.id)), correlation_id="c"))
+
+
+recorded = inbox.effect_per_envelope("billing")(effect)
+ROUTES = {WebhookReceived.TYPE: Route(WebhookReceived, recorded, recorded.batch_effect)}
+
+
+def webhook(body: str) -> Envelope[WebhookReceived]:
+    return wrap(WebhookReceived(body=body, received_at=datetime.now(UTC)), correlation_id="c-batch")
+
+
+@pytest.fixture
+async def deps(infra: Infrastructure) -> Deps:
+    table = f"public.batch_{uuid.uuid4().hex[:10]}"
+    await infra.pool.execute(f"CREATE TABLE {table} (envelope_id uuid, body text, txid bigint)")
+    return Deps(infra.pool, infra.publisher, table)
+
+
+@pytest.fixture
+async def consumer(infra: Infrastructure, deps: Deps) -> AsyncIterator[Consumer[Deps]]:
+    value = Consumer("router", ROUTES, deps, infra.publisher, infra.names, batching=Batching(infra.pool, BATCH))
+    yield value
+    deps.gate_open.set()
+    await value.stop(grace_s=10)
+
+
+async def batch_behind_the_gate(infra: Infrastructure, consumer: Consumer[Deps], *bodies: str) -> list[uuid.UUID]:
+    """Start consuming with the gate in hand, deliver ``bodies``, open the gate: they come as one batch."""
+    deps = consumer.deps
+    await infra.publisher.publish(webhook("gate"))
+    await consumer.start(infra.connection, prefetch=2 * BATCH)
+    await asyncio.wait_for(deps.gate_entered.wait(), 10)
+    envelopes = [webhook(body) for body in bodies]
+    await asyncio.gather(*(infra.publisher.publish(e) for e in envelopes))
+    await until(lambda: consumer.in_flight == 1 + len(bodies))
+    deps.gate_open.set()
+    return [e.id for e in envelopes]
+
+
+async def until(condition, timeout: float = 15) -> None:  # type: ignore[no-untyped-def]
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not condition():
+        assert loop.time() < deadline, "condition not met in time"
+        await asyncio.sleep(0.02)
+
+
+async def rows(deps: Deps) -> list[asyncpg.Record]:
+    return await deps.pool.fetch(f"SELECT envelope_id, body, txid FROM {deps.table} WHERE body <> 'gate'")
+
+
+async def settled(infra: Infrastructure, consumer: Consumer[Deps]) -> None:
+    await until(lambda: consumer.in_flight == 0)
+    assert await queue_depth(infra.connection, infra.names.queue("router")) == 0
+
+
+async def test_what_was_delivered_is_one_transaction_and_its_publishes_are_all_confirmed(
+    infra: Infrastructure, tap: Tap, consumer: Consumer[Deps]
+) -> None:
+    ids = await batch_behind_the_gate(infra, consumer, *(f"m{i}" for i in range(20)))
+    parked = await tap.wait_for("webhook.parked", count=21)
+    await settled(infra, consumer)
+    committed = await rows(consumer.deps)
+    assert sorted(r["envelope_id"] for r in committed) == sorted(ids)
+    assert len({r["txid"] for r in committed}) == 1  # twenty effects, one transaction
+    assert {p["id"] for p in parked} >= {str(derived_id("parked", str(i))) for i in ids}
+    assert [r["body"] for r in committed] == [f"m{i}" for i in range(20)]  # arrival order
+
+
+async def test_a_poison_delivery_is_retried_or_dead_lettered_alone_and_its_neighbours_commit_once(
+    infra: Infrastructure, tap: Tap, consumer: Consumer[Deps]
+) -> None:
+    bodies = ("a", "reject", "b", "retry", "c", "crash", "d")
+    ids = dict(zip(bodies, await batch_behind_the_gate(infra, consumer, *bodies), strict=True))
+    dead = await get_one(infra.connection, infra.names.dead_queue("router"))
+    assert json.loads(dead.body)["data"]["body"] == "reject"
+    assert dead.headers[ERROR_HEADER] == "this one can never be carried out"
+    await until(lambda: consumer.in_flight == 0)  # the batch settled: "retry" and "crash" wait in their tiers
+    consumer.deps.failing.clear()
+    tried = consumer.deps.attempts["retry"], consumer.deps.attempts["crash"]
+    await until(lambda: consumer.deps.attempts["retry"] > tried[0] and consumer.deps.attempts["crash"] > tried[1])
+    await settled(infra, consumer)
+    committed = await rows(consumer.deps)
+    assert Counter(r["body"] for r in committed) == Counter({"a": 1, "b": 1, "c": 1, "d": 1, "retry": 1, "crash": 1})
+    neighbours = {r["txid"] for r in committed if r["body"] in {"a", "b", "c", "d"}}
+    assert len(neighbours) == 1  # the four neighbours committed together, the three others undone alone
+    assert {r["txid"] for r in committed if r["body"] in {"retry", "crash"}}.isdisjoint(neighbours)
+    # "a" ran in the first pass (no savepoints) that "reject" ended, then again with savepoints: committed once.
+    assert [consumer.deps.attempts[b] for b in "abcd"] == [2, 1, 1, 1]
+    once = await infra.pool.fetchval(
+        "SELECT count(*) FROM billing.inbox WHERE envelope_id = ANY($1::uuid[])", list(ids.values())
+    )
+    assert once == 6  # the rejected one left no dedup record: an operator's replay is carried out
+    await tap.wait_for("webhook.parked", count=7)  # the gate and the six that were carried out
+
+
+async def test_a_retry_in_a_batch_goes_to_its_retry_tier(infra: Infrastructure, consumer: Consumer[Deps]) -> None:
+    await batch_behind_the_gate(infra, consumer, "x", "retry-tier", "y")
+    await until(lambda: consumer.in_flight == 0)
+    tier = infra.names.retry_queue("router", topology.retry_tier(5))
+    parked = await get_one(infra.connection, tier, timeout=2)  # taken off its tier before its 5 s are up
+    assert json.loads(parked.body)["data"]["body"] == "retry-tier"
+    assert parked.headers[ATTEMPT_HEADER] == 1
+    assert [r["body"] for r in await rows(consumer.deps)] == ["x", "y"]
+
+
+async def test_a_duplicate_delivered_in_the_same_batch_changes_nothing(
+    infra: Infrastructure, consumer: Consumer[Deps]
+) -> None:
+    deps = consumer.deps
+    await infra.publisher.publish(webhook("gate"))
+    await consumer.start(infra.connection, prefetch=2 * BATCH)
+    await asyncio.wait_for(deps.gate_entered.wait(), 10)
+    twice = webhook("twice")
+    for _ in range(3):
+        await infra.publisher.publish(twice)
+    await until(lambda: consumer.in_flight == 4)
+    deps.gate_open.set()
+    await settled(infra, consumer)
+    assert [r["body"] for r in await rows(deps)] == ["twice"]
+    assert deps.attempts["twice"] == 1
+
+
+async def test_stop_lets_the_deliveries_in_hand_commit_and_be_acked(
+    infra: Infrastructure, consumer: Consumer[Deps]
+) -> None:
+    deps = consumer.deps
+    await infra.publisher.publish(webhook("gate"))
+    await consumer.start(infra.connection, prefetch=2 * BATCH)
+    await asyncio.wait_for(deps.gate_entered.wait(), 10)
+    waiting = [webhook("p"), webhook("q")]
+    for envelope in waiting:
+        await infra.publisher.publish(envelope)
+    await until(lambda: consumer.in_flight == 3)
+    stopping = asyncio.create_task(consumer.stop(grace_s=10))
+    await asyncio.sleep(0.3)
+    assert not stopping.done()  # the gate's batch is still in hand, and two deliveries behind it
+    deps.gate_open.set()
+    await asyncio.wait_for(stopping, 10)
+    assert sorted(r["envelope_id"] for r in await rows(deps)) == sorted(e.id for e in waiting)
+    assert await queue_depth(infra.connection, infra.names.queue("router")) == 0
+
+
+class CuttableLink:
+    """A TCP relay to RabbitMQ whose open connections a test cuts, as a broker restart would; new ones pass."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self._upstream = (host, port)
+        self._writers: list[asyncio.StreamWriter] = []
+        self._server: asyncio.Server | None = None
+
+    async def __aenter__(self) -> int:
+        self._server = await asyncio.start_server(self._relay, "127.0.0.1", 0)
+        return int(self._server.sockets[0].getsockname()[1])
+
+    async def __aexit__(self, *_: object) -> None:
+        self.cut()
+        assert self._server is not None
+        self._server.close()
+
+    def cut(self) -> None:
+        for writer in self._writers:
+            writer.transport.abort()
+        self._writers.clear()
+
+    async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        up_reader, up_writer = await asyncio.open_connection(*self._upstream)
+        self._writers += [writer, up_writer]
+        await asyncio.gather(self._pipe(reader, up_writer), self._pipe(up_reader, writer), return_exceptions=True)
+
+    @staticmethod
+    async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while chunk := await reader.read(65536):
+            writer.write(chunk)
+            await writer.drain()
+        writer.close()
+
+
+async def test_the_broker_going_away_mid_batch_loses_nothing(infra: Infrastructure, tap: Tap, deps: Deps) -> None:
+    upstream = urlsplit(infra.settings.amqp_url.get_secret_value())
+    link = CuttableLink(upstream.hostname or "127.0.0.1", upstream.port or 5672)
+    async with link as port:
+        url = urlunsplit(upstream._replace(netloc=f"{upstream.username}:{upstream.password}@127.0.0.1:{port}"))
+        settings = infra.settings.model_copy(update={"amqp_url": SecretStr(url), "reconnect_interval_s": 0.5})
+        async with broker.connect(settings, infra.names) as connection:
+            publisher = await Publisher.open(connection, settings, names=infra.names)
+            deps.publisher = publisher
+            consumer = Consumer("router", ROUTES, deps, publisher, infra.names, batching=Batching(infra.pool, BATCH))
+            await infra.publisher.publish(webhook("gate"))
+            await consumer.start(connection, prefetch=2 * BATCH)
+            await asyncio.wait_for(deps.gate_entered.wait(), 10)
+            envelopes = [webhook(f"m{i}") for i in range(10)]
+            await asyncio.gather(*(infra.publisher.publish(e) for e in envelopes))
+            await until(lambda: consumer.in_flight == 11)
+            link.cut()  # the batch's effects are done in the database; its publishes and acks now fail
+            deps.gate_open.set()
+            expected = {str(derived_id("parked", str(e.id))) for e in envelopes}
+            await until(lambda: expected <= {m["id"] for m in tap.of_type("webhook.parked")}, timeout=30)
+            await until(lambda: consumer.in_flight == 0)
+            await consumer.stop(grace_s=10)
+    committed = await rows(deps)
+    assert sorted(r["envelope_id"] for r in committed) == sorted(e.id for e in envelopes)  # each exactly once
+    assert await queue_depth(infra.connection, infra.names.queue("router")) == 0
+    assert await queue_depth(infra.connection, infra.names.dead_queue("router")) == 0
