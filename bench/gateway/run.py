@@ -106,6 +106,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--connections", type=int, default=50)
+    parser.add_argument("--asyncio-loop", action="store_true", help="hide uvloop from the gateway (to compare)")
     parser.add_argument("--py-spy", metavar="OUT", help="record the gateway with py-spy (collapsed stacks) to OUT")
     args = parser.parse_args()
     port, prefix = free_port(), f"bench{uuid.uuid4().hex[:8]}"
@@ -117,6 +118,12 @@ def main() -> None:
     url = f"http://127.0.0.1:{port}"
     log = (work / "gateway.log").open("wb")
     command = [sys.executable, "-m", "gateway"]
+    if args.asyncio_loop:  # an import of uvloop then fails, as where it is not installed
+        command = [
+            sys.executable,
+            "-c",
+            "import sys; sys.modules['uvloop'] = None; import runpy; runpy.run_module('gateway', run_name='__main__')",
+        ]
     if args.py_spy:  # py-spy is not a wamux dependency: install it where you like, on PATH
         command = ["py-spy", "record", "--format", "raw", "--rate", "250", "-o", args.py_spy, "--", *command]
     gateway = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)

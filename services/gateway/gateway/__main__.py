@@ -5,6 +5,8 @@ their numbers belong to the directory service).
 
 from __future__ import annotations
 
+import asyncio
+
 from aiohttp import web
 
 from gateway.app import create_app
@@ -12,13 +14,28 @@ from gateway.settings import GatewaySettings
 from shared.logging import configure_logging, get_logger
 
 
+def event_loop() -> asyncio.AbstractEventLoop:
+    """uvloop's where it is installed (not on Windows): its transports carry a webhook's HTTP and AMQP writes in C."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.new_event_loop()
+    return uvloop.new_event_loop()
+
+
 def main() -> None:
     settings = GatewaySettings(service="gateway")
     configure_logging(settings.service, settings.log_level)
     log = get_logger(__name__)
-    log.info("gateway.listening", host=settings.gateway_host, port=settings.gateway_port)
+    loop = event_loop()
+    log.info("gateway.listening", host=settings.gateway_host, port=settings.gateway_port, loop=type(loop).__module__)
     web.run_app(
-        create_app(settings), host=settings.gateway_host, port=settings.gateway_port, print=None, access_log=None
+        create_app(settings),
+        host=settings.gateway_host,
+        port=settings.gateway_port,
+        print=None,
+        access_log=None,
+        loop=loop,
     )
 
 

@@ -39,26 +39,38 @@ class Refused(Exception):
 
 
 class ByteBudget:
-    """Bytes that may be held at once; a reservation waits, bounded, for room."""
+    """Bytes that may be held at once; a reservation waits, bounded, for room.
+
+    With room (the usual case) a reservation takes its bytes at once, without the lock (the event loop runs one
+    coroutine at a time); the lock and the wake-ups are only for bodies that found no room."""
 
     def __init__(self, capacity: int):
         self.capacity, self.free = capacity, capacity
         self._room = asyncio.Condition()
+        self._waiting = 0
 
     @asynccontextmanager
     async def reserve(self, size: int, wait_s: float) -> AsyncIterator[None]:
-        async with self._room:
-            try:
-                await asyncio.wait_for(self._room.wait_for(lambda: self.free >= size), wait_s)
-            except TimeoutError:
-                raise Refused(503, "too many webhook bodies in flight, retry later") from None
-            self.free -= size
+        if self.free < size:
+            await self._wait_for_room(size, wait_s)
+        self.free -= size
         try:
             yield
         finally:
+            self.free += size
+            if self._waiting:
+                async with self._room:
+                    self._room.notify_all()
+
+    async def _wait_for_room(self, size: int, wait_s: float) -> None:
+        self._waiting += 1
+        try:
             async with self._room:
-                self.free += size
-                self._room.notify_all()
+                await asyncio.wait_for(self._room.wait_for(lambda: self.free >= size), wait_s)
+        except TimeoutError:
+            raise Refused(503, "too many webhook bodies in flight, retry later") from None
+        finally:
+            self._waiting -= 1
 
 
 @dataclass(frozen=True)
@@ -102,8 +114,11 @@ async def signed_body(request: web.Request, settings: GatewaySettings) -> AsyncI
     pool, size = request.app[BUDGET].pool_for(length)
     async with pool.reserve(size, settings.webhook_budget_wait_s):
         try:
-            async with asyncio.timeout(settings.webhook_read_timeout_s):
+            if request.content.is_eof():  # all of it arrived with the headers (Meta's usual 1-3 KB): nothing to wait
                 body = await _hashed_read(request.content, verifier, settings.max_body_bytes)
+            else:
+                async with asyncio.timeout(settings.webhook_read_timeout_s):
+                    body = await _hashed_read(request.content, verifier, settings.max_body_bytes)
         except TimeoutError:
             raise Refused(408, f"body not received within {settings.webhook_read_timeout_s} s") from None
         yield body

@@ -1,0 +1,52 @@
+"""The webhook bodies' byte budget: room is taken at once when there is some, waited for (bounded) when not, and a
+waiting body wakes as soon as room is freed."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from gateway.signed_body import ByteBudget, Refused
+
+
+async def test_with_room_a_reservation_holds_its_bytes_until_its_block_ends() -> None:
+    budget = ByteBudget(100)
+    async with budget.reserve(60, wait_s=0.1):
+        assert budget.free == 40
+        async with budget.reserve(40, wait_s=0.1):
+            assert budget.free == 0
+    assert budget.free == 100
+
+
+async def test_without_room_a_reservation_waits_then_is_refused_with_503() -> None:
+    budget = ByteBudget(100)
+    async with budget.reserve(80, wait_s=0.1):
+        with pytest.raises(Refused) as refused:
+            async with budget.reserve(30, wait_s=0.05):
+                pass
+    assert refused.value.status == 503 and budget.free == 100
+
+
+async def test_a_waiting_body_gets_its_room_as_soon_as_it_is_freed_while_one_that_fits_goes_ahead() -> None:
+    budget = ByteBudget(100)
+    order: list[str] = []
+    release = asyncio.Event()
+
+    async def hold(name: str, size: int, until: asyncio.Event) -> None:
+        async with budget.reserve(size, wait_s=2):
+            order.append(name)
+            await until.wait()
+
+    done = asyncio.Event()
+    done.set()
+    first = asyncio.create_task(hold("first", 70, release))
+    await asyncio.sleep(0)
+    waiting = asyncio.create_task(hold("waiting", 60, done))  # no room: waits
+    await asyncio.sleep(0)
+    small = asyncio.create_task(hold("small", 20, done))  # fits beside the first: not held up by the wait
+    await asyncio.sleep(0.01)
+    assert order == ["first", "small"] and not waiting.done()
+    release.set()
+    await asyncio.wait_for(asyncio.gather(first, waiting, small), 2)
+    assert order == ["first", "small", "waiting"] and budget.free == 100
