@@ -17,7 +17,7 @@ from aio_pika.abc import AbstractRobustConnection
 
 from shared.contracts.envelope import Envelope, wrap
 from shared.contracts.messages import WebhookReceived
-from shared.messaging import deadletters, topology
+from shared.messaging import deadletters, topology, wire
 from shared.messaging.broker import to_message
 from shared.messaging.consumer import ATTEMPT_HEADER, ERROR_HEADER, Consumer, Reject, Route
 from shared.messaging.deadletters import REPLAYED_AT_HEADER, UnknownRole
@@ -257,3 +257,27 @@ async def test_list_as_json_from_the_command_line(infra: Infrastructure) -> None
     [message] = listed["router"]["messages"]
     assert (message["envelope_id"], message["reason"], message["attempt"]) == (str(envelope.id), "bad a", 5)
     assert await queue_depth(infra.connection, names.dead_queue("router")) == 1
+
+
+async def test_a_props_form_webhook_dead_lettered_by_the_consumer_is_listed_and_replayed_as_it_came(
+    infra: Infrastructure,
+) -> None:
+    names, raw, envelope_id = names_of(infra), b'{"object":"whatsapp_business_account","entry":[]}', str(uuid.uuid4())
+    properties = wire.webhook_properties(raw, envelope_id=envelope_id, received_at_us=1_764_662_400_123_456)
+    consumer = await start_router(infra, Router())
+    await infra.publisher.lane(WebhookReceived.TYPE, WebhookReceived.KIND).publish(raw, properties)
+    await wait_for_depth(infra.connection, names.dead_queue("router"), 1)
+    await consumer.stop()
+
+    [dead] = await deadletters.peek(infra.connection, names, ["router"])
+    [letter] = dead.messages
+    assert (letter.envelope_id, letter.type, letter.correlation_id) == (envelope_id, "webhook.received", envelope_id)
+    assert letter.reason == f"cannot route {raw.decode()}"
+
+    report = await deadletters.replay(infra.connection, names, "router", ids=[uuid.UUID(envelope_id)])
+    assert [m.envelope_id for m in report.replayed] == [envelope_id]
+    back = await get_one(infra.connection, names.queue("router"))
+    assert back.body == raw and back.content_type == "application/json"  # still the props form, byte for byte
+    replayed = wire.read_envelope(back, WebhookReceived)
+    assert str(replayed.id) == envelope_id and replayed.data.body.encode() == raw
+    assert replayed.data.received_at == datetime(2025, 12, 2, 8, 0, 0, 123456, tzinfo=UTC)
