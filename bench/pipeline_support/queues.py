@@ -11,10 +11,11 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
 import aio_pika
-from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractRobustConnection
-from support.broker import AMQP_URL
+from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractIncomingMessage
 
 from shared.messaging import topology
+
+from .scratch_platform import AMQP_URL
 
 
 def backlog_queues(prefix: str) -> list[str]:
@@ -75,15 +76,17 @@ class DepthSampler:
 
 
 @asynccontextmanager
-async def connection() -> AsyncIterator[AbstractRobustConnection]:
-    conn = await aio_pika.connect_robust(AMQP_URL)
+async def connection() -> AsyncIterator[AbstractConnection]:
+    """A plain connection: a robust one's channel answers a passive declare with the queue it cached (the first
+    count it saw, forever), and a benchmark had better fail than reconnect unseen."""
+    conn = await aio_pika.connect(AMQP_URL)
     try:
         yield conn
     finally:
         await conn.close()
 
 
-async def delete_topology(conn: AbstractRobustConnection, prefix: str) -> None:
+async def delete_topology(conn: AbstractConnection, prefix: str) -> None:
     async with conn.channel() as channel:
         await topology.delete(channel, topology.Topology(prefix))
 
@@ -116,7 +119,7 @@ def _properties(message: AbstractIncomingMessage) -> dict[str, object]:
     }
 
 
-async def take_all(conn: AbstractRobustConnection, queue_name: str, idle_s: float = 1.0) -> list[Captured]:
+async def take_all(conn: AbstractConnection, queue_name: str, idle_s: float = 1.0) -> list[Captured]:
     """Every message of ``queue_name``, acked (the queue is left empty): consumed until ``idle_s`` passes with
     nothing new."""
     taken: list[Captured] = []
@@ -138,7 +141,7 @@ async def take_all(conn: AbstractRobustConnection, queue_name: str, idle_s: floa
     return taken
 
 
-async def put_back(conn: AbstractRobustConnection, prefix: str, queue_name: str, messages: list[Captured]) -> None:
+async def put_back(conn: AbstractConnection, prefix: str, queue_name: str, messages: list[Captured]) -> None:
     """Declare ``prefix``'s topology and publish ``messages`` straight to ``queue_name``, confirmed, in order."""
     async with conn.channel() as channel:
         await topology.declare(channel, topology.Topology(prefix))

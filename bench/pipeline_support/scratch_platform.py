@@ -3,6 +3,7 @@ dropped afterwards), its own broker prefix, and the environment the launcher han
 
 from __future__ import annotations
 
+import os
 import random
 import uuid
 from collections.abc import AsyncIterator
@@ -11,13 +12,15 @@ from dataclasses import dataclass
 
 import aiohttp
 import asyncpg
-from support.broker import AMQP_URL
+from support import broker
 from support.processes import free_port
 
 from shared.migrate import migrate
 from tests.support.tenants import Tenant, create_tenant, random_phone_number
 
 SERVER = "postgresql://postgres@127.0.0.1:5432/test"
+# The local broker unless WAMUX_AMQP_URL names another (a broker of the benchmark's own on a busy machine).
+AMQP_URL = os.environ.get("WAMUX_AMQP_URL", broker.AMQP_URL)
 APP_SECRET = "bench-app-secret"
 # Enough free conversations that every run counts the common case (a free window), never the quota's end.
 FREE_QUOTA = 10**9
@@ -116,7 +119,8 @@ def platform_env(
         "WAMUX_SANDBOX_WEBHOOK_URL": webhook_url,
         "WAMUX_SANDBOX_THROUGHPUT_PER_S": str(number_rate_per_s),
         "WAMUX_NUMBER_RATE_PER_S": str(number_rate_per_s),
-        "WAMUX_LOG_LEVEL": "WARNING",
+        # WAMUX_BENCH_LOG_LEVEL=INFO to see what the processes did (their logs: the paths printed on a failure).
+        "WAMUX_LOG_LEVEL": os.environ.get("WAMUX_BENCH_LOG_LEVEL", "WARNING"),
         # 0: one message per customer has nothing to wait for; the default 1 s window would be measured instead.
         "WAMUX_REPLY_BURST_WINDOW_MS": str(burst_window_ms),
     }
