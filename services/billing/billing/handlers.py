@@ -58,9 +58,8 @@ async def count_inbound(
 @inbox.effect_per_envelope("billing")
 async def count_outbound(envelope: Envelope[MessageSent], deps: Deps, conn: asyncpg.Connection, out: Outgoing) -> None:
     sent = envelope.data
-    number = await _number(conn, sent.client_id, sent.phone_number_id)
+    number, month = await _number_and_month(conn, sent.client_id, sent.phone_number_id, sent.sent_at)
     await store.lock_window(conn, number, sent.to)
-    month = await numbers.month_of(conn, sent.sent_at, number.timezone)
     await store.add_usage(conn, number, month, messages_out=1)
     if await store.open_window_exists(conn, number, sent.to, sent.sent_at):
         return
@@ -96,18 +95,13 @@ async def record_status(
         await store.add_usage(conn, number, month, delivered=1)
 
 
-async def _number(conn: asyncpg.Connection, client_id: uuid.UUID, phone_number_id: str) -> numbers.Number:
-    number = await numbers.number(conn, client_id, phone_number_id)
-    if number is None:
-        raise Retry(f"number {phone_number_id} of client {client_id} not in the directory", delay_s=30)
-    return number
-
-
 async def _number_and_month(
     conn: asyncpg.Connection, client_id: uuid.UUID, phone_number_id: str, moment: datetime
 ) -> tuple[numbers.Number, date]:
-    number = await _number(conn, client_id, phone_number_id)
-    return number, await numbers.month_of(conn, moment, number.timezone)
+    found = await numbers.number(conn, client_id, phone_number_id, moment)
+    if found is None:
+        raise Retry(f"number {phone_number_id} of client {client_id} not in the directory", delay_s=30)
+    return found
 
 
 def _event(

@@ -20,8 +20,11 @@ class Number:
     quota_policy: Literal["count_paid", "pause_ai"]
 
 
-async def number(conn: asyncpg.Connection, client_id: uuid.UUID, phone_number_id: str) -> Number | None:
-    """The number as ``client_id``'s, whose event it is: its quota, and the client's timezone and policy.
+async def number(
+    conn: asyncpg.Connection, client_id: uuid.UUID, phone_number_id: str, moment: datetime
+) -> tuple[Number, date] | None:
+    """The number as ``client_id``'s, whose event it is: its quota, and the client's timezone and policy; and the
+    month ``moment`` falls in on that client's clock (PostgreSQL's tz database), read in the same round trip.
 
     The tenant is the event's (the router resolved it when the message came in), not whoever holds the number
     by the time billing reads it: an event of the previous owner that lags behind a move still counts for it,
@@ -29,7 +32,8 @@ async def number(conn: asyncpg.Connection, client_id: uuid.UUID, phone_number_id
     """
     row = await conn.fetchrow(
         """SELECT CASE WHEN n.client_id = $1 THEN n.free_quota ELSE COALESCE(m.from_free_quota, n.free_quota) END
-                  AS free_quota, c.timezone, c.quota_policy
+                  AS free_quota, c.timezone, c.quota_policy,
+                  date_trunc('month', $3::timestamptz AT TIME ZONE c.timezone)::date AS month
              FROM directory_read.numbers n
              JOIN directory_read.clients c ON c.id = $1
              LEFT JOIN LATERAL (SELECT from_free_quota FROM directory_read.number_moves
@@ -38,19 +42,9 @@ async def number(conn: asyncpg.Connection, client_id: uuid.UUID, phone_number_id
             WHERE n.phone_number_id = $2""",
         client_id,
         phone_number_id,
+        moment,
     )
     if row is None:
         return None
-    return Number(
-        client_id,
-        phone_number_id,
-        row["free_quota"],
-        row["timezone"],
-        cast(Literal["count_paid", "pause_ai"], row["quota_policy"]),
-    )
-
-
-async def month_of(conn: asyncpg.Connection, moment: datetime, timezone: str) -> date:
-    """The first day of the month ``moment`` falls in, on the client's clock (PostgreSQL's tz database)."""
-    value = await conn.fetchval("SELECT date_trunc('month', $1::timestamptz AT TIME ZONE $2)::date", moment, timezone)
-    return cast(date, value)
+    policy = cast(Literal["count_paid", "pause_ai"], row["quota_policy"])
+    return Number(client_id, phone_number_id, row["free_quota"], row["timezone"], policy), row["month"]
