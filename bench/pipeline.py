@@ -129,8 +129,8 @@ class Platform:
         webhooks = signed_webhooks(self.tenants, first_customer, int(rate * seconds))
         watcher = traffic.ReplyWatcher(self.http, self.ports.graph_url)
         await watcher.clear()
-        sampler = queues.DepthSampler(self.channel, queues.backlog_queues(self.prefix))
-        background = [asyncio.create_task(sampler.run()), asyncio.create_task(watcher.run())]
+        sampler = queues.DepthSampler(self.broker, queues.backlog_queues(self.prefix))
+        sampling, watching = asyncio.create_task(sampler.run()), asyncio.create_task(watcher.run())
         try:
             cpu_before, started = procstat.snapshot(self.pids), loop.time()
             offering = asyncio.create_task(
@@ -141,9 +141,9 @@ class Platform:
             offered = await offering
             await self._settle(watcher, offered, o.settle_seconds)
         finally:
-            for task in background:
-                task.cancel()
-            await asyncio.gather(*background, return_exceptions=True)
+            sampler.stop()
+            watching.cancel()
+            await asyncio.gather(sampling, watching, return_exceptions=True)
         warm = started + min(o.warmup_seconds, seconds / 3)
         warm_wall = offered.first_wall + (warm - started)
         end_wall = offered.first_wall + seconds

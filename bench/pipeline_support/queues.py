@@ -4,6 +4,7 @@ declare answers with the ready count), and the messages of one queue taken away 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import time
 from collections.abc import AsyncIterator
@@ -53,18 +54,26 @@ class Sample:
 
 @dataclass
 class DepthSampler:
-    """Every backlog queue's depth, once per ``every_s``, while running."""
+    """Every backlog queue's depth, once per ``every_s``, from :meth:`run` until :meth:`stop` (never cancelled
+    mid-call: aiormq closes a channel whose call was cancelled)."""
 
-    channel: AbstractChannel
+    connection: AbstractConnection
     queues: list[str]
     every_s: float = 1.0
     samples: list[Sample] = field(default_factory=list)
+    _stopped: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def run(self) -> None:
-        while True:
-            started = time.monotonic()
-            self.samples.append(Sample(started, await depths(self.channel, self.queues)))
-            await asyncio.sleep(max(0.0, self.every_s - (time.monotonic() - started)))
+        async with self.connection.channel() as channel:
+            while not self._stopped.is_set():
+                started = time.monotonic()
+                self.samples.append(Sample(started, await depths(channel, self.queues)))
+                with contextlib.suppress(TimeoutError):
+                    pause = max(0.0, self.every_s - (time.monotonic() - started))
+                    await asyncio.wait_for(self._stopped.wait(), pause)
+
+    def stop(self) -> None:
+        self._stopped.set()
 
     def between(self, start: float, end: float) -> list[Sample]:
         return [s for s in self.samples if start <= s.at <= end]
