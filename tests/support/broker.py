@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -11,7 +10,7 @@ import aio_pika
 import pytest
 from aio_pika.abc import AbstractIncomingMessage, AbstractRobustConnection
 
-from shared.messaging import topology
+from shared.messaging import topology, wire
 from shared.messaging.runtime import Infrastructure, infrastructure
 from shared.settings import Settings
 
@@ -36,7 +35,7 @@ class Tap:
 
     async def on_message(self, message: AbstractIncomingMessage) -> None:
         async with self._arrived:
-            self.messages.append(json.loads(message.body))
+            self.messages.append(wire.as_json(message))  # either wire form (the gateway's webhook.received: props)
             self._arrived.notify_all()
         await message.ack()
 
