@@ -55,3 +55,27 @@ async def check_view(page: Any, view: str, where: str, artifacts: Path) -> None:
     await no_horizontal_overflow(page)
     await page.screenshot(path=str(artifacts / f"{view}-{where}.png"), full_page=True)
     await accessible(page, f"{view} ({where})")
+
+
+async def start_connect(page: Any, e164: str, name: str) -> tuple[str, str]:
+    """The Numbers view's "connect a number" for ``e164``: the onboarding's id and the signup link it shows."""
+    await page.click("[data-view=numbers]")
+    await page.fill("#connect-phone", e164)
+    await page.fill("#connect-name", name)
+    await page.click("#connect button[type=submit]")
+    await page.wait_for_selector("#connect-result:not([hidden])")
+    await page.wait_for_selector("#connect-link[href*='/onboard/']", state="attached")
+    link = await page.locator("#connect-link").get_attribute("href")
+    onboarding_id = await page.locator("#connect-result").get_attribute("data-onboarding-id")
+    assert link and onboarding_id
+    return str(onboarding_id), str(link)
+
+
+async def accept_signup(context: Any, link: str) -> None:
+    """The client opens the signup link and accepts on the emulator's hosted signup (Meta's consent page)."""
+    signup = await context.new_page()
+    await signup.goto(link)
+    await signup.click("#action")
+    await signup.click("button[name=accept]")
+    await signup.wait_for_load_state()
+    await signup.close()

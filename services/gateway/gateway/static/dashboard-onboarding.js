@@ -1,5 +1,6 @@
 // Onboardings in the Numbers view: each one's steps as a progress list, Meta's last error and what to do, a new
-// link when the old one expired; and each active number's customer QR (wa.me), downloaded from a blob: URL.
+// link when the old one expired, "try again" once one failed; and each active number's customer QR (wa.me),
+// downloaded from a blob: URL.
 import { ApiError, blob, send } from "./dashboard-api.js";
 import { $, el } from "./dashboard-dom.js";
 import { dateTime, t } from "./dashboard-i18n.js";
@@ -34,9 +35,24 @@ export function progressList(list, onboarding) {
   });
 }
 
+/** The catalogue's words for a Meta refusal the client can act on (by subcode, then code), or null. */
+function knownError(error) {
+  if (!error || error.source === "wamux") return null;
+  for (const key of [`onboarding.meta.${error.subcode}`, `onboarding.meta.${error.code}`]) {
+    const words = t(key);
+    if (words !== key) return words; // t() answers a missing key with the key itself
+  }
+  return null;
+}
+
+/** Meta's last error in the page's language when the catalogue knows it (it says what to do), else its words. */
+export function errorWords(onboarding) {
+  return knownError(onboarding.error) || t("onboarding.meta_error", { text: onboarding.error.text });
+}
+
 /** What the person can do now, in words: open the link, get a new one, or start again. */
 export function whatToDo(onboarding) {
-  if (onboarding.state === "failed") return t("onboarding.todo_failed");
+  if (onboarding.state === "failed") return knownError(onboarding.error) ? "" : t("onboarding.todo_failed");
   if (onboarding.state === "suspended") return t("onboarding.todo_suspended");
   if (onboarding.state === "pending" && onboarding.method === "signup") {
     return onboarding.signup_url ? t("onboarding.todo_open") : t("onboarding.todo_expired");
@@ -44,7 +60,41 @@ export function whatToDo(onboarding) {
   return onboarding.state === "active" ? "" : t("onboarding.todo_wait");
 }
 
-function item(o, refresh) {
+/** "Get a new link" for a signup whose link expired; ``said`` shows a failure in words. */
+export function renewButton(o, after, said) {
+  const renew = el("button", t("onboarding.new_link"), "secondary");
+  renew.type = "button";
+  renew.dataset.action = "new-link";
+  renew.addEventListener("click", async () => {
+    renew.disabled = true;
+    try {
+      await send(`/api/onboardings/${encodeURIComponent(o.onboarding_id)}/link`, "POST", {});
+      await after();
+    } catch (failure) {
+      renew.disabled = false;
+      said(failure instanceof ApiError ? t(failure.key, failure.params) : t("error.network"));
+    }
+  });
+  return renew;
+}
+
+/** "Try again" for a failed onboarding: the same number registered anew (the API opens a new onboarding). */
+export function retryButton(o, retry) {
+  const again = el("button", t("onboarding.try_again"), "secondary");
+  again.type = "button";
+  again.dataset.action = "try-again";
+  again.addEventListener("click", () => retry(o));
+  return again;
+}
+
+// (Element.append answers undefined: the paragraph is built first, then appended.)
+function paragraph(node) {
+  const p = el("p");
+  p.append(node);
+  return p;
+}
+
+function item(o, refresh, retry) {
   const li = el("li", null, `onboarding ${o.state}`);
   li.dataset.onboardingId = o.onboarding_id;
   const name = o.display_name ? `${o.phone_number} · ${o.display_name}` : o.phone_number;
@@ -52,7 +102,7 @@ function item(o, refresh) {
   const steps = el("ol", null, "steps");
   progressList(steps, o);
   if (steps.childElementCount) li.append(steps);
-  if (o.error) li.append(el("p", t("onboarding.meta_error", { text: o.error.text }), "error"));
+  if (o.error) li.append(el("p", errorWords(o), "error"));
   const todo = whatToDo(o);
   if (todo) li.append(el("p", todo, "hint"));
   if (o.signup_url && o.state === "pending") {
@@ -60,31 +110,24 @@ function item(o, refresh) {
     link.href = o.signup_url;
     link.target = "_blank";
     link.rel = "noopener"; // the page's Referrer-Policy already sends no referrer
-    li.append(el("p")).lastChild.append(link);
+    li.append(paragraph(link));
   } else if (o.state === "pending" && o.method === "signup") {
-    const renew = el("button", t("onboarding.new_link"), "secondary");
-    renew.type = "button";
-    renew.addEventListener("click", async () => {
-      renew.disabled = true;
-      try {
-        await send(`/api/onboardings/${encodeURIComponent(o.onboarding_id)}/link`, "POST", {});
-        await refresh();
-      } catch (failure) {
-        renew.disabled = false;
-        li.append(el("p", failure instanceof ApiError ? t(failure.key, failure.params) : t("error.network"), "error"));
-      }
-    });
-    li.append(renew);
+    li.append(paragraph(renewButton(o, refresh, (words) => li.append(el("p", words, "error")))));
+  } else if (o.state === "failed" && retry) {
+    li.append(paragraph(retryButton(o, retry)));
   }
   li.append(el("small", t("onboarding.updated", { when: dateTime(o.updated_at) })));
   return li;
 }
 
-/** The onboardings not yet finished, and those that failed (the last month's, as the API lists them). */
-export function renderOnboardings(answer, refresh) {
-  const shown = (answer?.onboardings || []).filter((o) => o.state !== "active");
+/** The onboardings not yet finished, and those that failed (the last month's, as the API lists them, newest
+ * first): only each number's newest, so a failure tried again since is not offered again. */
+export function renderOnboardings(answer, refresh, retry) {
+  const numbers = new Set();
+  const newest = (answer?.onboardings || []).filter((o) => !numbers.has(o.phone_number) && numbers.add(o.phone_number));
+  const shown = newest.filter((o) => o.state !== "active");
   $("onboardings-box").hidden = shown.length === 0;
-  $("onboardings").replaceChildren(...shown.map((o) => item(o, refresh)));
+  $("onboardings").replaceChildren(...shown.map((o) => item(o, refresh, retry)));
 }
 
 /** The customer QR of an active number, saved as a file: fetched with the key, handed over as a blob: URL. */

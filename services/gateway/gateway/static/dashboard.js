@@ -5,7 +5,7 @@ import { forget, knowNumbers, onError, refreshConversations, rerender, wireConve
 import { $ } from "./dashboard-dom.js";
 import { chooseLanguage, load, plural, setTimeZone, t, time, translate } from "./dashboard-i18n.js";
 import { renderAlerts, renderNumbers, renderUsage } from "./dashboard-numbers.js";
-import { forgetConnect, rerenderConnect, wireConnect } from "./dashboard-connect.js";
+import { connectAgain, forgetConnect, rerenderConnect, wireConnect } from "./dashboard-connect.js";
 import { renderOnboardings } from "./dashboard-onboarding.js";
 import { forgetPersonality, loadPersonality, rerenderPersonality, wirePersonality } from "./dashboard-personality.js";
 
@@ -44,7 +44,7 @@ async function setLanguage(language) {
   translate();
   if (error) showError(error);
   if (last.stats) renderNumbers(last.stats, numbersError);
-  if (last.onboardings) renderOnboardings(last.onboardings, refresh);
+  if (last.onboardings) renderOnboardings(last.onboardings, refresh, connectAgain);
   rerenderConnect();
   rerenderPersonality();
   renderUsage(last.usage);
@@ -69,7 +69,7 @@ async function refresh() {
   last = { stats, usage, onboardings, at: new Date() };
   knowNumbers(stats.numbers);
   renderNumbers(stats, numbersError);
-  renderOnboardings(onboardings, refresh);
+  renderOnboardings(onboardings, refresh, connectAgain);
   renderUsage(usage);
   renderAlerts(usage);
   if (!usage && !$("view-usage").hidden) show("numbers");
