@@ -30,16 +30,17 @@ from pathlib import Path
 
 import aiohttp
 from load.payload import PHONE_NUMBER_ID, signature, webhook
+from pipeline_support import scratch_platform
 from scratch import scratch_database
-from support.broker import AMQP_URL, delete_topology, queue_depths
-from support.processes import free_port
+from support.broker import delete_topology, queue_depths
 from support.results import Row, now_iso, write_results
 from support.rss import growth_percent, rss_mib
 
 from launcher.stack import Stack
 
-SECRET = "bench-soak-secret"
-DISPLAY_NUMBER = "15550001111"  # payload.webhook()'s metadata.display_phone_number
+SECRET = scratch_platform.APP_SECRET  # what the gateway checks signatures with
+DISPLAY_NUMBER = "573005550142"  # the scratch number (valid: the directory refuses 555 numbers); tenants are
+# resolved by phone_number_id, so payload.webhook()'s display number need not match
 FLAG_PERCENT = 10.0
 NOT_FLAGGED = {"sandbox"}  # the stand-in for Meta keeps what it was sent
 
@@ -100,28 +101,13 @@ def sample(stack: Stack) -> dict[str, float]:
 
 
 def platform_env(database_url: str, prefix: str, rate: float) -> tuple[dict[str, str], int]:
-    gateway, graph, llm = free_port(), free_port(), free_port()
-    room = str(max(80.0, 2 * rate))  # Meta's 80/s tier, or room for a higher soak rate
-    env = {
-        "WAMUX_DATABASE_URL": database_url,
-        "WAMUX_AMQP_URL": AMQP_URL,
-        "WAMUX_BROKER_PREFIX": prefix,
-        "WAMUX_APP_SECRET": SECRET,
-        "WAMUX_VERIFY_TOKEN": "bench-verify-token",
-        "WAMUX_GRAPH_TOKEN": "bench",
-        "WAMUX_GATEWAY_PORT": str(gateway),
-        "WAMUX_GRAPH_BASE_URL": f"http://127.0.0.1:{graph}",
-        "WAMUX_OPENAI_BASE_URL": f"http://127.0.0.1:{llm}/v1",
-        "OPENAI_API_KEY": "bench",
-        "WAMUX_SANDBOX_GRAPH_PORT": str(graph),
-        "WAMUX_SANDBOX_LLM_PORT": str(llm),
-        "WAMUX_SANDBOX_WEBHOOK_URL": f"http://127.0.0.1:{gateway}/webhook/whatsapp",
-        "WAMUX_SANDBOX_THROUGHPUT_PER_S": room,
-        "WAMUX_NUMBER_RATE_PER_S": room,
-        "WAMUX_REPLY_BURST_WINDOW_MS": "0",  # one message per customer: nothing to wait for
-        "WAMUX_LOG_LEVEL": "WARNING",
-    }
-    return env, graph
+    """The platform's environment as the pipeline benchmark gives it, with room for the soak's rate (Meta's 80/s
+    tier, or twice the rate when higher); and the emulator's port."""
+    ports = scratch_platform.Ports.free()
+    env = scratch_platform.platform_env(
+        database_url.rsplit("/", 1)[1], prefix, ports, number_rate_per_s=max(80.0, 2 * rate)
+    )
+    return env, ports.graph
 
 
 async def register_number(graph: int) -> None:
