@@ -53,10 +53,16 @@ customer: $(STAMP)
 schemas: $(STAMP)
 	$(PY) -m shared.contracts.schemas docs/schemas
 
+# Each benchmark writes artifacts/bench/<name>.json; report.py prints them as one table (cores included).
 bench: $(STAMP)
+	$(PY) bench/gateway_vs_pywa.py
+	$(PY) bench/stages.py
+	$(PY) bench/pipeline.py
+	$(PY) bench/soak.py
 	$(PY) bench/e2e_latency.py
 	$(PY) bench/router_throughput.py
 	WAMUX_HOSTILE_EXAMPLES=3000 $(PY) -m pytest -q -p no:logging services/router/tests/integration/test_router_hostile_input.py
+	$(PY) bench/report.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .demo
