@@ -29,6 +29,21 @@ async def customer_wrote(infra: Infrastructure, tenant: Tenant, message: dict[st
     return str(message["id"])
 
 
+async def business_app_sent(infra: Infrastructure, tenant: Tenant, echo: dict[str, Any]) -> str:
+    """A coexistence echo (``smb_message_echoes``: the business wrote from the WhatsApp Business app; ``echo`` is
+    one of Meta's ``message_echoes`` without its ``from``), routed by the router; its wamid."""
+    business = tenant.phone_number.lstrip("+")
+    value = {
+        "messaging_product": "whatsapp",
+        "metadata": {"display_phone_number": business, "phone_number_id": tenant.phone_number_id},
+        "message_echoes": [{"from": business, **echo}],
+    }
+    change = {"field": "smb_message_echoes", "value": value}
+    payload = {"object": "whatsapp_business_account", "entry": [{"id": tenant.waba_id, "changes": [change]}]}
+    await route_webhook(raw_webhook(payload), Deps(infra.pool, infra.publisher))
+    return str(echo["id"])
+
+
 async def meta_reported(infra: Infrastructure, tenant: Tenant, *statuses: dict[str, Any]) -> None:
     """Meta's webhook with these statuses of the business's messages (``tests.support.payloads.status``), routed
     by the router: its record of what Meta says left, was delivered or read."""

@@ -15,7 +15,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from ai_worker import ledger
 from gateway.app import create_app
 from router.deps import Deps
-from router.handlers import record_outbound, route_webhook
+from router.handlers import record_outbound
 from sender import handlers as sender
 from shared.contracts.envelope import Envelope, wrap
 from shared.contracts.messages import MessageReceived, MessageSent, SendMessage, SentBy
@@ -24,11 +24,11 @@ from shared.messaging.runtime import Infrastructure
 from tests.support.broker import Tap
 from tests.support.payloads import new_wamid, reaction_message, status, text_message
 from tests.support.router import (
+    business_app_sent,
     business_wrote,
     customer_wrote,
     image_message,
     meta_reported,
-    raw_webhook,
     reply_recorded,
 )
 from tests.support.sandbox import Sandbox
@@ -81,21 +81,6 @@ async def ai_replied(infra: Infrastructure, tenant: Tenant, wa_id: str, answers:
     )
     await reply_recorded(infra, sent)
     return sent.wamid
-
-
-async def sent_from_the_business_app(infra: Infrastructure, tenant: Tenant, echo: dict[str, Any]) -> str:
-    """A coexistence echo (smb_message_echoes: a person answered from the WhatsApp Business app), routed by the
-    router; the wamid."""
-    business = tenant.phone_number.lstrip("+")
-    value = {
-        "messaging_product": "whatsapp",
-        "metadata": {"display_phone_number": business, "phone_number_id": tenant.phone_number_id},
-        "message_echoes": [{"from": business, **echo}],
-    }
-    change = {"field": "smb_message_echoes", "value": value}
-    payload = {"object": "whatsapp_business_account", "entry": [{"id": tenant.waba_id, "changes": [change]}]}
-    await route_webhook(raw_webhook(payload), Deps(infra.pool, infra.publisher))
-    return str(echo["id"])
 
 
 async def get(client: TestClient, tenant: Tenant, path: str = "", **query: str | int) -> Any:
@@ -254,7 +239,7 @@ async def test_each_message_type_is_shown_with_its_own_fields(
         "type": "template",
         "template": template,
     }
-    await sent_from_the_business_app(infra, tenant, echo)
+    await business_app_sent(infra, tenant, echo)
 
     messages = (await thread(client, tenant, wa_id))["messages"]
     assert [m["type"] for m in messages] == [
@@ -325,7 +310,7 @@ async def test_who_wrote_each_outgoing_message_and_what_meta_last_reported_of_it
     by_ai = await ai_replied(infra, tenant, wa_id, asked, "Son 2.500.000 COP al mes.", T0 + timedelta(seconds=2))
     by_crm = await say(infra, tenant, wa_id, "outbound", "Le escribe Carlos, su asesor.", T0 + timedelta(seconds=4))
     echo = {"to": wa_id, "id": new_wamid(), "timestamp": str(int(T0.timestamp()) + 6), "type": "text"}
-    by_person = await sent_from_the_business_app(infra, tenant, {**echo, "text": {"body": "Voy en camino"}})
+    by_person = await business_app_sent(infra, tenant, {**echo, "text": {"body": "Voy en camino"}})
     await meta_reported(
         infra, tenant, status(by_ai, "sent", recipient=wa_id), status(by_ai, "delivered", recipient=wa_id)
     )
@@ -402,7 +387,7 @@ async def test_a_photo_and_a_document_sent_from_the_business_app_are_shown_as_a_
     voice = {"id": "echo-voice-1", "mime_type": "audio/ogg; codecs=opus", "voice": True}
     for n, (kind, part) in enumerate((("image", photo), ("document", pdf), ("audio", voice))):
         echo = {"to": wa_id, "id": new_wamid(), "timestamp": str(at + n), "type": kind, kind: part}
-        await sent_from_the_business_app(infra, tenant, echo)
+        await business_app_sent(infra, tenant, echo)
 
     messages = (await thread(client, tenant, wa_id))["messages"]
     media_url = f"/api/clients/{tenant.client_id}/media/"
