@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import aio_pika
 from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractIncomingMessage, AbstractRobustConnection
@@ -144,7 +144,9 @@ class Publisher:
         self, exchange: str, routing_key: str, body: bytes, properties: Basic.Properties, *, mandatory: bool
     ) -> None:
         try:
-            channel = await self._channel.get_underlay_channel()  # a robust channel's current one
+            # The channel of this moment, without a robust channel's wait for the broker to come back: a webhook
+            # that cannot be confirmed now is a 503 now (Meta retries), as aio-pika's own publish answers.
+            channel = await aio_pika.Channel.get_underlay_channel(cast(aio_pika.Channel, self._channel))
             confirmation = await channel.basic_publish(
                 body,
                 exchange=exchange,
