@@ -57,6 +57,18 @@ async def open_page(browser: Any, viewport: dict[str, int], locale: str) -> tupl
     return context, page, errors
 
 
+# Each step of the progress list as (step, how far): a signup refused at register got through the four before it.
+STEPS_JS = "items => items.map(li => [li.dataset.step, li.className])"
+FAILED_AT_REGISTER = [
+    ["pending", "done"],
+    ["signup_started", "done"],
+    ["code_exchanged", "done"],
+    ["subscribed", "done"],
+    ["registered", "failed"],
+    ["active", "todo"],
+]
+
+
 async def test_meta_refusing_register_shows_the_number_failed_in_plain_words_and_try_again_connects_it(
     stack: Stack, database_url: str, browser: Any, artifacts: Path
 ) -> None:
@@ -85,6 +97,11 @@ async def test_meta_refusing_register_shows_the_number_failed_in_plain_words_and
         failed = page.locator("#onboardings li.onboarding.failed", has_text=e164)
         await failed.wait_for(timeout=20_000)  # the Numbers view's list, refreshed every 10 s
         assert words[lang]["onboarding.meta.133016"] in await failed.inner_text()
+        for steps in (page.locator("#connect-steps"), failed.locator("ol.steps")):  # where it stopped, both places
+            assert await steps.locator("li").evaluate_all(STEPS_JS) == FAILED_AT_REGISTER
+            said_step = await steps.locator("li.failed").text_content()
+            assert words[lang]["onboarding.mark_failed"] in str(said_step)
+            assert words[lang]["onboarding.step.registered"] in str(said_step)
         await check_view(page, "numbers", f"failed-{lang}-390", artifacts)
     assert errors == []
     await context.close()

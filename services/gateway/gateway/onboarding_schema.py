@@ -129,7 +129,10 @@ class Onboarding(SignupLink):
     method: Literal["signup", "manual"]
     coexistence: bool
     state: OnboardingState
-    step: str = Field(description="The next Meta call, or what it waits for (await_signup, await_code, done…)")
+    step: str = Field(
+        description="The next Meta call, or what it waits for (await_signup, await_code, done…); for a failed "
+        "onboarding, the call that failed"
+    )
     phone_number_id: str | None
     waba_id: str | None
     error: OnboardingError | None

@@ -19,16 +19,49 @@ export function stateWords(state) {
   return STATES.has(state) ? t(`onboarding.state.${state}`) : t("onboarding.state.submitted");
 }
 
-/** The steps as an ordered list: those passed marked done, the one it is at marked current (aria-current). */
-export function progressList(list, onboarding) {
+// Where a failed onboarding stopped: the state the failed Meta call would have reached (machine.py's order; a
+// failed onboarding keeps that call as its step).
+const FAILED_AT = {
+  add_phone_number: "code_requested",
+  request_code: "code_requested",
+  verify_code: "code_verified",
+  exchange_code: "code_exchanged",
+  find_number: "subscribed",
+  subscribe_app: "subscribed",
+  override_callback: "registered",
+  register: "registered",
+  sync_contacts: "active",
+  sync_history: "active",
+  read_number: "active",
+};
+
+function stepsOf(onboarding) {
   const steps = STEPS[onboarding.method] || STEPS.signup;
-  const at = steps.indexOf(onboarding.state);
+  // A coexistence number keeps its Business app: it is never registered, it goes from subscribed to active.
+  return onboarding.coexistence ? steps.filter((s) => s !== "registered") : steps;
+}
+
+/** The index of the step an onboarding is at (for a failed one, the step it failed on), or -1. */
+function stepIndex(steps, onboarding) {
+  if (onboarding.state !== "failed") return steps.indexOf(onboarding.state);
+  const at = steps.indexOf(FAILED_AT[onboarding.step]);
+  return at < 0 && FAILED_AT[onboarding.step] === "registered" ? steps.indexOf("active") : at;
+}
+
+/** The steps as an ordered list: those passed marked done, the one it is at marked current (aria-current), or
+ * for a failed onboarding the one it failed on marked failed. */
+export function progressList(list, onboarding) {
+  const steps = stepsOf(onboarding);
+  const at = stepIndex(steps, onboarding);
+  const failed = onboarding.state === "failed";
   list.replaceChildren();
   if (at < 0 && onboarding.state !== "submitted") return;
   steps.forEach((step, i) => {
-    const li = el("li", null, i < at || onboarding.state === "active" ? "done" : i === at ? "current" : "todo");
+    const done = i < at || onboarding.state === "active";
+    const kind = done ? "done" : i === at ? (failed ? "failed" : "current") : "todo";
+    const li = el("li", null, kind);
     li.dataset.step = step;
-    const mark = i < at || onboarding.state === "active" ? "onboarding.mark_done" : i === at ? "onboarding.mark_now" : "onboarding.mark_todo";
+    const mark = { done: "onboarding.mark_done", current: "onboarding.mark_now", failed: "onboarding.mark_failed", todo: "onboarding.mark_todo" }[kind];
     li.append(el("span", t(mark), "visually-hidden"), el("span", t(`onboarding.step.${step}`)));
     if (i === at) li.setAttribute("aria-current", "step");
     list.append(li);
