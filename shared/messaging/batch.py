@@ -11,35 +11,72 @@ the deliveries acked. When an effect raises, the transaction is rolled back and 
 savepoint per effect, so the one that raised is undone alone and gets its own verdict while its neighbours commit
 (savepoints only then: two round trips per delivery cost 10-25 % of billing's batch when every effect succeeds). A
 batch that fails as a whole (publish, commit, deadlock, a lost connection) is redone one delivery at a time.
+With ``Batching(..., outbox=schema)`` the staged envelopes of every effect that succeeded go instead into
+``<schema>.outbox`` in the same transaction (one executemany), and are published concurrently, confirmed, and
+deleted once it has committed (:func:`shared.messaging.outbox.flush`): a consumer never hears of a row it cannot
+read yet, and what the broker refuses then is left to the outbox's relay. :func:`effect_through_outbox` writes
+such an effect once for both ways (a handler of its own, or a route's ``batch_effect``). An effect that wants a
+part of itself undone alone (a row PostgreSQL refuses, its neighbours kept) wraps it in ``out.savepoint(conn)``.
 This module holds the transaction; the ack policy stays in the consumer.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 import asyncpg
 from aio_pika.abc import AbstractIncomingMessage
 
-from shared.contracts.envelope import Envelope
+from shared.contracts.envelope import Envelope, Payload
 from shared.logging import bind_context, get_logger
+from shared.messaging import outbox
 from shared.messaging.broker import Publisher
 
 log = get_logger(__name__)
 D = TypeVar("D")
+M = TypeVar("M", bound=Payload)
+
+# What ends the whole transaction rather than one effect: the connection, a deadlock or serialisation failure
+# (PostgreSQL aborts the transaction's lock state, and a neighbour may be the cause), a timeout.
+_WHOLE_BATCH = (asyncpg.PostgresConnectionError, asyncpg.InterfaceError, asyncpg.TransactionRollbackError, OSError)
+
+
+class SavepointWanted(Exception):
+    """A part of an effect failed in a batch's first pass, which has no savepoints: the batch runs again with them."""
 
 
 @dataclass
 class Outgoing:
-    """What one effect wants published: sent with the batch's round of confirms, before its commit."""
+    """What one effect wants published: sent with the batch's round of confirms (before its commit, or after it
+    through an outbox). ``savepoints`` is False only in a batch's first pass."""
 
     envelopes: list[Envelope[Any]] = field(default_factory=list)
+    savepoints: bool = True
 
     def publish(self, envelope: Envelope[Any]) -> None:
         self.envelopes.append(envelope)
+
+    @asynccontextmanager
+    async def savepoint(self, conn: asyncpg.Connection) -> AsyncIterator[None]:
+        """A part of the effect that may fail alone: undone with what it staged, the effect going on. In a batch's
+        first pass it costs no round trip: a failure there raises :class:`SavepointWanted` instead (not caught by
+        the effect's ``except``), and the batch is run again with savepoints, where this one is real."""
+        staged = len(self.envelopes)
+        try:
+            if not self.savepoints:
+                yield
+            else:
+                async with conn.transaction():
+                    yield
+        except Exception as exc:
+            del self.envelopes[staged:]
+            if self.savepoints or isinstance(exc, _WHOLE_BATCH):
+                raise
+            raise SavepointWanted(f"{type(exc).__name__}: {exc}") from exc
 
 
 BatchEffect = Callable[[Envelope[Any], D, asyncpg.Connection, Outgoing], Awaitable[None]]
@@ -47,10 +84,12 @@ BatchEffect = Callable[[Envelope[Any], D, asyncpg.Connection, Outgoing], Awaitab
 
 @dataclass(frozen=True)
 class Batching:
-    """A consumer takes up to ``max_size`` deliveries at a time and carries them out in ``pool``'s transactions."""
+    """A consumer takes up to ``max_size`` deliveries at a time and carries them out in ``pool``'s transactions;
+    with ``outbox`` (a schema with an outbox table) what they stage is published after the commit, through it."""
 
     pool: asyncpg.Pool
     max_size: int
+    outbox: str | None = None
 
 
 @dataclass
@@ -62,11 +101,6 @@ class Item:
     effect: BatchEffect[Any]
     out: Outgoing = field(default_factory=Outgoing)
     failure: Exception | None = None
-
-
-# What ends the whole transaction rather than one effect: the connection, a deadlock or serialisation failure
-# (PostgreSQL aborts the transaction's lock state, and a neighbour may be the cause), a timeout.
-_WHOLE_BATCH = (asyncpg.PostgresConnectionError, asyncpg.InterfaceError, asyncpg.TransactionRollbackError, OSError)
 
 
 class BatchFailed(Exception):
@@ -85,31 +119,41 @@ async def publish_all(publisher: Publisher, envelopes: Sequence[Envelope[Any]]) 
             raise result
 
 
-async def carry_out(items: Sequence[Item], deps: Any, pool: asyncpg.Pool, publisher: Publisher) -> None:
-    """Every item's effect in one transaction; staged envelopes published (confirmed), then the commit. An item
-    whose effect raised keeps its ``failure`` and nothing of its effect; :class:`BatchFailed` when nothing
-    committed."""
+async def carry_out(items: Sequence[Item], deps: Any, batching: Batching, publisher: Publisher) -> None:
+    """Every item's effect in one transaction; staged envelopes published (confirmed) before the commit, or staged in
+    the outbox and flushed after it. An item whose effect raised keeps its ``failure`` and nothing of its effect;
+    :class:`BatchFailed` when nothing committed."""
     try:
         try:
-            await _transaction(items, deps, pool, publisher, savepoints=False)
+            staged = await _transaction(items, deps, batching, publisher, savepoints=False)
         except _EffectRaised:
             log.info("batch.again_with_savepoints", deliveries=len(items))
-            await _transaction(items, deps, pool, publisher, savepoints=True)
+            staged = await _transaction(items, deps, batching, publisher, savepoints=True)
     except asyncio.CancelledError:
         raise
     except Exception as exc:
         raise BatchFailed(f"{type(exc).__name__}: {exc}") from exc
+    if batching.outbox is not None and staged:
+        try:
+            await outbox.flush(batching.pool, publisher, batching.outbox, staged)
+        except Exception as exc:  # committed: the deliveries are carried out, the outbox's relay publishes the rest
+            log.error("outbox.flush_failed", error=f"{type(exc).__name__}: {str(exc)[:300]}", staged=len(staged))
 
 
 async def _transaction(
-    items: Sequence[Item], deps: Any, pool: asyncpg.Pool, publisher: Publisher, *, savepoints: bool
-) -> None:
+    items: Sequence[Item], deps: Any, batching: Batching, publisher: Publisher, *, savepoints: bool
+) -> list[Envelope[Any]]:
     for item in items:
-        item.out, item.failure = Outgoing(), None
-    async with pool.acquire() as conn, conn.transaction():
+        item.out, item.failure = Outgoing(savepoints=savepoints), None
+    async with batching.pool.acquire() as conn, conn.transaction():
         for item in items:
             await _effect(item, deps, conn, savepoints)
-        await publish_all(publisher, [e for item in items if item.failure is None for e in item.out.envelopes])
+        staged = [e for item in items if item.failure is None for e in item.out.envelopes]
+        if batching.outbox is None:
+            await publish_all(publisher, staged)
+        else:
+            await outbox.stage(conn, batching.outbox, staged)
+    return staged
 
 
 async def _effect(item: Item, deps: Any, conn: asyncpg.Connection, savepoint: bool) -> None:
@@ -128,12 +172,58 @@ async def _effect(item: Item, deps: Any, conn: asyncpg.Connection, savepoint: bo
             item.failure, item.out = exc, Outgoing()
 
 
-async def carry_out_alone(item: Item, deps: Any, pool: asyncpg.Pool, publisher: Publisher) -> None:
+async def carry_out_alone(item: Item, deps: Any, batching: Batching, publisher: Publisher) -> None:
     """One item in a transaction of its own, as a one-by-one handler would: raises what its effect raised."""
     item.out, item.failure = Outgoing(), None
-    async with pool.acquire() as conn, conn.transaction():
+    if batching.outbox is not None:
+        return await _alone_through_outbox(item.effect, item.envelope, deps, batching.pool, publisher, batching.outbox)
+    async with batching.pool.acquire() as conn, conn.transaction():
         await item.effect(item.envelope, deps, conn, item.out)
         await publish_all(publisher, item.out.envelopes)
+
+
+async def _alone_through_outbox(
+    effect: BatchEffect[Any], envelope: Envelope[Any], deps: Any, pool: asyncpg.Pool, publisher: Publisher, schema: str
+) -> None:
+    async with outbox.transaction(pool, publisher, schema) as tx:
+        out = Outgoing()
+        await effect(envelope, deps, tx.conn, out)
+        await tx.stage(out.envelopes)
+
+
+class HasPoolAndPublisher(Protocol):
+    @property
+    def pool(self) -> asyncpg.Pool: ...
+
+    @property
+    def publisher(self) -> Publisher: ...
+
+
+DP = TypeVar("DP", bound=HasPoolAndPublisher)
+
+
+@dataclass(frozen=True)
+class ThroughOutbox(Generic[M, DP]):
+    """An effect ``(envelope, deps, conn, out)`` whose staged envelopes are published after its commit, through
+    ``<schema>.outbox``: call it as the handler ``(envelope, deps)`` (a transaction of its own), or give
+    :attr:`batch_effect` to the route of a consumer batching with ``outbox=schema``."""
+
+    schema: str
+    batch_effect: Callable[[Envelope[M], DP, asyncpg.Connection, Outgoing], Awaitable[None]]
+
+    async def __call__(self, envelope: Envelope[M], deps: DP) -> None:
+        await _alone_through_outbox(self.batch_effect, envelope, deps, deps.pool, deps.publisher, self.schema)
+
+
+def effect_through_outbox(
+    schema: str,
+) -> Callable[[Callable[[Envelope[M], DP, asyncpg.Connection, Outgoing], Awaitable[None]]], ThroughOutbox[M, DP]]:
+    def decorate(
+        effect: Callable[[Envelope[M], DP, asyncpg.Connection, Outgoing], Awaitable[None]],
+    ) -> ThroughOutbox[M, DP]:
+        return ThroughOutbox(schema, effect)
+
+    return decorate
 
 
 class Deliveries:

@@ -28,7 +28,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Generic, Literal, TypeVar
 
-import asyncpg
 from aio_pika.abc import AbstractIncomingMessage, AbstractQueue, AbstractRobustConnection
 from pydantic import ValidationError
 
@@ -189,13 +188,13 @@ class Consumer(Generic[D]):
         while True:
             messages = await self._deliveries.take(batching.max_size)
             try:
-                await self._handle_batch(messages, batching.pool)
+                await self._handle_batch(messages, batching)
             except Exception:  # a settling that failed (a closed channel): those deliveries come back anyway
                 log.exception("batch.settle_failed", deliveries=len(messages))
             finally:
                 self._settled(len(messages))
 
-    async def _handle_batch(self, messages: list[AbstractIncomingMessage], pool: asyncpg.Pool) -> None:
+    async def _handle_batch(self, messages: list[AbstractIncomingMessage], batching: batch.Batching) -> None:
         items: list[batch.Item] = []
         alone: list[Awaitable[None]] = []
         for message in messages:
@@ -207,17 +206,17 @@ class Consumer(Generic[D]):
                 alone.append(self._run_about(message, envelope, route.handler(envelope, self.deps)))
             else:
                 items.append(batch.Item(message, envelope, route.batch_effect))
-        await asyncio.gather(self._carry_out(items, pool), *alone)
+        await asyncio.gather(self._carry_out(items, batching), *alone)
 
-    async def _carry_out(self, items: list[batch.Item], pool: asyncpg.Pool) -> None:
+    async def _carry_out(self, items: list[batch.Item], batching: batch.Batching) -> None:
         if not items:
             return
         try:
-            await batch.carry_out(items, self.deps, pool, self._publisher)
+            await batch.carry_out(items, self.deps, batching, self._publisher)
         except batch.BatchFailed as exc:
             log.warning("batch.failed", deliveries=len(items), reason=str(exc)[:500])
             for item in items:  # one at a time, in arrival order: each gets its own verdict
-                alone = batch.carry_out_alone(item, self.deps, pool, self._publisher)
+                alone = batch.carry_out_alone(item, self.deps, batching, self._publisher)
                 await self._run_about(item.message, item.envelope, alone)
             return
         for item in items:

@@ -23,7 +23,6 @@ from shared.contracts.envelope import Envelope
 from shared.contracts.messages import BY_TYPE
 from shared.logging import get_logger
 from shared.messaging.broker import Publisher, PublishFailed
-from shared.messaging.runtime import every
 
 log = get_logger(__name__)
 _SCHEMAS = frozenset({"router"})  # services whose schema has an outbox table (migration 0010)
@@ -119,4 +118,7 @@ def relaying(
     pool: asyncpg.Pool, publisher: Publisher, schema: str, every_s: float = 1.0, min_age_s: float = 5.0
 ) -> AbstractAsyncContextManager[None]:
     """Run the relay in the background for as long as the service runs."""
+    # Imported here: the runtime imports the batch module, which stages in this one.
+    from shared.messaging.runtime import every
+
     return every(every_s, lambda: relay_once(pool, publisher, schema, min_age_s), f"{schema}-outbox-relay")

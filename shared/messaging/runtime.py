@@ -3,7 +3,8 @@
 Every worker's ``main`` is ``serve(ROLE, ROUTES, bootstrap, TheServiceSettings)``: the service supplies its
 routing table, its composition root and its settings class; the lifetimes of pool, connection and consumer live
 here. With ``batch=True`` the consumer carries out what the broker has delivered in batches (the routes that give a
-``batch_effect``: :mod:`shared.messaging.batch`), up to ``settings.batch_max`` deliveries per transaction. A
+``batch_effect``: :mod:`shared.messaging.batch`), up to ``settings.batch_max`` deliveries per transaction; with
+``outbox=schema`` too, what they stage goes through that schema's outbox and is published after the commit. A
 worker whose routes differ from its role's contract (``shared/contracts/roles.py``) does not start, and its
 publisher refuses a type the role does not publish.
 """
@@ -92,12 +93,13 @@ def serve(
     settings_class: type[S],
     unreadable: Callable[[Unreadable, D], Awaitable[None]] | None = None,
     batch: bool = False,
+    outbox: str | None = None,
 ) -> None:
     """A worker's ``main``: its settings from the environment, JSON logs, consume until SIGTERM. ``unreadable``
     answers what the routes cannot take (else it is dead-lettered: :mod:`shared.messaging.consumer`)."""
     settings = settings_class(service=role)
     configure_logging(settings.service, settings.log_level)
-    asyncio.run(run_worker(settings, role, routes, bootstrap, unreadable=unreadable, batch=batch))
+    asyncio.run(run_worker(settings, role, routes, bootstrap, unreadable=unreadable, batch=batch, outbox=outbox))
 
 
 async def run_worker(
@@ -108,11 +110,12 @@ async def run_worker(
     stop: asyncio.Event | None = None,
     unreadable: Callable[[Unreadable, D], Awaitable[None]] | None = None,
     batch: bool = False,
+    outbox: str | None = None,
 ) -> None:
     contract.check_routes(role, routes)  # before connecting: a worker that breaks its contract never starts
     stop = stop or stop_on_signals()
     async with infrastructure(settings, role) as infra, bootstrap(infra) as deps:
-        batching = Batching(infra.pool, settings.batch_max) if batch else None
+        batching = Batching(infra.pool, settings.batch_max, outbox) if batch else None
         consumer = Consumer(role, routes, deps, infra.publisher, infra.names, unreadable=unreadable, batching=batching)
         await consumer.start(infra.connection, 2 * settings.batch_max if batch else settings.prefetch)
         log.info("service.started", queue=infra.names.queue(role))

@@ -23,7 +23,7 @@ from pydantic import SecretStr
 
 from shared.contracts.envelope import Envelope, derived_id, wrap
 from shared.contracts.messages import WebhookParked, WebhookReceived
-from shared.messaging import broker, inbox, topology
+from shared.messaging import broker, inbox, outbox, topology
 from shared.messaging.batch import Batching, Outgoing
 from shared.messaging.broker import Publisher
 from shared.messaging.consumer import ATTEMPT_HEADER, ERROR_HEADER, Consumer, Reject, Retry, Route
@@ -58,6 +58,16 @@ async def effect(envelope: Envelope[WebhookReceived], deps: Deps, conn: asyncpg.
         raise Retry("not yet", delay_s=5 if body == "retry-tier" else 1)
     elif body == "crash" and body in deps.failing:
         raise RuntimeError("a bug in this one")
+    elif body == "part":  # a part PostgreSQL refuses, undone alone with what it staged; the effect goes on
+        try:
+            async with out.savepoint(conn):
+                out.publish(
+                    wrap(WebhookParked(reason="undone"), id=derived_id("undone", str(envelope.id)), correlation_id="c")
+                )
+                await conn.execute(f"INSERT INTO {deps.table} VALUES ($1, 'undone', txid_current())", envelope.id)
+                await conn.execute("SELECT 1 / 0")
+        except asyncpg.DataError:
+            pass
     out.publish(wrap(WebhookParked(reason=body), id=derived_id("parked", str(envelope.id)), correlation_id="c"))
 
 
@@ -152,6 +162,20 @@ async def test_a_poison_delivery_is_retried_or_dead_lettered_alone_and_its_neigh
     )
     assert once == 6  # the rejected one left no dedup record: an operator's replay is carried out
     await tap.wait_for("webhook.parked", count=7)  # the gate and the six that were carried out
+
+
+async def test_a_part_of_an_effect_in_a_savepoint_is_undone_alone_and_the_batch_commits_whole(
+    infra: Infrastructure, tap: Tap, consumer: Consumer[Deps]
+) -> None:
+    await batch_behind_the_gate(infra, consumer, "a", "part", "b")
+    await tap.wait_for("webhook.parked", count=3, where=lambda e: e["data"]["reason"] in {"a", "part", "b"})
+    await settled(infra, consumer)
+    committed = await rows(consumer.deps)
+    assert [r["body"] for r in committed] == ["a", "part", "b"]  # not "undone"
+    assert len({r["txid"] for r in committed}) == 1
+    # The first pass has no savepoints: the part's failure sends the batch round again with them.
+    assert [consumer.deps.attempts[b] for b in ("a", "part", "b")] == [2, 2, 1]
+    assert [e for e in tap.of_type("webhook.parked") if e["data"]["reason"] == "undone"] == []
 
 
 async def test_a_retry_in_a_batch_goes_to_its_retry_tier(infra: Infrastructure, consumer: Consumer[Deps]) -> None:
@@ -262,3 +286,82 @@ async def test_the_broker_going_away_mid_batch_loses_nothing(infra: Infrastructu
     assert sorted(r["envelope_id"] for r in committed) == sorted(e.id for e in envelopes)  # each exactly once
     assert await queue_depth(infra.connection, infra.names.queue("router")) == 0
     assert await queue_depth(infra.connection, infra.names.dead_queue("router")) == 0
+
+
+# The outbox mode (the router's): what the batch staged goes into router.outbox and leaves after the commit.
+
+
+@pytest.fixture
+async def outbox_consumer(infra: Infrastructure, deps: Deps) -> AsyncIterator[Consumer[Deps]]:
+    batching = Batching(infra.pool, BATCH, outbox="router")
+    value = Consumer("router", ROUTES, deps, deps.publisher, infra.names, batching=batching)
+    yield value
+    deps.gate_open.set()
+    await value.stop(grace_s=10)
+
+
+async def slow_commit(deps: Deps, body: str, seconds: float) -> None:
+    """The commit of a transaction that wrote ``body`` takes ``seconds`` (a deferred trigger runs at commit)."""
+    function = f"{deps.table}_slow"
+    await deps.pool.execute(
+        f"""CREATE FUNCTION {function}() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN IF NEW.body = '{body}' THEN PERFORM pg_sleep({seconds}); END IF; RETURN NULL; END $$;
+            CREATE CONSTRAINT TRIGGER slow_commit AFTER INSERT ON {deps.table}
+              DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION {function}()"""
+    )
+
+
+async def test_with_an_outbox_a_batch_s_events_leave_only_once_its_rows_can_be_read(
+    infra: Infrastructure, outbox_consumer: Consumer[Deps]
+) -> None:
+    deps = outbox_consumer.deps
+    await slow_commit(deps, "slow", 0.5)  # before-commit publishes would arrive half a second ahead of the rows
+    seen: dict[str, int] = {}  # each event's reason → the batch's rows a consumer could read when it arrived
+    channel = await infra.connection.channel()
+    queue = await channel.declare_queue(exclusive=True, auto_delete=True)
+    await queue.bind(infra.names.events, WebhookParked.TYPE)
+
+    async def observe(message) -> None:  # type: ignore[no-untyped-def]
+        reason = json.loads(message.body)["data"]["reason"]
+        seen[reason] = len(await rows(deps))
+        await message.ack()
+
+    await queue.consume(observe)
+    bodies = ["slow", *(f"m{i}" for i in range(9))]
+    ids = await batch_behind_the_gate(infra, outbox_consumer, *bodies)
+    await until(lambda: set(bodies) <= set(seen))
+    await settled(infra, outbox_consumer)
+    assert {body: seen[body] for body in bodies} == dict.fromkeys(bodies, len(bodies))
+    committed = await rows(deps)
+    assert len({r["txid"] for r in committed}) == 1
+    left = [derived_id("parked", str(i)) for i in ids]
+    assert await infra.pool.fetchval("SELECT count(*) FROM router.outbox WHERE id = ANY($1::uuid[])", left) == 0
+    await channel.close()
+
+
+async def test_with_an_outbox_what_the_broker_refuses_after_the_commit_is_left_to_the_relay(
+    infra: Infrastructure, tap: Tap, deps: Deps
+) -> None:
+    broken = await Publisher.open(infra.connection, infra.settings)
+    await broken.close()  # as if the broker had gone away once the batch's transaction is done
+    deps.publisher = broken
+    consumer = Consumer(
+        "router", ROUTES, deps, broken, infra.names, batching=Batching(infra.pool, BATCH, outbox="router")
+    )
+    envelopes = [webhook(f"kept {i}") for i in range(5)]
+    await asyncio.gather(*(infra.publisher.publish(e) for e in envelopes))
+    await consumer.start(infra.connection, prefetch=2 * BATCH)
+    try:
+        await until(lambda: consumer.in_flight == 0 and len(consumer.deps.attempts) == 5)
+        await settled(infra, consumer)  # committed and acked: the deliveries are done, not redone
+    finally:
+        await consumer.stop(grace_s=10)
+    assert sorted(r["envelope_id"] for r in await rows(deps)) == sorted(e.id for e in envelopes)
+    assert sum(deps.attempts.values()) == 5
+    left = [derived_id("parked", str(e.id)) for e in envelopes]
+    assert await infra.pool.fetchval("SELECT count(*) FROM router.outbox WHERE id = ANY($1::uuid[])", left) == 5
+    assert tap.of_type("webhook.parked") == []
+    assert await outbox.relay_once(infra.pool, infra.publisher, "router", min_age_s=0) >= 5
+    relayed = await tap.wait_for("webhook.parked", count=5, where=lambda e: e["data"]["reason"].startswith("kept"))
+    assert sorted(e["id"] for e in relayed) == sorted(str(i) for i in left)
+    assert await infra.pool.fetchval("SELECT count(*) FROM router.outbox WHERE id = ANY($1::uuid[])", left) == 0
