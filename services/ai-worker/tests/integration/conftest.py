@@ -1,5 +1,6 @@
-"""The ai-worker's handler with the real openai client against the sandbox's stub, the real broker and database,
-and one customer's conversation stored by the router's own handlers from Meta's webhooks and ``message.sent``."""
+"""The ai-worker's handler with the real chat-completions client against the sandbox's stub, the real broker
+and database, and one customer's conversation stored by the router's own handlers from Meta's webhooks and
+``message.sent``."""
 
 from __future__ import annotations
 
@@ -10,14 +11,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import openai
 import pytest
 
 from ai_worker.handlers import Deps
 from shared.contracts.envelope import Envelope, wrap
 from shared.contracts.messages import MessageReceived, MessageSent
 from shared.messaging.runtime import Infrastructure
-from shared.prompting import OpenAIReplyWriter
+from shared.prompting import ChatCompletions, OpenAIReplyWriter
 from tests.support.payloads import new_wamid, reaction_message, text_message
 from tests.support.router import business_wrote, customer_wrote, image_message, reply_recorded
 from tests.support.sandbox import Sandbox
@@ -28,7 +28,8 @@ CUSTOMER = "573001112233"
 
 @pytest.fixture
 async def deps(infra: Infrastructure, sandbox: Sandbox) -> AsyncIterator[Deps]:
-    async with openai.AsyncOpenAI(base_url=f"{sandbox.llm_url}/v1", api_key="test", max_retries=0) as client:
+    # No retry of its own: an outage the stub injects reaches the handler (the consumer's retry queue's turn).
+    async with ChatCompletions(f"{sandbox.llm_url}/v1", "test", timeout_s=30, max_retries=0) as client:
         yield Deps(infra.pool, infra.publisher, OpenAIReplyWriter(client, "stub-model"))
 
 
