@@ -10,6 +10,13 @@ so with ``x-wamux-envelope: props``; :func:`read_header` and :func:`read_envelop
 consumer, the dead-letter tools and the tests see the same ``Envelope[WebhookReceived]`` whichever was sent.
 Retry, dead-letter and replay copies keep the properties and headers, hence the form.
 Both readers raise :class:`pydantic.ValidationError` for a delivery that is not a readable envelope.
+
+A **group** is the props form of several webhooks at once (the gateway's group commit: what arrived within one
+confirmed publish): their bytes one after another as the body, and three arrays in the headers, one entry per
+webhook in arrival order — ``x-wamux-part-bytes`` (its length), ``x-wamux-part-ids`` (its envelope id) and
+``x-wamux-part-received-at-us``. The group's own ``message_id`` names the delivery only. :func:`parts` gives any
+props-form delivery as its webhooks (one for a plain one), :func:`read_parts` as their envelopes, and
+:func:`part_properties` the plain props form of one of them (a group's webhook retried or dead-lettered alone).
 """
 
 from __future__ import annotations
@@ -17,11 +24,14 @@ from __future__ import annotations
 import base64
 import json
 import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aio_pika.abc import AbstractIncomingMessage
 from pamqp.commands import Basic
+from pydantic import BaseModel, model_validator
 
 from shared.contracts.envelope import Envelope, EnvelopeHeader, Payload
 from shared.contracts.messages import WebhookReceived
@@ -30,6 +40,8 @@ FORM_HEADER = "x-wamux-envelope"
 PROPS_FORM = "props"
 VERSION_HEADER = "x-wamux-version"
 RECEIVED_AT_HEADER = "x-wamux-received-at-us"  # microseconds since the Unix epoch, UTC
+PART_BYTES_HEADER, PART_IDS_HEADER = "x-wamux-part-bytes", "x-wamux-part-ids"
+PART_RECEIVED_AT_HEADER = "x-wamux-part-received-at-us"
 JSON_TYPE, BYTES_TYPE = "application/json", "application/octet-stream"
 PERSISTENT = 2
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -59,13 +71,8 @@ def webhook_properties(
 
     ``envelope_id`` is the envelope's UUID as text; ``correlation_id`` defaults to it (a webhook starts the chain).
     """
-    try:
-        body.decode()
-        content_type = JSON_TYPE  # what Meta declares; whether it parses is the router's question
-    except UnicodeDecodeError:
-        content_type = BYTES_TYPE
     return Basic.Properties(
-        content_type=content_type,
+        content_type=content_type(body),
         delivery_mode=PERSISTENT,
         message_id=envelope_id,
         correlation_id=correlation_id or envelope_id,
@@ -73,6 +80,105 @@ def webhook_properties(
         timestamp=datetime.fromtimestamp(received_at_us // 1_000_000, UTC),
         headers={FORM_HEADER: PROPS_FORM, VERSION_HEADER: 1, RECEIVED_AT_HEADER: received_at_us},
     )
+
+
+@dataclass(frozen=True)
+class Part:
+    """One webhook as the gateway accepted it: the exact signed bytes, its envelope id, when it arrived."""
+
+    body: bytes
+    envelope_id: str
+    received_at_us: int
+
+
+def group_properties(parts: Sequence[Part], *, group_id: str) -> Basic.Properties:
+    """The properties of one persistent delivery carrying ``parts`` (its body: their bytes joined, in order).
+    A group of one is the plain props form of that webhook, byte for byte."""
+    if len(parts) == 1:
+        (part,) = parts
+        return webhook_properties(part.body, envelope_id=part.envelope_id, received_at_us=part.received_at_us)
+    first = parts[0]
+    properties = webhook_properties(b"", envelope_id=group_id, received_at_us=first.received_at_us)
+    if any(content_type(p.body) == BYTES_TYPE for p in parts):
+        properties.content_type = BYTES_TYPE
+    properties.headers = {
+        **(properties.headers or {}),
+        PART_BYTES_HEADER: [len(p.body) for p in parts],
+        PART_IDS_HEADER: [p.envelope_id for p in parts],
+        PART_RECEIVED_AT_HEADER: [p.received_at_us for p in parts],
+    }
+    return properties
+
+
+def part_properties(part: Part) -> Basic.Properties:
+    """The plain props form of one webhook of a group, to publish it alone (its body: ``part.body``)."""
+    return webhook_properties(part.body, envelope_id=part.envelope_id, received_at_us=part.received_at_us)
+
+
+class _Group(BaseModel):
+    """A group's part headers, checked against its body: a delivery that does not add up is unreadable."""
+
+    sizes: list[int]
+    ids: list[str]
+    received_at_us: list[int]
+    body_bytes: int
+
+    @model_validator(mode="after")
+    def _adds_up(self) -> _Group:
+        if not self.sizes or not (len(self.sizes) == len(self.ids) == len(self.received_at_us)):
+            raise ValueError("a group's part headers must be non-empty arrays of one length")
+        if any(n < 0 for n in self.sizes) or sum(self.sizes) != self.body_bytes:
+            raise ValueError("a group's part sizes must add up to its body")
+        return self
+
+
+def is_group(message: AbstractIncomingMessage) -> bool:
+    return is_props_form(message) and PART_BYTES_HEADER in (message.headers or {})
+
+
+def parts(message: AbstractIncomingMessage) -> list[Part]:
+    """The webhooks a props-form delivery carries, in arrival order: one unless it is a group."""
+    headers = message.headers or {}
+    if not is_group(message):
+        received_us = headers.get(RECEIVED_AT_HEADER)
+        stamp = received_us if isinstance(received_us, int) else 0
+        return [Part(message.body, str(message.message_id), stamp)]
+    group = _Group.model_validate(
+        {
+            "sizes": headers.get(PART_BYTES_HEADER),
+            "ids": [_text(i) for i in ids] if isinstance(ids := headers.get(PART_IDS_HEADER), list) else None,
+            "received_at_us": headers.get(PART_RECEIVED_AT_HEADER),
+            "body_bytes": len(message.body),
+        }
+    )
+    found, start = [], 0
+    for size, envelope_id, received_us in zip(group.sizes, group.ids, group.received_at_us, strict=True):
+        found.append(Part(message.body[start : start + size], envelope_id, received_us))
+        start += size
+    return found
+
+
+def read_parts(message: AbstractIncomingMessage, model: type[Payload]) -> list[Envelope[Any]]:
+    """Each webhook of a props-form delivery as its envelope (as a plain delivery of it would read)."""
+    if not is_group(message):
+        return [read_envelope(message, model)]
+    header = _header_fields(message)
+    return [_part_envelope(part, header, model) for part in parts(message)]
+
+
+def _part_envelope(part: Part, header: dict[str, Any], model: type[Payload]) -> Envelope[Any]:
+    payload = _payload(part.body, part.received_at_us)
+    fields = header | {"id": part.envelope_id, "correlation_id": part.envelope_id}
+    fields |= {"occurred_at": payload.get("received_at"), "data": payload}
+    return Envelope[model].model_validate(fields)  # type: ignore[valid-type]
+
+
+def content_type(body: bytes) -> str:
+    try:
+        body.decode()
+        return JSON_TYPE  # what Meta declares; whether it parses is the router's question
+    except UnicodeDecodeError:
+        return BYTES_TYPE
 
 
 def is_props_form(message: AbstractIncomingMessage) -> bool:
@@ -87,7 +193,9 @@ def read_header(message: AbstractIncomingMessage) -> EnvelopeHeader:
 
 
 def read_envelope(message: AbstractIncomingMessage, model: type[Payload]) -> Envelope[Any]:
-    """The whole envelope, its payload validated as ``model``."""
+    """The whole envelope, its payload validated as ``model``; a group is several: :func:`read_parts`."""
+    if is_group(message):
+        raise ValueError("a group of webhooks is read with read_parts")
     if is_props_form(message):
         fields = _header_fields(message)
         payload = _props_payload(message)
@@ -98,10 +206,18 @@ def read_envelope(message: AbstractIncomingMessage, model: type[Payload]) -> Env
 
 
 def as_json(message: AbstractIncomingMessage) -> Any:
-    """The envelope as its JSON form would carry it, whichever form it came in (for tools and test taps)."""
+    """The envelope as its JSON form would carry it, whichever form it came in (for tools and test taps); a
+    group's, each of its webhooks: :func:`as_json_parts`."""
     if is_props_form(message):
         return read_envelope(message, WebhookReceived).model_dump(mode="json")
     return json.loads(message.body)
+
+
+def as_json_parts(message: AbstractIncomingMessage) -> list[Any]:
+    """Every envelope a delivery carries, as JSON forms: one, or each webhook of a group."""
+    if is_group(message):
+        return [e.model_dump(mode="json") for e in read_parts(message, WebhookReceived)]
+    return [as_json(message)]
 
 
 def _header_fields(message: AbstractIncomingMessage) -> dict[str, Any]:
@@ -118,12 +234,16 @@ def _header_fields(message: AbstractIncomingMessage) -> dict[str, Any]:
 def _props_payload(message: AbstractIncomingMessage) -> dict[str, Any]:
     """The ``webhook.received`` payload that the JSON form would have carried for these bytes."""
     received_us = (message.headers or {}).get(RECEIVED_AT_HEADER)
-    received_at = _EPOCH + timedelta(microseconds=received_us) if isinstance(received_us, int) else None
+    return _payload(message.body, received_us if isinstance(received_us, int) else None)
+
+
+def _payload(body: bytes, received_us: int | None) -> dict[str, Any]:
+    received_at = _EPOCH + timedelta(microseconds=received_us) if received_us is not None else None
     try:
-        return {"body": message.body.decode(), "received_at": received_at}
+        return {"body": body.decode(), "received_at": received_at}
     except UnicodeDecodeError:  # application/octet-stream: kept byte for byte, as the JSON form keeps it
-        text = message.body.decode(errors="replace")
-        return {"body": text, "body_base64": base64.b64encode(message.body).decode(), "received_at": received_at}
+        text = body.decode(errors="replace")
+        return {"body": text, "body_base64": base64.b64encode(body).decode(), "received_at": received_at}
 
 
 def _text(value: Any) -> str | None:

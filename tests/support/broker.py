@@ -35,7 +35,7 @@ class Tap:
 
     async def on_message(self, message: AbstractIncomingMessage) -> None:
         async with self._arrived:
-            self.messages.append(wire.as_json(message))  # either wire form (the gateway's webhook.received: props)
+            self.messages.extend(wire.as_json_parts(message))  # either wire form; a group of webhooks as each of them
             self._arrived.notify_all()
         await message.ack()
 

@@ -23,6 +23,7 @@ from gateway import (
     webhooks,
 )
 from gateway.failed_keys import LIMIT, FailedKeyLimit
+from gateway.group_commit import GroupCommit
 from gateway.keys import CONNECTION, GRAPH, LLM, POOL, PUBLISHER, SETTINGS
 from gateway.settings import GatewaySettings
 from gateway.signed_body import BUDGET, WebhookBudget
@@ -38,7 +39,11 @@ async def _broker(app: web.Application) -> AsyncIterator[None]:
     async with broker.connect(app[SETTINGS], names) as connection:
         app[CONNECTION] = connection
         app[PUBLISHER] = await broker.Publisher.open(connection, app[SETTINGS], names=names, role="gateway")
-        app[webhooks.WEBHOOK_LANE] = app[PUBLISHER].lane(WebhookReceived.TYPE, WebhookReceived.KIND)
+        lane = app[PUBLISHER].lane(WebhookReceived.TYPE, WebhookReceived.KIND)
+        settings = app[SETTINGS]
+        app[webhooks.WEBHOOK_GROUPS] = GroupCommit(
+            lane, app[webhooks.WEBHOOK_IDS], max_parts=settings.webhook_group_max, max_bytes=settings.max_body_bytes
+        )
         yield
 
 

@@ -16,8 +16,9 @@ from aiohttp import web
 from prometheus_client.core import CollectorRegistry, CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 
+from gateway.group_commit import GroupCommit
 from gateway.keys import CONNECTION, POOL, PUBLISHER
-from gateway.webhooks import WEBHOOK_COUNTS, WebhookCounts
+from gateway.webhooks import WEBHOOK_COUNTS, WEBHOOK_GROUPS, WebhookCounts
 from shared.messaging import topology
 
 routes = web.RouteTableDef()
@@ -69,11 +70,21 @@ def _webhooks(counts: WebhookCounts) -> Metric:
     return answered
 
 
+def _publishes(groups: GroupCommit) -> Metric:
+    published = CounterMetricFamily(
+        "wamux_gateway_webhook_publishes",
+        "Confirmed publishes of accepted webhooks (group commit: several webhooks may share one)",
+    )
+    published.add_metric([], float(groups.groups_published))
+    return published
+
+
 @routes.get("/metrics")
 async def metrics(request: web.Request) -> web.Response:
     names = request.app[PUBLISHER].names  # the one Topology the gateway built at start-up
     registry = CollectorRegistry(auto_describe=False)
     gathered = [*await _queues(request.app[CONNECTION], names), await _parked(request.app[POOL])]
     gathered.append(_webhooks(request.app[WEBHOOK_COUNTS]))
+    gathered.append(_publishes(request.app[WEBHOOK_GROUPS]))
     registry.register(_Snapshot(gathered))
     return web.Response(body=generate_latest(registry), headers={"Content-Type": CONTENT_TYPE_LATEST})

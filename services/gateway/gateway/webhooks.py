@@ -3,7 +3,8 @@
 Nothing is parsed or processed here: the answer is given only once the broker has confirmed the publish,
 and a broker that cannot confirm means 503 (Meta retries for days). The body is read within a memory budget
 and refused as early as it can be (gateway/signed_body.py). It is published as itself, in the wire's props form
-(shared/messaging/wire.py): the exact signed bytes as the message body, the envelope's fields in its properties.
+(shared/messaging/wire.py): the exact signed bytes as the message body, the envelope's fields in its properties —
+with the webhooks that arrive while the broker confirms earlier ones, in one message (gateway/group_commit.py).
 An accepted webhook costs no log line (``WEBHOOK_COUNTS`` counts them for ``/metrics``); refusals and failed
 publishes are logged.
 """
@@ -16,11 +17,12 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
+from gateway.group_commit import GroupCommit
 from gateway.keys import SETTINGS
 from gateway.signed_body import Refused, signed_body
 from shared.logging import get_logger
 from shared.messaging import wire
-from shared.messaging.broker import Lane, PublishFailed
+from shared.messaging.broker import PublishFailed
 
 log = get_logger(__name__)
 routes = web.RouteTableDef()
@@ -36,7 +38,7 @@ class WebhookCounts:
     publish_failed: int = 0
 
 
-WEBHOOK_LANE = web.AppKey("webhook_lane", Lane)  # webhook.received, the role's contract checked once
+WEBHOOK_GROUPS = web.AppKey("webhook_groups", GroupCommit)  # webhook.received, the role's contract checked once
 WEBHOOK_COUNTS = web.AppKey("webhook_counts", WebhookCounts)
 WEBHOOK_IDS = web.AppKey("webhook_ids", wire.EnvelopeIds)
 ACCEPTED = "EVENT_RECEIVED"
@@ -69,14 +71,13 @@ async def receive(request: web.Request) -> web.Response:
 
 async def _publish(app: web.Application, body: bytes) -> web.Response:
     counts, envelope_id = app[WEBHOOK_COUNTS], app[WEBHOOK_IDS]()
-    properties = wire.webhook_properties(body, envelope_id=envelope_id, received_at_us=time.time_ns() // 1000)
-    if properties.content_type == wire.BYTES_TYPE:
+    if wire.content_type(body) == wire.BYTES_TYPE:
         # Signed by Meta yet not UTF-8: accepted and kept byte for byte (the router parks it), since
         # refusing would only make Meta retry the same bytes for days.
         counts.not_utf8 += 1
         log.warning("webhook.not_utf8", bytes=len(body), correlation_id=envelope_id)
     try:
-        await app[WEBHOOK_LANE].publish(body, properties)
+        await app[WEBHOOK_GROUPS].publish(wire.Part(body, envelope_id, time.time_ns() // 1000))
     except PublishFailed as exc:
         counts.publish_failed += 1
         log.error("webhook.publish_failed", reason=exc.reason, correlation_id=envelope_id)

@@ -120,3 +120,53 @@ def _sent() -> MessageSent:
         text="Hola Ana",
         sent_at=RECEIVED_AT,
     )
+
+
+def _group(*bodies: bytes) -> tuple[list[wire.Part], IncomingMessage]:
+    parts = [wire.Part(body, str(uuid.uuid4()), RECEIVED_AT_US + i) for i, body in enumerate(bodies)]
+    return parts, delivered(b"".join(bodies), wire.group_properties(parts, group_id=str(uuid.uuid4())))
+
+
+def test_a_group_reads_back_as_each_webhook_exactly_as_a_plain_delivery_of_it_would() -> None:
+    raw = b'{"object": "whatsapp_business_account", "x": "\xff"}'
+    parts, message = _group(NOTIFICATION.encode(), b"", raw, b'{"entry":[]}')
+    assert wire.is_group(message) and message.content_type == "application/octet-stream"  # one part is not UTF-8
+
+    assert wire.parts(message) == parts  # the exact bytes of each, its id and its instant, in arrival order
+    envelopes = wire.read_parts(message, WebhookReceived)
+    for part, envelope in zip(parts, envelopes, strict=True):
+        alone = delivered(part.body, wire.part_properties(part))  # the one webhook published by itself
+        assert not wire.is_group(alone) and alone.body == part.body
+        assert envelope == wire.read_envelope(alone, WebhookReceived)
+        assert str(envelope.id) == envelope.correlation_id == part.envelope_id
+    assert envelopes[2].data.body_base64 is not None and base64.b64decode(envelopes[2].data.body_base64) == raw
+    assert [e["data"]["body"] for e in wire.as_json_parts(message)] == [e.data.body for e in envelopes]
+    with pytest.raises(ValueError, match="read_parts"):
+        wire.read_envelope(message, WebhookReceived)  # never the joined bytes as one webhook
+
+
+def test_a_group_of_one_is_the_plain_props_form_byte_for_byte() -> None:
+    part = wire.Part(NOTIFICATION.encode(), str(uuid.uuid4()), RECEIVED_AT_US)
+    grouped = delivered(part.body, wire.group_properties([part], group_id=str(uuid.uuid4())))
+    assert not wire.is_group(grouped) and wire.parts(grouped) == [part]
+    assert grouped.headers == props_form(part.body, part.envelope_id).headers
+    assert grouped.message_id == part.envelope_id and wire.as_json_parts(grouped) == [wire.as_json(grouped)]
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {wire.PART_BYTES_HEADER: [5, 5]},  # sizes that do not add up to the body
+        {wire.PART_IDS_HEADER: ["only-one"]},  # arrays of different lengths
+        {wire.PART_BYTES_HEADER: []},
+    ],
+)
+def test_a_group_whose_part_headers_do_not_match_its_body_is_unreadable(headers: dict[str, Any]) -> None:
+    parts, message = _group(b'{"a":1}', b'{"b":2}')
+    properties = wire.group_properties(parts, group_id=str(uuid.uuid4()))
+    properties.headers = {**(properties.headers or {}), **headers}
+    broken = delivered(message.body, properties)
+    with pytest.raises(ValidationError):
+        wire.parts(broken)
+    with pytest.raises(ValidationError):
+        wire.read_parts(broken, WebhookReceived)
