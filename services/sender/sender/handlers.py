@@ -8,6 +8,7 @@ errors come back later through the retry queues; permanent ones become ``message
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -44,25 +45,24 @@ class Deps:
 
 
 async def send(envelope: Envelope[SendMessage], deps: Deps) -> None:
-    command, send_id = envelope.data, envelope.id
+    command, send_id, now = envelope.data, envelope.id, datetime.now(UTC)
     async with deps.pool.acquire() as conn:
-        previous = await store.outcome(conn, send_id)
-        if previous is not None and previous.state != "sending":
-            log.info("send.duplicate", send_id=str(send_id))
-            return
-        if previous is not None:
-            wamid = await _settle_unknown_attempt(conn, envelope, previous)
+        claim = await _claim(conn, envelope, deps, now)
+        if claim.earlier is not None:
+            if claim.earlier.state != "sending":
+                log.info("send.duplicate", send_id=str(send_id))
+                return
+            wamid = await _settle_unknown_attempt(conn, envelope, claim.earlier)
             if wamid is not None:
                 return await announce_sent(conn, deps.publisher, envelope, wamid)
-        await _previous_part_left(conn, envelope)
-        if retries.window_closed(command.customer_last_message_at, datetime.now(UTC)):
-            error = ReEngagementRequired("customer-service window closed: only a template may be sent", code=131047)
-            return await announce_failed(conn, deps.publisher, envelope, error)
-        wait_s = await store.take_tokens(conn, command.phone_number_id, command.to, deps.limits)
-        if wait_s > 0:
-            raise Retry("rate limit reached before Meta's", delay_s=wait_s, counts=False)
-        token = await deps.tokens.for_number(conn, command.client_id, command.phone_number_id)
-        await store.mark_sending(conn, send_id, command)
+            claim = await _claim(conn, envelope, deps, now, resend=True)
+        if not claim.claimed:
+            return await _held_back(conn, envelope, claim, deps, now)
+        try:
+            token = await deps.tokens.for_number(conn, command.client_id, command.phone_number_id)
+        except Retry:
+            await store.forget_sending(conn, send_id)  # Meta was not called: nothing of it may be left behind
+            raise
         try:
             wamid = await deps.graph_for(token).send_text(
                 command.phone_number_id, command.to, command.text, command.reply_to_wamid, callback_data=str(send_id)
@@ -79,14 +79,45 @@ async def send(envelope: Envelope[SendMessage], deps: Deps) -> None:
         await announce_sent(conn, deps.publisher, envelope, wamid)
 
 
-async def _previous_part_left(conn: asyncpg.Connection, envelope: Envelope[SendMessage]) -> None:
+def _part_waited_for(envelope: Envelope[SendMessage], now: datetime) -> uuid.UUID | None:
     """Parts of one reply reach the customer in order (see :func:`sender.retries.wait_for_previous_part`)."""
     before = envelope.data.after_send_id
-    if before is None or not retries.keeps_part_order(envelope.occurred_at, datetime.now(UTC)):
-        return
-    retry = retries.wait_for_previous_part(await store.outcome(conn, before))
-    if retry is not None:
-        raise retry
+    return before if before is not None and retries.keeps_part_order(envelope.occurred_at, now) else None
+
+
+def _window_open(command: SendMessage, now: datetime) -> bool:
+    return not retries.window_closed(command.customer_last_message_at, now)
+
+
+async def _claim(
+    conn: asyncpg.Connection, envelope: Envelope[SendMessage], deps: Deps, now: datetime, *, resend: bool = False
+) -> store.Claim:
+    return await store.claim(
+        conn,
+        envelope.id,
+        envelope.data,
+        deps.limits,
+        after_send_id=_part_waited_for(envelope, now),
+        window_open=_window_open(envelope.data, now),
+        resend=resend,
+    )
+
+
+async def _held_back(
+    conn: asyncpg.Connection, envelope: Envelope[SendMessage], claim: store.Claim, deps: Deps, now: datetime
+) -> None:
+    """Why a send was not claimed, asked in the claim's order: the part before it, the customer-service window,
+    Meta's limits, and last another delivery of the same send that claimed it first."""
+    if _part_waited_for(envelope, now) is not None:
+        retry = retries.wait_for_previous_part(claim.previous)
+        if retry is not None:
+            raise retry
+    if not _window_open(envelope.data, now):
+        error = ReEngagementRequired("customer-service window closed: only a template may be sent", code=131047)
+        return await announce_failed(conn, deps.publisher, envelope, error)
+    if claim.wait_s > 0:
+        raise Retry("rate limit reached before Meta's", delay_s=claim.wait_s, counts=False)
+    raise Retry("another delivery of this send is under way", delay_s=30, counts=False)
 
 
 async def _after_graph_error(

@@ -1,5 +1,8 @@
-"""A send's outcome, recorded and announced in one transaction: ``message.sent`` with Meta's wamid, or
-``message.failed`` with Meta's code. The event's id is derived from the send id: announced once in effect.
+"""A send's outcome, announced and then recorded: ``message.sent`` with Meta's wamid, or ``message.failed`` with
+Meta's code. The event's id is derived from the send id: announced once in effect. The record comes after the
+broker's confirm (one statement, no transaction around the publish): a crash or a failed publish between them
+leaves the send 'sending', and its redelivery learns from Meta's statuses that it left and announces it again, under
+the same id — as when a transaction around the publish failed to commit.
 A business token Meta refused is announced as ``number.token_rejected``, once per (number, token)."""
 
 from __future__ import annotations
@@ -24,40 +27,38 @@ async def announce_sent(
     conn: asyncpg.Connection, publisher: Publisher, envelope: Envelope[SendMessage], wamid: str
 ) -> None:
     command, send_id = envelope.data, envelope.id
-    async with conn.transaction():
-        await store.record_sent(conn, send_id, command, wamid)
-        sent = MessageSent(
-            client_id=command.client_id,
-            send_id=send_id,
-            phone_number_id=command.phone_number_id,
-            to=command.to,
-            wamid=wamid,
-            text=command.text,
-            reply_to_wamid=command.reply_to_wamid,
-            sent_at=datetime.now(UTC),
-            sent_by=command.sent_by,
-        )
-        await publisher.publish(_outcome(sent, envelope))
-    log.info("send.sent", wamid=wamid)
+    sent = MessageSent(
+        client_id=command.client_id,
+        send_id=send_id,
+        phone_number_id=command.phone_number_id,
+        to=command.to,
+        wamid=wamid,
+        text=command.text,
+        reply_to_wamid=command.reply_to_wamid,
+        sent_at=datetime.now(UTC),
+        sent_by=command.sent_by,
+    )
+    await publisher.publish(_outcome(sent, envelope))
+    await store.record_sent(conn, send_id, command, wamid)
+    log.debug("send.sent", wamid=wamid)  # one per message: not at INFO (message.sent says it)
 
 
 async def announce_failed(
     conn: asyncpg.Connection, publisher: Publisher, envelope: Envelope[SendMessage], error: GraphError
 ) -> None:
     command = envelope.data
-    async with conn.transaction():
-        await store.record_failed(conn, envelope.id, command, error)
-        failed = MessageFailed(
-            client_id=command.client_id,
-            send_id=envelope.id,
-            phone_number_id=command.phone_number_id,
-            to=command.to,
-            reply_to_wamid=command.reply_to_wamid,
-            error_code=error.code,
-            error_title=error.title,
-            error_details=error.details,
-        )
-        await publisher.publish(_outcome(failed, envelope))
+    failed = MessageFailed(
+        client_id=command.client_id,
+        send_id=envelope.id,
+        phone_number_id=command.phone_number_id,
+        to=command.to,
+        reply_to_wamid=command.reply_to_wamid,
+        error_code=error.code,
+        error_title=error.title,
+        error_details=error.details,
+    )
+    await publisher.publish(_outcome(failed, envelope))
+    await store.record_failed(conn, envelope.id, command, error)
     log.warning("send.failed", code=error.code, error=error.title)
 
 

@@ -19,13 +19,88 @@ class SendState:
     started_at: datetime
 
 
-async def outcome(conn: asyncpg.Connection, send_id: uuid.UUID) -> SendState | None:
-    row = await conn.fetchrow("SELECT state, started_at FROM sender.sends WHERE send_id = $1", send_id)
-    return SendState(row["state"], row["started_at"]) if row else None
+@dataclass(frozen=True)
+class Claim:
+    """What :func:`claim` found and did, in one statement, for a send about to go to Meta."""
+
+    earlier: SendState | None  # this send's own record before the statement: a redelivery
+    previous: SendState | None  # the part before it, when it waits for one
+    wait_s: float  # 0 once both buckets gave a token, else seconds until they will
+    claimed: bool  # recorded 'sending' (committed): this attempt may call Meta
+
+
+# One round trip for what a send checks and takes before Meta: its own record, the previous part's, the pair's
+# token (asked first: it usually says no, and a refused pair wastes no number token), the number's, and the
+# 'sending' record. Each step only when the ones before allow it (CASE and MATERIALIZED: evaluated once, in
+# order), so a duplicate, a waiting part or a closed window takes no token. $5: the part waited for (NULL: none);
+# $11: the customer-service window is open; $12: an earlier attempt whose outcome is unknown may be sent again.
+_CLAIM = """
+WITH earlier AS MATERIALIZED (
+    SELECT state, started_at FROM sender.sends WHERE send_id = $1
+), previous AS MATERIALIZED (
+    SELECT state, started_at FROM sender.sends WHERE send_id = $5::uuid
+), go AS MATERIALIZED (
+    SELECT (NOT EXISTS (SELECT FROM earlier)
+            OR ($12::boolean AND EXISTS (SELECT FROM earlier WHERE state = 'sending')))
+       AND ($5::uuid IS NULL OR EXISTS (SELECT FROM previous WHERE state <> 'sending'))
+       AND $11::boolean AS ok
+), pair AS MATERIALIZED (
+    SELECT CASE WHEN ok THEN sender.take_token($6, $7, $8) END AS wait FROM go
+), taken AS MATERIALIZED (
+    SELECT pair.wait AS pair_wait, CASE WHEN pair.wait = 0 THEN sender.take_token($9, $10, $10) END AS wait
+      FROM pair
+), claimed AS (
+    INSERT INTO sender.sends (send_id, client_id, phone_number_id, recipient, state, started_at)
+    SELECT $1, $2, $3, $4, 'sending', now() FROM taken WHERE wait = 0
+    ON CONFLICT (send_id) DO UPDATE SET started_at = now(), attempts = sender.sends.attempts + 1
+        WHERE sender.sends.state = 'sending' AND $12::boolean
+    RETURNING 1
+)
+SELECT (SELECT state FROM earlier) AS earlier_state, (SELECT started_at FROM earlier) AS earlier_at,
+       (SELECT state FROM previous) AS previous_state, (SELECT started_at FROM previous) AS previous_at,
+       COALESCE(NULLIF(pair_wait, 0), wait, 0) AS wait_s, EXISTS (SELECT FROM claimed) AS claimed
+  FROM taken
+"""
+
+
+async def claim(
+    conn: asyncpg.Connection,
+    send_id: uuid.UUID,
+    command: SendMessage,
+    limits: Limits,
+    *,
+    after_send_id: uuid.UUID | None,
+    window_open: bool,
+    resend: bool = False,
+) -> Claim:
+    """Record the send as 'sending' (committed before the call to Meta: a crash after Meta's answer leaves this
+    trace behind) once nothing holds it back; else say what does, having taken nothing it did not need."""
+    row = await conn.fetchrow(
+        _CLAIM,
+        send_id,
+        command.client_id,
+        command.phone_number_id,
+        command.to,
+        after_send_id,
+        f"pair:{command.phone_number_id}:{command.to}",
+        limits.pair_rate_per_s,
+        float(limits.pair_burst),
+        f"number:{command.phone_number_id}",
+        limits.number_rate_per_s,
+        window_open,
+        resend,
+    )
+    assert row is not None  # one row, always: ``taken`` has one
+    return Claim(
+        earlier=SendState(row["earlier_state"], row["earlier_at"]) if row["earlier_state"] else None,
+        previous=SendState(row["previous_state"], row["previous_at"]) if row["previous_state"] else None,
+        wait_s=float(row["wait_s"]),
+        claimed=bool(row["claimed"]),
+    )
 
 
 async def mark_sending(conn: asyncpg.Connection, send_id: uuid.UUID, command: SendMessage) -> None:
-    """Committed before the call to Meta: a crash after Meta's answer leaves this trace behind."""
+    """What :func:`claim` records, alone (what a sender that died after Meta's answer leaves behind)."""
     await conn.execute(
         """INSERT INTO sender.sends (send_id, client_id, phone_number_id, recipient, state, started_at)
            VALUES ($1, $2, $3, $4, 'sending', now())
@@ -39,7 +114,7 @@ async def mark_sending(conn: asyncpg.Connection, send_id: uuid.UUID, command: Se
 
 
 async def forget_sending(conn: asyncpg.Connection, send_id: uuid.UUID) -> None:
-    """Meta answered with an error: it certainly does not have the message."""
+    """Meta answered with an error (or the call was never made): it certainly does not have the message."""
     await conn.execute("DELETE FROM sender.sends WHERE send_id = $1 AND state = 'sending'", send_id)
 
 
@@ -47,22 +122,6 @@ async def wamid_meta_reported(conn: asyncpg.Connection, send_id: uuid.UUID) -> s
     """The wamid of a message Meta reported a status for under this send's callback data (the router's read view)."""
     value = await conn.fetchval("SELECT wamid FROM router_read.statuses WHERE callback_data = $1 LIMIT 1", str(send_id))
     return str(value) if value is not None else None
-
-
-async def take_tokens(conn: asyncpg.Connection, phone_number_id: str, to: str, limits: Limits) -> float:
-    """0 when both the pair's and the number's buckets gave a token, else seconds to wait.
-
-    The pair is asked first: it is the one that usually says no, and a refused pair wastes no number token.
-    """
-    pair_wait = await conn.fetchval(
-        "SELECT sender.take_token($1, $2, $3)",
-        f"pair:{phone_number_id}:{to}",
-        limits.pair_rate_per_s,
-        float(limits.pair_burst),
-    )
-    if pair_wait > 0:
-        return float(pair_wait)
-    return await take_number_token(conn, phone_number_id, limits)
 
 
 async def take_number_token(conn: asyncpg.Connection, phone_number_id: str, limits: Limits) -> float:

@@ -22,6 +22,7 @@ from pydantic import SecretStr
 from yarl import URL
 
 from sender.handlers import Deps, mark_read, send
+from sender.tokens import NumberTokens
 from shared import secretbox
 from shared.contracts.envelope import Envelope, derived_id, wrap
 from shared.contracts.messages import MarkRead, SendMessage
@@ -199,3 +200,37 @@ async def test_a_bad_key_ring_stops_the_sender_at_start_with_the_problem_named(s
     with pytest.raises(ValueError, match="WAMUX_CREDENTIAL_KEYS entry 1 is not id:base64key"):
         async with sender_deps(credential_keys="no-colon-here"):
             pass
+
+
+async def test_a_remembered_token_gives_way_to_the_number_s_new_one_once_its_minute_is_up(
+    sender_deps: SenderDeps, sandbox: Sandbox, make_tenant: MakeTenant
+) -> None:
+    now = [0.0]
+    tokens = NumberTokens(RING, cache_s=60, clock=lambda: now[0])
+    async with sender_deps(credential_keys=KEYS) as deps:
+        tenant, old = await client_with_token(sandbox, make_tenant, deps)
+        async with deps.pool.acquire() as conn:
+            first = await tokens.for_number(conn, tenant.client_id, tenant.phone_number_id)
+            renewed = await sign_up(sandbox, again=old)
+            await give_business_token(deps.pool, RING, renewed.waba_id, renewed.token)
+            now[0] = 59.0
+            remembered = await tokens.for_number(conn, tenant.client_id, tenant.phone_number_id)
+            now[0] = 61.0
+            fresh = await tokens.for_number(conn, tenant.client_id, tenant.phone_number_id)
+    assert first is not None and first.secret.get_secret_value() == old.token and remembered == first
+    assert fresh is not None and fresh.secret.get_secret_value() == renewed.token
+
+
+async def test_a_token_that_does_not_open_leaves_no_attempt_behind_so_the_fixed_sender_sends_at_once(
+    sender_deps: SenderDeps, sandbox: Sandbox, make_tenant: MakeTenant
+) -> None:
+    async with sender_deps(credential_keys=secretbox.new_key_setting("other")) as deps:
+        tenant, _ = await client_with_token(sandbox, make_tenant, deps)  # sealed under k1
+        held = command(tenant, "cuando la llave llegue")
+        with pytest.raises(Retry, match="WAMUX_CREDENTIAL_KEYS"):
+            await send(held, deps)
+        left = await deps.pool.fetchval("SELECT count(*) FROM sender.sends WHERE send_id = $1", held.id)
+    async with sender_deps(graph_token="not-the-system-token", credential_keys=KEYS) as fixed:
+        await send(held, fixed)  # its redelivery: no 'sending' trace to wait two minutes on
+    assert left == 0
+    assert await texts(sandbox, tenant) == ["cuando la llave llegue"]

@@ -3,6 +3,7 @@ limits its settings give, and what a send that fails or waits leaves behind."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime, timedelta
@@ -105,3 +106,34 @@ async def test_a_part_whose_previous_part_never_left_goes_after_ten_minutes(
     late = late.model_copy(update={"occurred_at": datetime.now(UTC) - timedelta(minutes=11)})
     await send(late, deps)
     assert [m["text"] for m in await sandbox.outbox(phone_number_id=tenant.phone_number_id)] == ["Segunda parte."]
+
+
+async def test_a_send_held_back_takes_no_token_from_the_customer_s_pair_budget(
+    sender_deps: SenderDeps, sandbox: Sandbox, tap: Tap, tenant: Tenant
+) -> None:
+    stale = datetime.now(UTC) - timedelta(hours=25)
+    async with sender_deps(pair_burst=1) as deps:
+        waiting = command(tenant, "Segunda parte.", after_send_id=command(tenant).id)  # its first part never came
+        with pytest.raises(Retry, match="previous part"):
+            await send(waiting, deps)
+        late = command(tenant, "Fuera de la ventana.")
+        stale_data = late.data.model_copy(update={"customer_last_message_at": stale})
+        await send(late.model_copy(update={"data": stale_data}), deps)
+        sent = command(tenant, "La única.")
+        await send(sent, deps)  # the pair's one token was still there
+        await send(sent, deps)  # redelivered: nothing taken, nothing sent, no wait
+        recorded = await sends(deps, tenant)
+    (failed,) = await tap.wait_for("message.failed")
+    assert failed["data"]["error_code"] == 131047
+    assert [m["text"] for m in await sandbox.outbox(phone_number_id=tenant.phone_number_id)] == ["La única."]
+    assert sorted(recorded) == ["failed", "sent"]
+
+
+async def test_a_send_under_way_in_another_delivery_is_not_sent_twice(
+    deps: Deps, sandbox: Sandbox, tenant: Tenant
+) -> None:
+    once = command(tenant, "Una sola vez.")
+    first, second = await asyncio.gather(send(once, deps), send(once, deps), return_exceptions=True)
+    assert [m["text"] for m in await sandbox.outbox(phone_number_id=tenant.phone_number_id)] == ["Una sola vez."]
+    assert await sends(deps, tenant) == ["sent"]
+    assert {type(first), type(second)} <= {type(None), Retry}
