@@ -11,9 +11,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 import asyncpg
 
+from ai_worker.ledger import Reply
 from shared.contracts.messages import MessageReceived
 from shared.prompting import Turn
 
@@ -49,84 +51,93 @@ def turn_text(message_type: str, body: str | None) -> str | None:
     return f"[{message_type} from the customer, with no text]"
 
 
-def _scope(received: MessageReceived) -> tuple[object, ...]:
+def scope(received: MessageReceived) -> tuple[object, ...]:
+    """The statement parameters $1 to $4: client, number, customer, the message."""
     return received.client_id, received.phone_number_id, received.wa_id, received.wamid
 
 
-async def stored_age_s(conn: asyncpg.Connection, received: MessageReceived) -> float | None:
-    """Seconds since the router stored this message (the database's clock), or None if it is not visible."""
-    age = await conn.fetchval(
-        """SELECT EXTRACT(EPOCH FROM clock_timestamp() - recorded_at)::float8 FROM router_read.messages
-            WHERE client_id = $1 AND phone_number_id = $2 AND wa_id = $3 AND wamid = $4 AND direction = 'inbound'""",
-        *_scope(received),
-    )
-    return None if age is None else max(float(age), 0.0)
+@dataclass(frozen=True)
+class Standing:
+    """Where a customer message stands in its conversation, read in one statement under the conversation's turn."""
+
+    previous: Reply | None  # the reply that answered it already
+    waiting: list[Pending]  # the unanswered messages up to it, oldest first: what its reply answers (it last)
+    newer_pending: bool  # a later unanswered message whose reply will answer this one too
+    earlier: list[Turn]  # the conversation before the waiting messages, oldest first (at most the history's length)
+
+    def history(self, limit: int) -> list[Turn]:
+        """The conversation before the waiting messages, then each of them once, as the last customer turns."""
+        last = [Turn("customer", text) for p in self.waiting if (text := turn_text(p.message_type, p.body))][-limit:]
+        before = max(limit - len(last), 0)
+        return (self.earlier[-before:] if before else []) + last
 
 
-async def newer_pending(conn: asyncpg.Connection, received: MessageReceived) -> bool:
-    """A later unanswered message that calls for an answer and whose reply will answer this one too (this one is
-    among its :func:`pending`: inside its horizon, stored since the ledger began). A later reaction or system
-    notice gets no answer of its own, so it does not take this message's."""
-    return bool(
-        await conn.fetchval(
-            f"""SELECT true FROM router_read.messages m JOIN router_read.messages t ON t.wamid = $4 AND t.client_id = $1
-                 CROSS JOIN (SELECT min(started_at) AS started_at FROM ai_worker.ledger_started) l
-                 WHERE m.client_id = $1 AND m.phone_number_id = $2 AND m.wa_id = $3 AND m.direction = 'inbound'
-                   AND m.message_type <> ALL($5::text[]) AND (m.sent_at, m.seq) > (t.sent_at, t.seq)
-                   AND t.sent_at > m.sent_at - $6::interval AND t.recorded_at >= l.started_at
-                   AND NOT {ANSWERED} LIMIT 1""",  # noqa: S608  (the fragments are this module's, not input)
-            *_scope(received),
-            sorted(SILENT_TYPES),
-            PENDING_HORIZON,
+# $1-$4 scope(), $5 the pending horizon, $6 the silent types, $7 the history's length.
+# waiting: the unanswered messages up to this one (it, unless answered already), inside its horizon, stored since
+# the ledger began. newer: a later unanswered message that calls for an answer and whose reply will answer this one
+# too (this one is among its waiting): a later reaction or system notice gets no answer of its own, so it does not
+# take this message's. earlier: a reply is read from the ledger, in its place after the message that triggered it,
+# whether or not the sender has sent it and the router recorded it yet; the router's copy of it is left out.
+_STANDING = f"""
+WITH t AS (SELECT sent_at, seq, recorded_at FROM router_read.messages WHERE wamid = $4 AND client_id = $1),
+l AS (SELECT min(started_at) AS started_at FROM ai_worker.ledger_started),
+previous AS (
+    SELECT r.id, r.trigger_wamid, r.kind, r.text,
+           ARRAY(SELECT x.wamid FROM ai_worker.answers x WHERE x.reply_id = r.id ORDER BY x.position) AS answers,
+           ARRAY(SELECT p.text FROM ai_worker.reply_parts p WHERE p.reply_id = r.id ORDER BY p.part) AS parts
+      FROM ai_worker.answers a JOIN ai_worker.replies r ON r.id = a.reply_id
+     WHERE a.wamid = $4 AND r.client_id = $1 AND r.phone_number_id = $2 AND r.wa_id = $3),
+waiting AS (
+    SELECT m.wamid, m.message_type, m.body, m.sent_at, m.seq FROM router_read.messages m, t, l
+     WHERE m.client_id = $1 AND m.phone_number_id = $2 AND m.wa_id = $3 AND m.direction = 'inbound'
+       AND (m.sent_at, m.seq) <= (t.sent_at, t.seq) AND m.sent_at > t.sent_at - $5::interval
+       AND (m.recorded_at >= l.started_at OR m.wamid = $4)
+       AND NOT {ANSWERED}),
+newer AS (
+    SELECT 1 FROM router_read.messages m, t, l
+     WHERE m.client_id = $1 AND m.phone_number_id = $2 AND m.wa_id = $3 AND m.direction = 'inbound'
+       AND m.message_type <> ALL($6::text[]) AND (m.sent_at, m.seq) > (t.sent_at, t.seq)
+       AND t.sent_at > m.sent_at - $5::interval AND t.recorded_at >= l.started_at
+       AND NOT {ANSWERED} LIMIT 1),
+earlier AS (
+    (SELECT m.sent_at, m.seq, 0 AS after, m.direction, m.body AS text FROM router_read.messages m, t
+      WHERE m.client_id = $1 AND m.phone_number_id = $2 AND m.wa_id = $3 AND m.body IS NOT NULL
+        AND m.wamid NOT IN (SELECT wamid FROM waiting)
+        AND NOT (m.direction = 'inbound' AND (m.sent_at, m.seq) > (t.sent_at, t.seq) AND NOT {ANSWERED})
+        AND NOT (m.direction = 'outbound' AND {_OURS.format(o="m")})
+      ORDER BY m.sent_at DESC, m.seq DESC LIMIT $7)
+    UNION ALL
+    (SELECT tm.sent_at, tm.seq, 1, 'outbound', r.text FROM ai_worker.replies r
+       JOIN router_read.messages tm ON tm.wamid = r.trigger_wamid AND tm.client_id = r.client_id
+      WHERE r.client_id = $1 AND r.phone_number_id = $2 AND r.wa_id = $3 AND r.kind = 'reply'
+      ORDER BY tm.sent_at DESC, tm.seq DESC LIMIT $7)
+    ORDER BY sent_at DESC, seq DESC, after DESC LIMIT $7)
+SELECT p.id, p.trigger_wamid, p.kind, p.text, p.answers, p.parts,
+       (SELECT array_agg(wamid ORDER BY sent_at, seq) FROM waiting) AS waiting_wamids,
+       (SELECT array_agg(message_type ORDER BY sent_at, seq) FROM waiting) AS waiting_types,
+       (SELECT array_agg(body ORDER BY sent_at, seq) FROM waiting) AS waiting_bodies,
+       EXISTS (SELECT 1 FROM newer) AS newer_pending,
+       (SELECT array_agg(direction ORDER BY sent_at, seq, after) FROM earlier) AS earlier_directions,
+       (SELECT array_agg(text ORDER BY sent_at, seq, after) FROM earlier) AS earlier_texts
+  FROM (SELECT) AS one LEFT JOIN previous p ON true"""  # noqa: S608  (the fragments are this module's, not input)
+
+
+async def standing(conn: asyncpg.Connection, received: MessageReceived, history_messages: int) -> Standing:
+    row = await conn.fetchrow(_STANDING, *scope(received), PENDING_HORIZON, sorted(SILENT_TYPES), history_messages)
+    previous = None
+    if row["id"] is not None:
+        previous = Reply(
+            row["id"], row["trigger_wamid"], row["kind"], tuple(row["answers"]), tuple(row["parts"]), row["text"]
         )
-    )
+    waiting = [
+        Pending(*p) for p in zip(*_arrays(row, "waiting_wamids", "waiting_types", "waiting_bodies"), strict=True)
+    ]
+    earlier = [
+        Turn("customer" if direction == "inbound" else "business", text)
+        for direction, text in zip(*_arrays(row, "earlier_directions", "earlier_texts"), strict=True)
+    ]
+    return Standing(previous, waiting, bool(row["newer_pending"]), earlier)
 
 
-async def pending(conn: asyncpg.Connection, received: MessageReceived) -> list[Pending]:
-    """The unanswered messages up to this one, oldest first: what its reply answers (this one last, unless it
-    is answered already)."""
-    rows = await conn.fetch(
-        f"""SELECT m.wamid, m.message_type, m.body
-             FROM router_read.messages m JOIN router_read.messages t ON t.wamid = $4 AND t.client_id = $1
-            CROSS JOIN (SELECT min(started_at) AS started_at FROM ai_worker.ledger_started) l
-            WHERE m.client_id = $1 AND m.phone_number_id = $2 AND m.wa_id = $3 AND m.direction = 'inbound'
-              AND (m.sent_at, m.seq) <= (t.sent_at, t.seq) AND m.sent_at > t.sent_at - $5::interval
-              AND (m.recorded_at >= l.started_at OR m.wamid = t.wamid)
-              AND NOT {ANSWERED}
-            ORDER BY m.sent_at, m.seq""",  # noqa: S608  (the fragments are this module's, not input)
-        *_scope(received),
-        PENDING_HORIZON,
-    )
-    return [Pending(r["wamid"], r["message_type"], r["body"]) for r in rows]
-
-
-async def history(
-    conn: asyncpg.Connection, received: MessageReceived, waiting: list[Pending], limit: int
-) -> list[Turn]:
-    """The conversation before the waiting messages, then each of them once, as the last customer turns.
-
-    A reply is read from the ledger, in its place after the message that triggered it, whether or not the sender
-    has sent it and the router recorded it yet; the router's copy of it (its ``send_id``) is left out.
-    """
-    last = [Turn("customer", text) for p in waiting if (text := turn_text(p.message_type, p.body))][-limit:]
-    before = max(limit - len(last), 0)
-    rows = await conn.fetch(
-        f"""WITH t AS (SELECT sent_at, seq FROM router_read.messages WHERE wamid = $4 AND client_id = $1)
-           (SELECT m.sent_at, m.seq, 0 AS after, m.direction, m.body AS text FROM router_read.messages m, t
-             WHERE m.client_id = $1 AND m.phone_number_id = $2 AND m.wa_id = $3 AND m.body IS NOT NULL
-               AND m.wamid <> ALL($5::text[])
-               AND NOT (m.direction = 'inbound' AND (m.sent_at, m.seq) > (t.sent_at, t.seq) AND NOT {ANSWERED})
-               AND NOT (m.direction = 'outbound' AND {_OURS.format(o="m")})
-             ORDER BY m.sent_at DESC, m.seq DESC LIMIT $6)
-           UNION ALL
-           (SELECT tm.sent_at, tm.seq, 1, 'outbound', r.text FROM ai_worker.replies r
-              JOIN router_read.messages tm ON tm.wamid = r.trigger_wamid AND tm.client_id = r.client_id
-             WHERE r.client_id = $1 AND r.phone_number_id = $2 AND r.wa_id = $3 AND r.kind = 'reply'
-             ORDER BY tm.sent_at DESC, tm.seq DESC LIMIT $6)
-           ORDER BY sent_at DESC, seq DESC, after DESC LIMIT $6""",  # noqa: S608  (this module's fragments)
-        *_scope(received),
-        [p.wamid for p in waiting],
-        before,
-    )
-    earlier = [Turn("customer" if r["direction"] == "inbound" else "business", r["text"]) for r in reversed(rows)]
-    return earlier + last
+def _arrays(row: asyncpg.Record, *names: str) -> list[list[Any]]:
+    return [list(row[name] or ()) for name in names]

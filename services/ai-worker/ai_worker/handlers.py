@@ -6,8 +6,11 @@ Each customer message is answered exactly once, by one reply that names the mess
 
 from __future__ import annotations
 
+import asyncio
 import uuid
+from collections.abc import Awaitable
 from dataclasses import dataclass
+from typing import TypeVar
 
 import asyncpg
 
@@ -18,9 +21,10 @@ from shared.contracts.messages import MarkRead, MessageReceived, ReplyPaused, Se
 from shared.logging import get_logger
 from shared.messaging.broker import Publisher
 from shared.messaging.consumer import Retry
-from shared.prompting import LLMRefused, LLMUnavailable, ReplyWriter
+from shared.prompting import LLMRefused, LLMUnavailable, Persona, ReplyWriter, Turn
 
 log = get_logger(__name__)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -38,57 +42,54 @@ async def reply(envelope: Envelope[MessageReceived], deps: Deps) -> None:
     if reads.customer_turn(received) is None:
         log.info("reply.skipped", reason="nothing to answer", message_type=received.message_type)
         return
-    async with deps.pool.acquire() as conn:
-        age_s = await conversation.stored_age_s(conn, received)
-        if age_s is None:
+    window_s = deps.reply_burst_window_ms / 1000
+    async with reads.arrival(deps.pool, received, window_s) as (conn, arrived):
+        if arrived.age_s is None:
             # The router publishes after its commit (outbox), so this only happens when the database the worker
             # reads lags the router's (a replica): answer once it has caught up, not without the message.
             raise Retry("message not visible in router_read.messages yet", delay_s=1)
-        wait_s = deps.reply_burst_window_ms / 1000 - age_s
-        if wait_s > 0:
+        if not arrived.turn:
             # Another bubble of the same burst may be milliseconds away: show "typing…" now (unless no reply will
             # come), answer after a retry queue's delay (no sleep in a consumer), by when the burst's newest
             # message answers them all.
-            if not await _paused(conn, received, (await reads.persona(conn, received))[1]):
+            arrived.known_persona(received)
+            if not arrived.paused:
                 await _show_typing(envelope, deps)
+            wait_s = window_s - arrived.age_s
             log.info("reply.waiting", wamid=received.wamid, wait_s=round(wait_s, 3))
             raise Retry("inside the burst window: the rest of the burst may follow", delay_s=wait_s, counts=False)
-        async with reads.conversation_turn(conn, received):
-            await _answer(conn, envelope, deps)
+        await _answer(conn, envelope, deps, arrived)
 
 
-async def _answer(conn: asyncpg.Connection, envelope: Envelope[MessageReceived], deps: Deps) -> None:
+async def _answer(
+    conn: asyncpg.Connection, envelope: Envelope[MessageReceived], deps: Deps, arrived: reads.Arrival
+) -> None:
     received = envelope.data
-    previous = await ledger.answered_by(conn, received)
+    standing = await conversation.standing(conn, received, deps.history_messages)
+    previous = standing.previous
     if previous is not None:
         if previous.trigger_wamid == received.wamid:
             # Recorded, then the worker died before (or while) publishing: the same ids again, sent once.
             await _publish_reply(previous, envelope, deps)
         log.info("reply.already_answered", wamid=received.wamid, by=previous.trigger_wamid)
         return
-    waiting = await conversation.pending(conn, received)
+    waiting = standing.waiting
     if not waiting or waiting[-1].wamid != received.wamid:
         log.info("reply.already_answered", wamid=received.wamid, by="a business message the ai-worker did not write")
         return
-    if await conversation.newer_pending(conn, received):
+    if standing.newer_pending:
         log.info("reply.coalesced", wamid=received.wamid)  # the newer message's reply answers this one too
         return
     answers = tuple(p.wamid for p in waiting)
-    persona, policy = await reads.persona(conn, received)
-    if await _paused(conn, received, policy):
+    persona = arrived.known_persona(received)
+    if arrived.paused:
         paused = ledger.Reply(ledger.reply_id(received.wamid, "paused"), received.wamid, "paused", answers)
         await ledger.record(conn, received, paused)
         await _publish_reply(paused, envelope, deps)
         log.info("reply.paused", wamid=received.wamid, answers=list(answers))
         return
-    await _show_typing(envelope, deps)
-    history = await conversation.history(conn, received, waiting, deps.history_messages)
-    try:
-        text = await deps.writer.write(persona, history)
-    except LLMUnavailable as exc:
-        raise Retry(f"LLM unavailable: {exc}") from exc  # growing delays: an outage lasts
-    except LLMRefused as exc:
-        raise Retry(f"LLM refused the request (check model and key): {exc}", delay_s=120) from exc
+    # "typing…" while the model writes; confirmed before anything is recorded, so it is published before the reply.
+    text = await _beside(_show_typing(envelope, deps), _write(deps, persona, standing.history(deps.history_messages)))
     written = ledger.Reply(
         ledger.reply_id(received.wamid, "reply"),
         received.wamid,
@@ -103,9 +104,28 @@ async def _answer(conn: asyncpg.Connection, envelope: Envelope[MessageReceived],
     log.info("reply.written", wamid=received.wamid, chars=len(text), parts=len(written.parts), answers=list(answers))
 
 
-async def _paused(conn: asyncpg.Connection, received: MessageReceived, policy: str) -> bool:
-    """The client's policy pauses AI replies once the month's free conversations are used up, and they are."""
-    return policy == "pause_ai" and await reads.quota_spent(conn, received)
+async def _write(deps: Deps, persona: Persona, history: list[Turn]) -> str:
+    try:
+        return await deps.writer.write(persona, history)
+    except LLMUnavailable as exc:
+        raise Retry(f"LLM unavailable: {exc}") from exc  # growing delays: an outage lasts
+    except LLMRefused as exc:
+        raise Retry(f"LLM refused the request (check model and key): {exc}", delay_s=120) from exc
+
+
+async def _beside(side: Awaitable[None], main: Awaitable[T]) -> T:
+    """``main``'s result, with ``side`` run meanwhile and finished before it returns; ``main``'s failure is the one
+    raised when both fail (the model's outage is a Retry, a failed publish a retry with growing delays)."""
+    task = asyncio.ensure_future(side)
+    try:
+        result = await main
+    except BaseException:
+        await asyncio.wait([task])
+        if not task.cancelled():
+            task.exception()  # retrieved: the failure that counts is main's
+        raise
+    await task
+    return result
 
 
 async def _publish_reply(recorded: ledger.Reply, cause: Envelope[MessageReceived], deps: Deps) -> None:

@@ -40,51 +40,33 @@ def part_send_id(first: uuid.UUID, part: int) -> uuid.UUID:
     return first if part == 1 else derived_id(SendMessage.TYPE, str(first), "part", str(part))
 
 
-async def answered_by(conn: asyncpg.Connection, received: MessageReceived) -> Reply | None:
-    """The reply that answered this message, if one did."""
-    row = await conn.fetchrow(
-        """SELECT r.id, r.trigger_wamid, r.kind, r.text,
-                  ARRAY(SELECT x.wamid FROM ai_worker.answers x WHERE x.reply_id = r.id ORDER BY x.position) AS answers,
-                  ARRAY(SELECT p.text FROM ai_worker.reply_parts p WHERE p.reply_id = r.id ORDER BY p.part) AS parts
-             FROM ai_worker.answers a JOIN ai_worker.replies r ON r.id = a.reply_id
-            WHERE a.wamid = $1 AND r.client_id = $2 AND r.phone_number_id = $3 AND r.wa_id = $4""",
-        received.wamid,
-        received.client_id,
-        received.phone_number_id,
-        received.wa_id,
-    )
-    if row is None:
-        return None
-    return Reply(row["id"], row["trigger_wamid"], row["kind"], tuple(row["answers"]), tuple(row["parts"]), row["text"])
+# One statement, so one round trip and atomic on its own: the three inserts commit together or not at all (the
+# foreign keys are checked at the statement's end, when the reply's row is there).
+_RECORD = """
+WITH reply AS (
+    INSERT INTO ai_worker.replies
+        (id, client_id, phone_number_id, wa_id, trigger_wamid, kind, text, personality_version)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8)),
+answered AS (
+    INSERT INTO ai_worker.answers (wamid, reply_id, position)
+    SELECT wamid, $1, position FROM unnest($9::text[]) WITH ORDINALITY AS a(wamid, position))
+INSERT INTO ai_worker.reply_parts (send_id, reply_id, part, text)
+SELECT send_id, $1, part, text FROM unnest($10::uuid[], $11::text[]) WITH ORDINALITY AS p(send_id, text, part)"""
 
 
 async def record(conn: asyncpg.Connection, received: MessageReceived, reply: Reply) -> None:
-    async with conn.transaction():
-        await conn.execute(
-            """INSERT INTO ai_worker.replies
-                   (id, client_id, phone_number_id, wa_id, trigger_wamid, kind, text, personality_version)
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $8)""",
-            reply.id,
-            received.client_id,
-            received.phone_number_id,
-            received.wa_id,
-            reply.trigger_wamid,
-            reply.kind,
-            reply.text,
-            reply.personality_version,
-        )
-        await conn.execute(
-            """INSERT INTO ai_worker.answers (wamid, reply_id, position)
-               SELECT wamid, $2, position FROM unnest($1::text[]) WITH ORDINALITY AS a(wamid, position)""",
-            list(reply.answers),
-            reply.id,
-        )
-        if reply.parts:
-            await conn.execute(
-                """INSERT INTO ai_worker.reply_parts (send_id, reply_id, part, text)
-                   SELECT send_id, $3, part, text
-                     FROM unnest($1::uuid[], $2::text[]) WITH ORDINALITY AS p(send_id, text, part)""",
-                reply.send_ids(),
-                list(reply.parts),
-                reply.id,
-            )
+    """The reply and what it answers and sends (the reply an earlier :func:`conversation.standing` finds)."""
+    await conn.execute(
+        _RECORD,
+        reply.id,
+        received.client_id,
+        received.phone_number_id,
+        received.wa_id,
+        reply.trigger_wamid,
+        reply.kind,
+        reply.text,
+        reply.personality_version,
+        list(reply.answers),
+        reply.send_ids(),
+        list(reply.parts),
+    )
