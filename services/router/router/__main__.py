@@ -19,9 +19,11 @@ from shared.messaging.consumer import Route
 from shared.messaging.runtime import Infrastructure, serve
 
 ROLE = "router"
+# webhook.received and message.sent are carried out in the batches of what the broker delivered (one transaction,
+# their events through router.outbox, published after the commit), or alone.
 ROUTES: dict[str, Route[Deps]] = {
-    WebhookReceived.TYPE: Route(WebhookReceived, route_webhook),
-    MessageSent.TYPE: Route(MessageSent, record_outbound),
+    WebhookReceived.TYPE: Route(WebhookReceived, route_webhook, route_webhook.batch_effect),
+    MessageSent.TYPE: Route(MessageSent, record_outbound, record_outbound.batch_effect),
     NumberActivated.TYPE: Route(NumberActivated, hand_back_waiting),
 }
 
@@ -33,7 +35,7 @@ async def bootstrap(infra: Infrastructure[RouterSettings]) -> AsyncIterator[Deps
 
 
 def main() -> None:
-    serve(ROLE, ROUTES, bootstrap, RouterSettings)
+    serve(ROLE, ROUTES, bootstrap, RouterSettings, batch=True, outbox="router")
 
 
 if __name__ == "__main__":

@@ -15,7 +15,6 @@ from typing import Any
 
 import asyncpg
 
-from router.deps import Deps
 from router.store import UNSTORABLE, tenants
 from router.store.messages import insert_echo
 from router.store.meta_events import insert_meta_event
@@ -24,34 +23,39 @@ from shared.contracts.envelope import Envelope, derived_id, wrap
 from shared.contracts.messages import WebhookReceived
 from shared.contracts.meta_events import MessageEchoed, event_for
 from shared.logging import get_logger
-from shared.messaging import outbox
+from shared.messaging.batch import Outgoing
 
 log = get_logger(__name__)
 
 
-async def route_field(update: FieldUpdate, cause: Envelope[WebhookReceived], deps: Deps) -> list[Unparsed]:
-    """Store and announce the field; return what cannot be, for parking: what PostgreSQL refused, and what a
-    number that is not active wrote (each echo on its own, kept so that it can be replayed)."""
+async def route_field(
+    conn: asyncpg.Connection, out: Outgoing, update: FieldUpdate, cause: Envelope[WebhookReceived]
+) -> list[Unparsed]:
+    """Store and announce the field (its event staged on ``out``); return what cannot be, for parking: what
+    PostgreSQL refused (undone alone, in a savepoint), and what a number that is not active wrote (each echo on
+    its own, kept so that it can be replayed)."""
     if update.field != "smb_message_echoes":
-        return await _publish_once(update, update.value, update.value, cause, deps)
+        return await _publish_once(conn, out, update, update.value, update.value, cause)
     metadata = update.value.get("metadata") or {}
     refused: list[Unparsed] = []
     for echo in update.value.get("message_echoes") or []:
         if isinstance(echo, dict):
             alone = {**update.value, "message_echoes": [echo]}
-            refused += await _publish_once(update, {"metadata": metadata, **echo}, alone, cause, deps)
+            refused += await _publish_once(conn, out, update, {"metadata": metadata, **echo}, alone, cause)
     return refused
 
 
 async def _publish_once(
+    conn: asyncpg.Connection,
+    out: Outgoing,
     update: FieldUpdate,
     value: dict[str, Any],
     replayable: dict[str, Any],
     cause: Envelope[WebhookReceived],
-    deps: Deps,
 ) -> list[Unparsed]:
     try:
-        waiting = await _store_and_announce(update, value, cause, deps)
+        async with out.savepoint(conn):
+            waiting = await _store_and_announce(conn, out, update, value, cause)
     except UNSTORABLE as exc:
         reason = f"{update.field} could not be stored: {type(exc).__name__}: {str(exc)[:200]}"
         return [Unparsed(reason, {"waba_id": update.waba_id, "field": update.field, "value": value})]
@@ -62,34 +66,35 @@ async def _publish_once(
 
 
 async def _store_and_announce(
-    update: FieldUpdate, value: dict[str, Any], cause: Envelope[WebhookReceived], deps: Deps
+    conn: asyncpg.Connection,
+    out: Outgoing,
+    update: FieldUpdate,
+    value: dict[str, Any],
+    cause: Envelope[WebhookReceived],
 ) -> tuple[str, str] | None:
     """None once stored and announced (or already); else why it waits and for which number."""
     digest = hashlib.sha256(
         json.dumps([update.waba_id, update.field, value], sort_keys=True, ensure_ascii=False).encode()
     ).hexdigest()
     event_type = event_for(update.field)
-    async with outbox.transaction(deps.pool, deps.publisher, "router") as tx:
-        client_id, phone_number_id, waiting = await _tenant(tx.conn, update.waba_id, value)
-        if waiting is not None and phone_number_id is not None:
-            return waiting, phone_number_id
-        if not await insert_meta_event(tx.conn, digest, update, client_id, value):
-            return None
-        if event_type is MessageEchoed and client_id is not None and phone_number_id is not None:
-            await insert_echo(tx.conn, client_id, phone_number_id, value)
-        event = event_type(
-            waba_id=update.waba_id,
-            field=update.field,
-            event=_meta_event_name(value),
-            client_id=client_id,
-            phone_number_id=phone_number_id,
-            value=value,
-        )
-        staged = wrap(
-            event, id=derived_id(event.TYPE, digest), tenant_id=client_id, correlation_id=cause.correlation_id
-        )
-        await tx.stage([staged])
-    log.info("meta_field.routed", field=update.field, event_type=event.TYPE)
+    client_id, phone_number_id, waiting = await _tenant(conn, update.waba_id, value)
+    if waiting is not None and phone_number_id is not None:
+        return waiting, phone_number_id
+    if not await insert_meta_event(conn, digest, update, client_id, value):
+        return None
+    if event_type is MessageEchoed and client_id is not None and phone_number_id is not None:
+        await insert_echo(conn, client_id, phone_number_id, value)
+    event = event_type(
+        waba_id=update.waba_id,
+        field=update.field,
+        event=_meta_event_name(value),
+        client_id=client_id,
+        phone_number_id=phone_number_id,
+        value=value,
+    )
+    staged = wrap(event, id=derived_id(event.TYPE, digest), tenant_id=client_id, correlation_id=cause.correlation_id)
+    out.publish(staged)
+    log.debug("meta_field.routed", field=update.field, event_type=event.TYPE)
     return None
 
 

@@ -1,5 +1,9 @@
 """Router handlers: a raw webhook becomes one stored record and one event per message, status and field;
-what cannot be routed is parked with its reason, and what waited for its number is handed back once it is active."""
+what cannot be routed is parked with its reason, and what waited for its number is handed back once it is active.
+
+``route_webhook`` and ``record_outbound`` are effects on a connection (:func:`shared.messaging.batch.
+effect_through_outbox`): run in the batches of what the broker delivered (one transaction, their events staged in
+``router.outbox`` and published after the commit), or called as handlers, each in a transaction of its own."""
 
 from __future__ import annotations
 
@@ -8,6 +12,8 @@ import hashlib
 import json
 from datetime import UTC, datetime
 from typing import Any
+
+import asyncpg
 
 from router.deps import Deps
 from router.fields import route_field
@@ -25,7 +31,7 @@ from shared.contracts.messages import (
     WebhookReceived,
 )
 from shared.logging import get_logger
-from shared.messaging import outbox
+from shared.messaging.batch import Outgoing, effect_through_outbox
 from shared.messaging.consumer import Retry
 
 log = get_logger(__name__)
@@ -33,17 +39,22 @@ log = get_logger(__name__)
 ACTIVATION_LAG_S = 5.0
 
 
-async def route_webhook(envelope: Envelope[WebhookReceived], deps: Deps) -> None:
+@effect_through_outbox("router")
+async def route_webhook(
+    envelope: Envelope[WebhookReceived], deps: Deps, conn: asyncpg.Connection, out: Outgoing
+) -> None:
+    """Everything on ``conn`` and ``out`` only (a batch may run it twice): its events go through the outbox."""
     received = envelope.data
     if received.body_base64 is not None:
-        exact = await parked_store.keep_original(deps.pool, base64.b64decode(received.body_base64))
-        await park(Unparsed("body is not UTF-8", {"base64": received.body_base64}), envelope, deps, exact)
+        exact = await parked_store.keep_original(conn, base64.b64decode(received.body_base64))
+        await park(conn, out, Unparsed("body is not UTF-8", {"base64": received.body_base64}), envelope, exact)
         return
     reading = read(received.body)
     # Re-encoding gives back the bytes the gateway decoded: a UTF-8 round trip is exact.
-    original = await parked_store.keep_original(deps.pool, received.body.encode()) if reading.altered else None
+    original = await parked_store.keep_original(conn, received.body.encode()) if reading.altered else None
     if reading.notification is None:
-        await park(Unparsed(reading.reason or "unreadable", {"raw": reading.payload}), envelope, deps, original)
+        unreadable = Unparsed(reading.reason or "unreadable", {"raw": reading.payload})
+        await park(conn, out, unreadable, envelope, original)
         return
     # Meta's timestamp order, so that a customer's burst is stored and answered in the order it was written.
     ordered = sorted(updates(reading.notification), key=_order_key)
@@ -51,14 +62,14 @@ async def route_webhook(envelope: Envelope[WebhookReceived], deps: Deps) -> None
     messages = [u for u in ordered if isinstance(u, MessageUpdate)]
     statuses = [u for u in ordered if isinstance(u, StatusUpdate)]
     if messages:
-        unparsed += await record_messages(messages, envelope, deps, original)
+        unparsed += await record_messages(conn, out, messages, envelope, original)
     if statuses:
-        unparsed += await record_statuses(statuses, envelope, deps)
+        unparsed += await record_statuses(conn, out, statuses, envelope)
     for update in ordered:
         if isinstance(update, FieldUpdate):
-            unparsed += await route_field(update, envelope, deps)
+            unparsed += await route_field(conn, out, update, envelope)
     for item in unparsed:
-        await park(item, envelope, deps, original)
+        await park(conn, out, item, envelope, original)
 
 
 def _order_key(update: Update) -> tuple[int, float]:
@@ -69,24 +80,25 @@ def _order_key(update: Update) -> tuple[int, float]:
     return (2, 0.0)
 
 
-async def park(item: Unparsed, cause: Envelope[Any], deps: Deps, original_sha256: str | None = None) -> None:
+async def park(
+    conn: asyncpg.Connection, out: Outgoing, item: Unparsed, cause: Envelope[Any], original_sha256: str | None = None
+) -> None:
     """Keep what cannot be routed, once, with the reason; tell the CRM; never loop on it."""
     payload, _ = storable(json.loads(json.dumps(item.payload, default=str)))
     digest = hashlib.sha256(json.dumps(payload, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
-    async with outbox.transaction(deps.pool, deps.publisher, "router") as tx:
-        if not await parked_store.insert_parked(tx.conn, digest, item, payload, original_sha256):
-            return
-        event = WebhookParked(
-            reason=item.reason[:500], phone_number_id=item.phone_number_id[:128] if item.phone_number_id else None
-        )
-        await tx.stage([wrap(event, id=derived_id(event.TYPE, digest), correlation_id=cause.correlation_id)])
+    if not await parked_store.insert_parked(conn, digest, item, payload, original_sha256):
+        return
+    event = WebhookParked(
+        reason=item.reason[:500], phone_number_id=item.phone_number_id[:128] if item.phone_number_id else None
+    )
+    out.publish(wrap(event, id=derived_id(event.TYPE, digest), correlation_id=cause.correlation_id))
     log.warning("webhook.parked", reason=item.reason[:200], phone_number_id=event.phone_number_id)
 
 
-async def record_outbound(envelope: Envelope[MessageSent], deps: Deps) -> None:
+@effect_through_outbox("router")
+async def record_outbound(envelope: Envelope[MessageSent], deps: Deps, conn: asyncpg.Connection, out: Outgoing) -> None:
     """Keep the business's side of the conversation beside the customer's (the AI's history)."""
-    async with deps.pool.acquire() as conn:
-        await insert_outbound(conn, envelope.data)
+    await insert_outbound(conn, envelope.data)
 
 
 async def hand_back_waiting(envelope: Envelope[NumberActivated], deps: Deps) -> None:

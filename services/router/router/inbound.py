@@ -1,8 +1,9 @@
-"""Messages and statuses of one webhook, stored in one transaction with their events, published after it.
+"""Messages and statuses of one webhook, stored on the caller's connection with their events staged on ``out``.
 
-Batched on purpose: one round trip inserts every message (``wamid`` unique) and the events of the new ones go
-to the outbox in the same transaction; once it commits they are published concurrently with confirms. A
-consumer never hears of a message it cannot read yet, and a crash in between leaves the events to the relay.
+Batched on purpose: one round trip inserts every message (``wamid`` unique) and the events of the new ones are
+staged for the outbox of the same transaction (:mod:`shared.messaging.batch`); once it commits they are
+published. A consumer never hears of a message it cannot read yet, and a crash in between leaves the events to
+the relay. What PostgreSQL refuses costs only itself: the part is undone in a savepoint and stored one by one.
 """
 
 from __future__ import annotations
@@ -10,66 +11,74 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from router.deps import Deps
+import asyncpg
+
 from router.events import message_received, status_changed
 from router.store import UNSTORABLE, messages, statuses, tenants
 from router.webhook.notification import MessageUpdate, StatusUpdate, Unparsed
 from shared.contracts.envelope import Envelope
 from shared.logging import get_logger
-from shared.messaging import outbox
+from shared.messaging.batch import Outgoing
 
 log = get_logger(__name__)
 
 
 async def record_messages(
-    batch: Sequence[MessageUpdate], cause: Envelope[Any], deps: Deps, original_sha256: str | None = None
+    conn: asyncpg.Connection,
+    out: Outgoing,
+    batch: Sequence[MessageUpdate],
+    cause: Envelope[Any],
+    original_sha256: str | None = None,
 ) -> list[Unparsed]:
     """Store and announce the new messages; return those that cannot be (number unknown or not active, refused by
     PostgreSQL), for parking. One refused message costs only itself: the batch is then stored one by one."""
     try:
-        return await _record_messages(batch, cause, deps, original_sha256)
+        async with out.savepoint(conn):
+            waiting = await _record_messages(conn, out, batch, cause, original_sha256)
     except UNSTORABLE as exc:
         if len(batch) > 1:
-            return [part for u in batch for part in await record_messages([u], cause, deps, original_sha256)]
+            return [part for u in batch for part in await record_messages(conn, out, [u], cause, original_sha256)]
         (update,) = batch
         reason = f"message could not be stored: {type(exc).__name__}: {str(exc)[:200]}"
         return [Unparsed(reason, _replayable(update, messages=[update.message.raw]), update.metadata.phone_number_id)]
+    return waiting
 
 
-async def record_statuses(batch: Sequence[StatusUpdate], cause: Envelope[Any], deps: Deps) -> list[Unparsed]:
+async def record_statuses(
+    conn: asyncpg.Connection, out: Outgoing, batch: Sequence[StatusUpdate], cause: Envelope[Any]
+) -> list[Unparsed]:
     """As :func:`record_messages`, for Meta's statuses of the business's messages."""
     try:
-        return await _record_statuses(batch, cause, deps)
+        async with out.savepoint(conn):
+            waiting = await _record_statuses(conn, out, batch, cause)
     except UNSTORABLE as exc:
         if len(batch) > 1:
-            return [part for u in batch for part in await record_statuses([u], cause, deps)]
+            return [part for u in batch for part in await record_statuses(conn, out, [u], cause)]
         (update,) = batch
         reason = f"status could not be stored: {type(exc).__name__}: {str(exc)[:200]}"
         status = update.replayable
         return [Unparsed(reason, _replayable(update, statuses=[status]), update.metadata.phone_number_id)]
+    return waiting
 
 
 async def _record_messages(
-    batch: Sequence[MessageUpdate], cause: Envelope[Any], deps: Deps, original_sha256: str | None
+    conn: asyncpg.Connection,
+    out: Outgoing,
+    batch: Sequence[MessageUpdate],
+    cause: Envelope[Any],
+    original_sha256: str | None,
 ) -> list[Unparsed]:
-    async with outbox.transaction(deps.pool, deps.publisher, "router") as tx:
-        numbers = await tenants.numbers(tx.conn, {u.metadata.phone_number_id for u in batch})
-        clients = numbers.active
-        # The same wamid twice in one POST is one message: the first occurrence stands.
-        known = list({u.message.id: u for u in reversed(batch) if u.metadata.phone_number_id in clients}.values())[::-1]
-        new = await messages.insert_inbound(tx.conn, clients, known, original_sha256) if known else set()
-        events = [message_received(u, clients[u.metadata.phone_number_id], cause) for u in known if u.message.id in new]
-        await tx.stage(events)
+    numbers = await tenants.numbers(conn, {u.metadata.phone_number_id for u in batch})
+    clients = numbers.active
+    # The same wamid twice in one POST is one message: the first occurrence stands.
+    known = list({u.message.id: u for u in reversed(batch) if u.metadata.phone_number_id in clients}.values())[::-1]
+    new = await messages.insert_inbound(conn, clients, known, original_sha256) if known else set()
     for update in known:
-        if update.message.id not in new:
+        if update.message.id in new:
+            out.publish(message_received(update, clients[update.metadata.phone_number_id], cause))
+            log.debug("message.received", wamid=update.message.id, message_type=update.message.type)
+        else:
             log.info("message.duplicate", wamid=update.message.id)
-    for event in events:
-        log.info(
-            "message.received",
-            wamid=event.data.wamid,
-            message_type=event.data.message_type,
-            tenant_id=str(event.tenant_id),
-        )
     return [
         Unparsed(numbers.reason(pnid), _replayable(u, messages=[u.message.raw]), pnid)
         for u in batch
@@ -77,26 +86,24 @@ async def _record_messages(
     ]
 
 
-async def _record_statuses(batch: Sequence[StatusUpdate], cause: Envelope[Any], deps: Deps) -> list[Unparsed]:
-    async with outbox.transaction(deps.pool, deps.publisher, "router") as tx:
-        numbers = await tenants.numbers(tx.conn, {u.metadata.phone_number_id for u in batch})
-        in_directory = numbers.held
-        held = [u for u in batch if u.metadata.phone_number_id in in_directory]
-        # A status belongs to the client whose message it reports, even if the number has changed owner since.
-        senders = await statuses.senders_of(tx.conn, [u.status.id for u in held])
-        # A waiting (pending, suspended) number's statuses of messages its client sent through wamux are recorded:
-        # they report what already left (billing's delivered conversations and Meta's pricing, the sender's proof
-        # after a crash). Only a status of a message wamux never sent waits, as that number's messages do.
-        routed = [u for u in held if u.metadata.phone_number_id in numbers.active or u.status.id in senders]
-        known = list({(u.status.id, u.status.status): u for u in reversed(routed)}.values())[::-1]
-        owners = [senders.get(u.status.id) or numbers.active[u.metadata.phone_number_id] for u in known]
-        new = await statuses.insert_statuses(tx.conn, owners, known) if known else set()
-        events = [
-            status_changed(u, owner, cause)
-            for u, owner in zip(known, owners, strict=True)
-            if (u.status.id, u.status.status) in new
-        ]
-        await tx.stage(events)
+async def _record_statuses(
+    conn: asyncpg.Connection, out: Outgoing, batch: Sequence[StatusUpdate], cause: Envelope[Any]
+) -> list[Unparsed]:
+    numbers = await tenants.numbers(conn, {u.metadata.phone_number_id for u in batch})
+    in_directory = numbers.held
+    held = [u for u in batch if u.metadata.phone_number_id in in_directory]
+    # A status belongs to the client whose message it reports, even if the number has changed owner since.
+    senders = await statuses.senders_of(conn, [u.status.id for u in held])
+    # A waiting (pending, suspended) number's statuses of messages its client sent through wamux are recorded:
+    # they report what already left (billing's delivered conversations and Meta's pricing, the sender's proof
+    # after a crash). Only a status of a message wamux never sent waits, as that number's messages do.
+    routed = [u for u in held if u.metadata.phone_number_id in numbers.active or u.status.id in senders]
+    known = list({(u.status.id, u.status.status): u for u in reversed(routed)}.values())[::-1]
+    owners = [senders.get(u.status.id) or numbers.active[u.metadata.phone_number_id] for u in known]
+    new = await statuses.insert_statuses(conn, owners, known) if known else set()
+    for u, owner in zip(known, owners, strict=True):
+        if (u.status.id, u.status.status) in new:
+            out.publish(status_changed(u, owner, cause))
     kept = {id(u) for u in routed}
     return [_waiting_status(u, numbers.reason(u.metadata.phone_number_id)) for u in batch if id(u) not in kept]
 

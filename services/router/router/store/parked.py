@@ -14,10 +14,10 @@ from router.webhook.notification import Unparsed
 _PARKED_ID_CHARS = 128
 
 
-async def keep_original(pool: asyncpg.Pool, body: bytes) -> str:
+async def keep_original(conn: asyncpg.Connection, body: bytes) -> str:
     """The exact bytes of a body whose stored form differs from them; returns their sha256, the reference."""
     digest = hashlib.sha256(body).hexdigest()
-    await pool.execute(
+    await conn.execute(
         "INSERT INTO router.originals (sha256, body) VALUES ($1, $2) ON CONFLICT (sha256) DO NOTHING", digest, body
     )
     return digest

@@ -1,0 +1,185 @@
+"""The router as it runs (a batching consumer, its events through router.outbox) given many deliveries at once:
+every good one stored and announced once, each event only after the commit that makes its row readable; what
+PostgreSQL refuses parked alone, a redelivery changing nothing, an unreadable delivery dead-lettered alone.
+
+The first webhook is held at its outbox insert (the test locks router.outbox) until the deliveries under test
+have all reached the consumer, so they form the next batch whatever the timing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections import Counter
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
+
+import aio_pika
+import asyncpg
+import pytest
+
+from router.__main__ import ROLE, ROUTES
+from router.deps import Deps
+from shared.contracts.envelope import Envelope, wrap
+from shared.contracts.messages import MessageSent, WebhookReceived
+from shared.messaging import topology
+from shared.messaging.batch import Batching
+from shared.messaging.consumer import Consumer
+from shared.messaging.runtime import Infrastructure
+from tests.support.broker import Tap, get_one, queue_depth
+from tests.support.payloads import new_wamid, notification, status, text_message
+from tests.support.router import raw_webhook
+from tests.support.tenants import Tenant
+
+pytestmark = pytest.mark.integration
+BATCH = 32
+
+
+@pytest.fixture
+async def router(infra: Infrastructure) -> AsyncIterator[Consumer[Deps]]:
+    batching = Batching(infra.pool, BATCH, outbox="router")  # as serve(..., batch=True, outbox="router") builds it
+    consumer = Consumer(
+        ROLE, ROUTES, Deps(infra.pool, infra.publisher), infra.publisher, infra.names, batching=batching
+    )
+    yield consumer
+    await consumer.stop(grace_s=10)
+
+
+@pytest.fixture
+async def refused_wamid(infra: Infrastructure) -> AsyncIterator[str]:
+    """A wamid PostgreSQL refuses to store. The parser refuses in advance every refusal known (ids past 256
+    characters, NUL, deep nesting), so a check of the test's own stands for what it has not foreseen."""
+    wamid, name = new_wamid(), f"test_refused_{uuid.uuid4().hex[:8]}"
+    await infra.pool.execute(f"ALTER TABLE router.messages ADD CONSTRAINT {name} CHECK (wamid <> '{wamid}') NOT VALID")
+    yield wamid
+    await infra.pool.execute(f"ALTER TABLE router.messages DROP CONSTRAINT {name}")
+
+
+@pytest.fixture
+async def readable_on_arrival(infra: Infrastructure) -> AsyncIterator[dict[str, bool]]:
+    """Each message.received's wamid → whether its row could be read when the event arrived."""
+    seen: dict[str, bool] = {}
+    channel = await infra.connection.channel()
+    queue = await channel.declare_queue(exclusive=True, auto_delete=True)
+    await queue.bind(infra.names.events, "message.received")
+
+    async def observe(message: aio_pika.abc.AbstractIncomingMessage) -> None:
+        wamid = json.loads(message.body)["data"]["wamid"]
+        seen[wamid] = bool(await infra.pool.fetchval("SELECT count(*) FROM router.messages WHERE wamid = $1", wamid))
+        await message.ack()
+
+    await queue.consume(observe)
+    yield seen
+    await channel.close()
+
+
+async def until(condition: Callable[[], bool], timeout: float = 20) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not condition():
+        assert loop.time() < deadline, "condition not met in time"
+        await asyncio.sleep(0.02)
+
+
+async def held_at_the_outbox(
+    infra: Infrastructure, router: Consumer[Deps], gate: Envelope[WebhookReceived]
+) -> asyncpg.Connection:
+    """Start the router with ``gate``'s batch waiting for the test's lock on router.outbox; the open connection."""
+    conn = await asyncpg.connect(infra.settings.database_url.get_secret_value())
+    tx = conn.transaction()
+    await tx.start()
+    await conn.execute("LOCK TABLE router.outbox IN EXCLUSIVE MODE")
+    await infra.publisher.publish(gate)
+    await router.start(infra.connection, prefetch=2 * BATCH)
+    me = await conn.fetchval("SELECT pg_backend_pid()")
+    for _ in range(500):
+        if await conn.fetchval("SELECT count(*) FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))", me):
+            return conn
+        await asyncio.sleep(0.02)
+    raise AssertionError("the router's first batch never reached the outbox")
+
+
+async def test_a_batch_of_webhooks_is_stored_and_announced_once_after_its_commit_and_a_poison_costs_only_itself(
+    infra: Infrastructure,
+    tap: Tap,
+    tenant: Tenant,
+    router: Consumer[Deps],
+    readable_on_arrival: dict[str, bool],
+    refused_wamid: str,
+) -> None:
+    def customer(i: int, text: str, wamid: str | None = None) -> dict:  # type: ignore[type-arg]
+        return text_message(text, sender=f"57300{i:07d}", wamid=wamid)
+
+    first = customer(0, "primero")
+    gate = raw_webhook(notification(tenant.phone_number_id, messages=[first]))
+    lock = await held_at_the_outbox(infra, router, gate)
+
+    good = [customer(i, f"mensaje {i}") for i in range(1, 13)]
+    good_hooks = [raw_webhook(notification(tenant.phone_number_id, messages=[m])) for m in good]
+    refused = customer(20, "rechazado", wamid=refused_wamid)
+    neighbour = customer(21, "sigo aquí")
+    reply = new_wamid()
+    sent = wrap(
+        MessageSent(
+            client_id=tenant.client_id,
+            send_id=uuid.uuid4(),
+            phone_number_id=tenant.phone_number_id,
+            to="573000000001",
+            wamid=reply,
+            text="Con gusto",
+            sent_at=datetime.now(UTC),
+        ),
+        correlation_id="c-batch",
+        tenant_id=tenant.client_id,
+    )
+    not_utf8 = wrap(
+        WebhookReceived(body="\ufffd", body_base64="/w==", received_at=datetime.now(UTC)), correlation_id="c-batch"
+    )
+    deliveries = [
+        *good_hooks[:6],
+        good_hooks[0],  # the broker redelivers an envelope
+        raw_webhook(notification(tenant.phone_number_id, messages=[refused, neighbour])),
+        raw_webhook(notification(tenant.phone_number_id, messages=[first])),  # Meta redelivers the first message
+        sent,
+        raw_webhook(notification(tenant.phone_number_id, statuses=[status(reply, "delivered")])),  # after its send
+        not_utf8,
+        *good_hooks[6:],
+    ]
+    for envelope in deliveries:
+        await infra.publisher.publish(envelope)
+    invalid = aio_pika.Message(json.dumps({**json.loads(gate.model_dump_json()), "data": {}}).encode())
+    await infra.publisher.publish_raw(await infra.publisher.exchange(""), infra.names.queue(ROLE), invalid)
+    await until(lambda: router.in_flight == 2 + len(deliveries))
+    await lock.close()  # the first batch commits; the deliveries under test come as the next one
+
+    dead = await get_one(infra.connection, infra.names.dead_queue(ROLE))
+    assert json.loads(dead.body)["data"] == {}  # the unreadable delivery, alone
+    announced = [*good, first, neighbour]
+    await tap.wait_for("message.received", count=len(announced))
+    await tap.wait_for("message.status", where=lambda e: e["data"]["wamid"] == reply)
+    parked = await tap.wait_for("webhook.parked", count=2)
+    await until(lambda: router.in_flight == 0 and len(readable_on_arrival) == len(announced))
+    await tap.drained()
+
+    received = Counter(e["data"]["wamid"] for e in tap.of_type("message.received"))
+    assert received == Counter(m["id"] for m in announced)  # each once, the duplicates nothing
+    assert readable_on_arrival == {m["id"]: True for m in announced}  # published after the commit, every one
+    assert len(tap.of_type("message.status")) == 1
+    assert sorted(p["data"]["reason"].split(":")[0] for p in parked) == [
+        "body is not UTF-8",
+        "message could not be stored",
+    ]
+    stored = await infra.pool.fetch(
+        "SELECT wamid, recorded_at AS tx FROM router.messages WHERE client_id = $1 AND wamid <> $2",
+        tenant.client_id,
+        first["id"],
+    )
+    assert sorted(r["wamid"] for r in stored) == sorted([*(m["id"] for m in good), neighbour["id"], reply])
+    # now(): the start of the transaction that stored them, savepoints or not. One for the whole batch.
+    status_tx = await infra.pool.fetchval("SELECT recorded_at FROM router.statuses WHERE wamid = $1", reply)
+    assert {r["tx"] for r in stored} == {status_tx}
+    assert await infra.pool.fetchval("SELECT count(*) FROM router.messages WHERE wamid = $1", first["id"]) == 1
+    assert await infra.pool.fetchval("SELECT count(*) FROM router.outbox") == 0  # published, then forgotten
+    queues = [infra.names.queue(ROLE), *(infra.names.retry_queue(ROLE, t) for t in topology.RETRY_TIERS_S)]
+    assert [await queue_depth(infra.connection, q) for q in queues] == [0] * len(queues)  # nothing retried
