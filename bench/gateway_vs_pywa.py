@@ -5,7 +5,8 @@ Every server gets the same signed ~1 KB webhook (bench/load/payload.py) from the
 interleaved rounds (pywa, bare, wamux, pywa, …). Before a run counts, each server must answer the signed body 200
 and a wrongly signed one 4xx; a run with non-2xx answers or socket errors is reported as such. For wamux the broker
 is asked afterwards: the router's queue (purged before the run, nothing consuming it) must hold at least one
-persistent message per 200 answered — durable means counted. pywa runs from a venv this script builds for itself
+persisted webhook per 200 answered (taken off it and counted, a group commit's message counting each webhook it
+carries) — durable means counted. pywa runs from a venv this script builds for itself
 (.bench/pywa-venv): it is a benchmark dependency only.
 
     .venv/bin/python bench/gateway_vs_pywa.py [--rounds 3] [--duration 10] [--connections 50]
@@ -28,7 +29,7 @@ from pathlib import Path
 
 import aiohttp
 from load.payload import signature, webhook
-from support.broker import AMQP_URL, channel_to, delete_topology, purge, queue_depth
+from support.broker import AMQP_URL, channel_to, delete_topology, purge, webhooks_held
 from support.processes import Started, free_port, running
 from support.results import REPOSITORY, Row, median, now_iso, write_results
 from support.rss import rss_mib
@@ -122,6 +123,8 @@ class Bench:
             "WAMUX_GATEWAY_PORT": str(port),
             "WAMUX_LOG_LEVEL": self.args.gateway_log_level,
         }
+        if self.args.group_max is not None:
+            overrides["WAMUX_WEBHOOK_GROUP_MAX"] = str(self.args.group_max)
         env = environment("gateway", dict(os.environ), overrides)
         return [sys.executable, "-m", "gateway"], env, f"{base}/readyz"
 
@@ -137,7 +140,7 @@ class Bench:
             if server == "wamux":
                 await purge(router_queue)
             run = await self.wrk(url, self.args.duration)
-            depth = await queue_depth(router_queue) if server == "wamux" else None
+            depth = await webhooks_held(router_queue) if server == "wamux" else None
             rss = rss_mib(started.pid)
         handled = pywa_handled(started) if server.startswith("pywa ") else None
         measured.runs.append(run)
@@ -243,6 +246,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=["own-async", "own-sync"],
         help="pywa variants to measure: own = pywa's own Starlette server (as `pywa run`), fastapi = "
         "WhatsApp(server=FastAPI()); async = pywa_async, sync = pywa (default: own-async own-sync)",
+    )
+    parser.add_argument(
+        "--group-max", type=int, default=None, help="WAMUX_WEBHOOK_GROUP_MAX of the gateway (default: its own)"
     )
     parser.add_argument("--gateway-log-level", default="INFO", help="WAMUX_LOG_LEVEL of the gateway (default INFO)")
     return parser.parse_args(argv)

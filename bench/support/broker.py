@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 import aio_pika
 from aio_pika.abc import AbstractChannel
 
-from shared.messaging import topology
+from shared.messaging import topology, wire
 
 AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/"
 # A broker that does not answer must fail the benchmark, not hang it (aio_pika waits for ever without one).
@@ -33,6 +33,24 @@ async def queue_depth(queue: str, amqp_url: str = AMQP_URL) -> int:
     async with channel_to(amqp_url) as channel:
         declared = await channel.declare_queue(queue, passive=True, timeout=TIMEOUT_S)
         return int(declared.declaration_result.message_count or 0)
+
+
+async def webhooks_held(queue: str, amqp_url: str = AMQP_URL) -> int:
+    """The webhooks a queue of the gateway's publishes holds, counted one by one: the messages are taken off it
+    (acked) and each counts the webhooks it carries (several in a group commit's message: shared.messaging.wire)."""
+    async with channel_to(amqp_url) as channel:
+        declared = await channel.declare_queue(queue, passive=True, timeout=TIMEOUT_S)
+        left = int(declared.declaration_result.message_count or 0)
+        await channel.set_qos(prefetch_count=1000)
+        held = 0
+        async with declared.iterator(timeout=TIMEOUT_S) as messages:
+            async for message in messages:
+                held += len(wire.parts(message))
+                await message.ack()
+                left -= 1
+                if left == 0:
+                    break
+        return held
 
 
 async def purge(queue: str, amqp_url: str = AMQP_URL) -> None:

@@ -15,6 +15,8 @@ size) at once: the deliveries whose route gives a ``batch_effect`` are carried o
 of confirmed publishes (:mod:`shared.messaging.batch`) and acked after its commit; an effect that raised gets its own
 verdict under the same policy, never its neighbours; a batch that fails as a whole is redone one delivery at a time.
 Other routes and unreadable deliveries are handled as above. Batches run one after another, in arrival order.
+A group of webhooks (the gateway's group commit) is one delivery per webhook, each with its own verdict, the group
+acked once all are settled (:mod:`shared.messaging.groups`).
 Over 150 lines: the whole ack policy stays in one place.
 """
 
@@ -33,7 +35,7 @@ from pydantic import ValidationError
 
 from shared.contracts.envelope import Envelope, EnvelopeHeader, Payload
 from shared.logging import bind_context, get_logger
-from shared.messaging import batch, topology, wire
+from shared.messaging import batch, groups, topology, wire
 from shared.messaging.broker import Publisher, PublishFailed, persistent_copy
 
 log = get_logger(__name__)
@@ -143,14 +145,18 @@ class Consumer(Generic[D]):
             self._batches = None
 
     async def on_message(self, message: AbstractIncomingMessage) -> None:
-        self._in_flight += 1
+        deliveries = groups.split(message)  # a group of webhooks: one delivery each, acked together
+        self._in_flight += len(deliveries)
         self._idle.clear()
         if self._batching is not None:
-            return self._deliveries.put(message)  # settled by the batch it joins
+            for delivery in deliveries:
+                self._deliveries.put(delivery)  # settled by the batch it joins
+            return
         try:
-            await self._handle(message)
+            for delivery in deliveries:
+                await self._handle(delivery)
         finally:
-            self._settled(1)
+            self._settled(len(deliveries))
 
     def _settled(self, count: int) -> None:
         self._in_flight -= count

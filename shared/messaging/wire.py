@@ -195,6 +195,7 @@ def read_header(message: AbstractIncomingMessage) -> EnvelopeHeader:
 def read_envelope(message: AbstractIncomingMessage, model: type[Payload]) -> Envelope[Any]:
     """The whole envelope, its payload validated as ``model``; a group is several: :func:`read_parts`."""
     if is_group(message):
+        parts(message)  # a group whose part headers do not add up: ValidationError, as for any unreadable one
         raise ValueError("a group of webhooks is read with read_parts")
     if is_props_form(message):
         fields = _header_fields(message)

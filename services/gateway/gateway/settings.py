@@ -38,7 +38,7 @@ class GatewaySettings(Settings, GraphSettings, MetaAppSettings, SignupLinkSettin
     webhook_read_timeout_s: float = 10.0
     # Group commit (gateway/group_commit.py): the most webhooks one confirmed publish carries — those that arrived
     # while the broker confirmed the ones before. 1: a publish per webhook.
-    webhook_group_max: int = Field(default=1, ge=1, le=1000)
+    webhook_group_max: int = Field(default=64, ge=1, le=1000)
     # Failed API keys allowed per client address and minute, then 429 (counted in each gateway process).
     api_key_failures_per_minute: int = 10
     # Proxies whose X-Forwarded-For names the client (JSON list of CIDRs, e.g. the ingress controller's pods:

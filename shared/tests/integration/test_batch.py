@@ -23,7 +23,7 @@ from pydantic import SecretStr
 
 from shared.contracts.envelope import Envelope, derived_id, wrap
 from shared.contracts.messages import WebhookParked, WebhookReceived
-from shared.messaging import broker, inbox, outbox, topology
+from shared.messaging import broker, inbox, outbox, topology, wire
 from shared.messaging.batch import Batching, Outgoing
 from shared.messaging.broker import Publisher
 from shared.messaging.consumer import ATTEMPT_HEADER, ERROR_HEADER, Consumer, Reject, Retry, Route
@@ -365,3 +365,66 @@ async def test_with_an_outbox_what_the_broker_refuses_after_the_commit_is_left_t
     relayed = await tap.wait_for("webhook.parked", count=5, where=lambda e: e["data"]["reason"].startswith("kept"))
     assert sorted(e["id"] for e in relayed) == sorted(str(i) for i in left)
     assert await infra.pool.fetchval("SELECT count(*) FROM router.outbox WHERE id = ANY($1::uuid[])", left) == 0
+
+
+async def publish_group(infra: Infrastructure, *bodies: str) -> list[wire.Part]:
+    """The bodies as the gateway's group commit publishes webhooks that arrived together: one message."""
+    parts = [wire.Part(b.encode(), str(uuid.uuid4()), 1_764_662_400_000_000 + i) for i, b in enumerate(bodies)]
+    lane = infra.publisher.lane(WebhookReceived.TYPE, WebhookReceived.KIND)
+    await lane.publish(b"".join(p.body for p in parts), wire.group_properties(parts, group_id=str(uuid.uuid4())))
+    return parts
+
+
+async def test_a_group_of_webhooks_is_one_delivery_per_webhook_each_with_its_own_verdict(
+    infra: Infrastructure, tap: Tap, consumer: Consumer[Deps]
+) -> None:
+    deps = consumer.deps
+    await infra.publisher.publish(webhook("gate"))
+    await consumer.start(infra.connection, prefetch=2 * BATCH)
+    await asyncio.wait_for(deps.gate_entered.wait(), 10)
+    parts = await publish_group(infra, "a", "reject", "b", "retry", "c")
+    await until(lambda: consumer.in_flight == 1 + len(parts))  # the group came as five deliveries
+    deps.gate_open.set()
+
+    dead = await get_one(infra.connection, infra.names.dead_queue("router"))
+    assert dead.body == b"reject" and not wire.is_group(dead)  # dead-lettered alone, as a plain publish of it
+    assert dead.message_id == parts[1].envelope_id and dead.headers[ERROR_HEADER] == "this one can never be carried out"
+    await until(lambda: consumer.in_flight == 0)
+    deps.failing.clear()
+    await until(lambda: deps.attempts["retry"] == 2)  # back alone from its retry tier, carried out
+    await settled(infra, consumer)  # the group itself acked: nothing of it left on the queue
+    committed = await rows(deps)
+    assert Counter(r["body"] for r in committed) == Counter({"a": 1, "b": 1, "c": 1, "retry": 1})
+    assert len({r["txid"] for r in committed if r["body"] in "abc"}) == 1  # its neighbours, one transaction
+    by_body = {r["body"]: str(r["envelope_id"]) for r in committed}
+    assert [by_body[b] for b in ("a", "b", "c", "retry")] == [parts[i].envelope_id for i in (0, 2, 4, 3)]
+
+
+async def test_a_consumer_without_batches_takes_a_group_webhook_by_webhook(infra: Infrastructure, deps: Deps) -> None:
+    deps.gate_open.set()
+    value = Consumer("router", ROUTES, deps, infra.publisher, infra.names)
+    await value.start(infra.connection, prefetch=8)
+    try:
+        parts = await publish_group(infra, "a", "reject", "b")
+        dead = await get_one(infra.connection, infra.names.dead_queue("router"))
+        assert dead.body == b"reject" and dead.message_id == parts[1].envelope_id
+        await until(lambda: value.in_flight == 0)
+        assert await queue_depth(infra.connection, infra.names.queue("router")) == 0
+        assert Counter(r["body"] for r in await rows(deps)) == Counter({"a": 1, "b": 1})
+    finally:
+        await value.stop(grace_s=10)
+
+
+async def test_a_group_whose_headers_do_not_add_up_is_dead_lettered_whole_as_it_came(
+    infra: Infrastructure, consumer: Consumer[Deps]
+) -> None:
+    consumer.deps.gate_open.set()
+    parts = [wire.Part(b"a", str(uuid.uuid4()), 1), wire.Part(b"b", str(uuid.uuid4()), 2)]
+    properties = wire.group_properties(parts, group_id=str(uuid.uuid4()))
+    properties.headers = {**(properties.headers or {}), wire.PART_BYTES_HEADER: [1, 5]}
+    await infra.publisher.lane(WebhookReceived.TYPE, WebhookReceived.KIND).publish(b"ab", properties)
+    await consumer.start(infra.connection, prefetch=2 * BATCH)
+    dead = await get_one(infra.connection, infra.names.dead_queue("router"))
+    assert dead.body == b"ab" and wire.is_group(dead) and "invalid webhook.received" in dead.headers[ERROR_HEADER]
+    await settled(infra, consumer)
+    assert await rows(consumer.deps) == []

@@ -16,8 +16,10 @@ from router.__main__ import ROLE, ROUTES
 from router.deps import Deps
 from shared.contracts.messages import WebhookReceived
 from shared.messaging import wire
+from shared.messaging.batch import Batching
 from shared.messaging.consumer import Consumer
 from shared.messaging.runtime import Infrastructure
+from tests.support.broker import Tap, queue_depth
 from tests.support.payloads import body, new_wamid, notification, text_message
 from tests.support.tenants import Tenant
 
@@ -69,3 +71,39 @@ async def test_a_props_form_body_that_is_not_utf8_is_parked_byte_for_byte(infra:
         return [r for r in rows if base64.b64decode(r["payload"]["base64"]) == raw]
 
     assert len(await eventually(kept)) == 1
+
+
+async def test_a_group_of_webhooks_from_the_gateway_s_group_commit_is_routed_webhook_by_webhook(
+    infra: Infrastructure, tenant: Tenant, tap: Tap
+) -> None:
+    router = Consumer(
+        ROLE,
+        ROUTES,
+        Deps(infra.pool, infra.publisher),
+        infra.publisher,
+        infra.names,
+        batching=Batching(infra.pool, 64, outbox="router"),
+    )  # as router/__main__.py serves it
+    wamids = [new_wamid() for _ in range(3)]
+    raws = [
+        body(notification(tenant.phone_number_id, messages=[text_message(f"hola {i}", wamid=w)]))
+        for i, w in enumerate(wamids)
+    ]
+    raws.insert(1, b'{"object": "whatsapp_business_account", "x": "\xff' + new_wamid().encode() + b'"}')
+    parts = [wire.Part(raw, str(uuid.uuid4()), time.time_ns() // 1000) for raw in raws]
+    properties = wire.group_properties(parts, group_id=str(uuid.uuid4()))
+    await infra.publisher.lane(WebhookReceived.TYPE, WebhookReceived.KIND).publish(b"".join(raws), properties)
+    await router.start(infra.connection, prefetch=16)
+    try:
+        received = await tap.wait_for("message.received", count=3)
+        # Each message's event is caused by its own webhook: the part's envelope id is its correlation id.
+        by_wamid = {m["data"]["wamid"]: m["correlation_id"] for m in received}
+        assert by_wamid == {w: parts[i if i == 0 else i + 1].envelope_id for i, w in enumerate(wamids)}
+        stored = await infra.pool.fetchval("SELECT count(*) FROM router.messages WHERE wamid = ANY($1)", wamids)
+        assert stored == 3
+        parked = await infra.pool.fetch("SELECT payload FROM router.parked WHERE reason = 'body is not UTF-8'")
+        assert [r for r in parked if base64.b64decode(r["payload"]["base64"]) == raws[1]]
+        await eventually(lambda: asyncio.sleep(0, router.in_flight == 0))
+        assert await queue_depth(infra.connection, infra.names.queue(ROLE)) == 0  # the group acked once routed
+    finally:
+        await router.stop()
