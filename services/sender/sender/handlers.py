@@ -17,6 +17,7 @@ import asyncpg
 from sender import retries, store
 from sender.limits import Limits
 from sender.outcomes import announce_failed, announce_sent, announce_token_rejected, business_token_refusal
+from sender.receipts import ReceiptTokens
 from sender.tokens import BusinessToken, NumberTokens
 from shared.contracts.envelope import Envelope
 from shared.contracts.messages import MarkRead, SendMessage
@@ -39,6 +40,10 @@ class Deps:
     graph: GraphClient
     limits: Limits = field(default_factory=Limits)
     tokens: NumberTokens = field(default_factory=lambda: NumberTokens(KeyRing.empty()))
+    receipts: ReceiptTokens = field(init=False)  # read receipts' throughput tokens, asked together
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "receipts", ReceiptTokens(self.pool, self.limits))
 
     def graph_for(self, token: BusinessToken | None) -> GraphClient:
         return self.graph if token is None else self.graph.with_token(token.secret)
@@ -152,11 +157,10 @@ async def mark_read(envelope: Envelope[MarkRead], deps: Deps) -> None:
     command = envelope.data
     age_s = (datetime.now(UTC) - envelope.occurred_at).total_seconds()
     typing = command.typing and age_s < TYPING_FRESH_S
-    async with deps.pool.acquire() as conn:
-        if await store.take_number_token(conn, command.phone_number_id, deps.limits) > 0:
-            log.info("mark_read.skipped", reason="number at its throughput limit")
-            return
-        token = await deps.tokens.for_number(conn, command.client_id, command.phone_number_id)
+    if await deps.receipts.take(command.phone_number_id) > 0:
+        log.info("mark_read.skipped", reason="number at its throughput limit")
+        return
+    token = await deps.tokens.for_number(deps.pool, command.client_id, command.phone_number_id)
     try:
         await deps.graph_for(token).mark_read(command.phone_number_id, command.wamid, typing=typing)
     except GraphError as exc:

@@ -124,15 +124,17 @@ async def wamid_meta_reported(conn: asyncpg.Connection, send_id: uuid.UUID) -> s
     return str(value) if value is not None else None
 
 
-async def take_number_token(conn: asyncpg.Connection, phone_number_id: str, limits: Limits) -> float:
-    """Meta counts every call on a number's /messages (sends and read receipts) against its throughput."""
-    wait = await conn.fetchval(
-        "SELECT sender.take_token($1, $2, $3)",
-        f"number:{phone_number_id}",
-        limits.number_rate_per_s,
+async def take_number_tokens(pool: asyncpg.Pool, phone_number_ids: list[str], limits: Limits) -> list[float]:
+    """A token from each number's bucket, for several calls at once (in their order), in one statement: Meta counts
+    every call on a number's /messages (sends and read receipts) against its throughput. 0 where granted, else
+    the seconds to wait."""
+    rows = await pool.fetch(
+        """SELECT sender.take_token('number:' || number, $2, $2) AS wait
+             FROM unnest($1::text[]) WITH ORDINALITY AS asked (number, position) ORDER BY position""",
+        phone_number_ids,
         limits.number_rate_per_s,
     )
-    return float(wait)
+    return [float(row["wait"]) for row in rows]
 
 
 async def record_sent(conn: asyncpg.Connection, send_id: uuid.UUID, command: SendMessage, wamid: str) -> None:

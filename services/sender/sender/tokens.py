@@ -44,7 +44,7 @@ class NumberTokens:
         self._cache: dict[tuple[uuid.UUID, str], tuple[float, BusinessToken | None]] = {}
 
     async def for_number(
-        self, conn: asyncpg.Connection, client_id: uuid.UUID, phone_number_id: str
+        self, conn: asyncpg.Connection | asyncpg.Pool, client_id: uuid.UUID, phone_number_id: str
     ) -> BusinessToken | None:
         """The client's business token for this number (None: send with the system user's). A token that does
         not open raises a :class:`Retry` naming the fix, never falls back to another token."""

@@ -137,3 +137,20 @@ async def test_a_send_under_way_in_another_delivery_is_not_sent_twice(
     assert [m["text"] for m in await sandbox.outbox(phone_number_id=tenant.phone_number_id)] == ["Una sola vez."]
     assert await sends(deps, tenant) == ["sent"]
     assert {type(first), type(second)} <= {type(None), Retry}
+
+
+async def test_read_receipts_that_arrive_together_each_take_a_token_of_their_number(
+    sender_deps: SenderDeps, sandbox: Sandbox, tenant: Tenant
+) -> None:
+    async with sender_deps(number_rate_per_s=2) as deps:
+        reads = [
+            wrap(
+                MarkRead(client_id=tenant.client_id, phone_number_id=tenant.phone_number_id, wamid=f"wamid.in-{n}"),
+                correlation_id="corr-unit",
+                tenant_id=tenant.client_id,
+            )
+            for n in range(3)
+        ]
+        await asyncio.gather(*(mark_read(read, deps) for read in reads))  # the number's two tokens this second
+    marked = await sandbox.reads(phone_number_id=tenant.phone_number_id)
+    assert sorted(r["message_id"] for r in marked) == ["wamid.in-0", "wamid.in-1"]
