@@ -1,6 +1,6 @@
-"""The ai-worker's handler with the real chat-completions client against the sandbox's stub, the real broker
-and database, and one customer's conversation stored by the router's own handlers from Meta's webhooks and
-``message.sent``."""
+"""The ai-worker's handler with the real openai client (production's, over aiohttp) against the sandbox's stub, the
+real broker and database, and one customer's conversation stored by the router's own handlers from Meta's webhooks
+and ``message.sent``."""
 
 from __future__ import annotations
 
@@ -17,7 +17,8 @@ from ai_worker.handlers import Deps
 from shared.contracts.envelope import Envelope, wrap
 from shared.contracts.messages import MessageReceived, MessageSent
 from shared.messaging.runtime import Infrastructure
-from shared.prompting import ChatCompletions, OpenAIReplyWriter
+from shared.prompting import OpenAIReplyWriter, openai_client
+from shared.settings import LLMSettings
 from tests.support.payloads import new_wamid, reaction_message, text_message
 from tests.support.router import business_wrote, customer_wrote, image_message, reply_recorded
 from tests.support.sandbox import Sandbox
@@ -28,8 +29,10 @@ CUSTOMER = "573001112233"
 
 @pytest.fixture
 async def deps(infra: Infrastructure, sandbox: Sandbox) -> AsyncIterator[Deps]:
-    # No retry of its own: an outage the stub injects reaches the handler (the consumer's retry queue's turn).
-    async with ChatCompletions(f"{sandbox.llm_url}/v1", "test", timeout_s=30, max_retries=0) as client:
+    # The production client, without a retry of its own: an outage the stub injects reaches the handler (the
+    # consumer's retry queue's turn).
+    settings = LLMSettings(openai_base_url=f"{sandbox.llm_url}/v1", openai_api_key="test")
+    async with openai_client(settings, max_retries=0) as client:
         yield Deps(infra.pool, infra.publisher, OpenAIReplyWriter(client, "stub-model"))
 
 
