@@ -15,13 +15,13 @@ from aiohttp.test_utils import TestServer
 
 from gateway.app import create_app
 from gateway.signature import sign
-from router.__main__ import ROLE, ROUTES
 from router.deps import Deps
 from shared.messaging import topology
 from shared.messaging.consumer import Consumer
 from shared.messaging.runtime import Infrastructure
 from tests.support.broker import Tap, queue_depth
 from tests.support.payloads import body, new_wamid, notification, text_message
+from tests.support.router import served_router
 from tests.support.tenants import Tenant
 
 pytestmark = pytest.mark.integration
@@ -58,16 +58,8 @@ class Inbound:
 async def inbound(infra: Infrastructure) -> AsyncIterator[Inbound]:
     server = TestServer(create_app(infra.settings))
     await server.start_server()
-    router = Consumer(
-        ROLE,
-        ROUTES,
-        Deps(infra.pool, infra.publisher),
-        infra.publisher,
-        infra.names,
-    )
-    await router.start(infra.connection, prefetch=16)
-    yield Inbound(str(server.make_url("/webhook/whatsapp")), infra, router)
-    await router.stop()
+    async with served_router(infra) as router:
+        yield Inbound(str(server.make_url("/webhook/whatsapp")), infra, router)
     await server.close()
 
 

@@ -11,7 +11,6 @@ from typing import Any
 
 import pytest
 
-from router.__main__ import ROLE, ROUTES
 from router.deps import Deps
 from router.handlers import ACTIVATION_LAG_S
 from shared.contracts.directory import NumberActivated
@@ -21,7 +20,7 @@ from shared.messaging.consumer import Consumer
 from shared.messaging.runtime import Infrastructure
 from tests.support.broker import Tap, queue_depth
 from tests.support.payloads import new_wamid, notification, status, text_message
-from tests.support.router import business_wrote, raw_webhook
+from tests.support.router import business_wrote, raw_webhook, served_router
 from tests.support.tenants import Tenant, create_tenant, random_phone_number_id, set_number_status
 
 pytestmark = pytest.mark.integration
@@ -29,10 +28,8 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture
 async def router(infra: Infrastructure) -> AsyncIterator[Consumer[Deps]]:
-    consumer = Consumer(ROLE, ROUTES, Deps(infra.pool, infra.publisher), infra.publisher, infra.names)
-    await consumer.start(infra.connection, prefetch=16)
-    yield consumer
-    await consumer.stop()
+    async with served_router(infra) as consumer:
+        yield consumer
 
 
 async def settled(infra: Infrastructure, router: Consumer[Deps], tap: Tap, timeout: float = 20) -> None:

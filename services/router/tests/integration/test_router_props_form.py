@@ -12,15 +12,13 @@ from typing import Any
 
 import pytest
 
-from router.__main__ import ROLE, ROUTES
-from router.deps import Deps
+from router.__main__ import ROLE
 from shared.contracts.messages import WebhookReceived
 from shared.messaging import wire
-from shared.messaging.batch import Batching
-from shared.messaging.consumer import Consumer
 from shared.messaging.runtime import Infrastructure
 from tests.support.broker import Tap, queue_depth
 from tests.support.payloads import body, new_wamid, notification, text_message
+from tests.support.router import served_router
 from tests.support.tenants import Tenant
 
 pytestmark = pytest.mark.integration
@@ -28,10 +26,8 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture
 async def routing(infra: Infrastructure) -> AsyncIterator[None]:
-    router = Consumer(ROLE, ROUTES, Deps(infra.pool, infra.publisher), infra.publisher, infra.names)
-    await router.start(infra.connection, prefetch=16)
-    yield
-    await router.stop()
+    async with served_router(infra):
+        yield
 
 
 async def publish_as_the_gateway_does(infra: Infrastructure, raw: bytes) -> str:
@@ -76,14 +72,6 @@ async def test_a_props_form_body_that_is_not_utf8_is_parked_byte_for_byte(infra:
 async def test_a_group_of_webhooks_from_the_gateway_s_group_commit_is_routed_webhook_by_webhook(
     infra: Infrastructure, tenant: Tenant, tap: Tap
 ) -> None:
-    router = Consumer(
-        ROLE,
-        ROUTES,
-        Deps(infra.pool, infra.publisher),
-        infra.publisher,
-        infra.names,
-        batching=Batching(infra.pool, 64, outbox="router"),
-    )  # as router/__main__.py serves it
     wamids = [new_wamid() for _ in range(3)]
     raws = [
         body(notification(tenant.phone_number_id, messages=[text_message(f"hola {i}", wamid=w)]))
@@ -93,8 +81,7 @@ async def test_a_group_of_webhooks_from_the_gateway_s_group_commit_is_routed_web
     parts = [wire.Part(raw, str(uuid.uuid4()), time.time_ns() // 1000) for raw in raws]
     properties = wire.group_properties(parts, group_id=str(uuid.uuid4()))
     await infra.publisher.lane(WebhookReceived.TYPE, WebhookReceived.KIND).publish(b"".join(raws), properties)
-    await router.start(infra.connection, prefetch=16)
-    try:
+    async with served_router(infra) as router:
         received = await tap.wait_for("message.received", count=3)
         # Each message's event is caused by its own webhook: the part's envelope id is its correlation id.
         by_wamid = {m["data"]["wamid"]: m["correlation_id"] for m in received}
@@ -105,5 +92,3 @@ async def test_a_group_of_webhooks_from_the_gateway_s_group_commit_is_routed_web
         assert [r for r in parked if base64.b64decode(r["payload"]["base64"]) == raws[1]]
         await eventually(lambda: asyncio.sleep(0, router.in_flight == 0))
         assert await queue_depth(infra.connection, infra.names.queue(ROLE)) == 0  # the group acked once routed
-    finally:
-        await router.stop()
