@@ -65,6 +65,7 @@ class Step:
     reply_rate: float  # replies taken by the emulator per second after the warm-up, while offering
     depth_after_warmup: int
     depth_at_end: int
+    deepest_at_end: dict[str, int]  # the queues holding most of the backlog at the end: where it stands
     # The longest the broker took to answer the depth probe during the step: past a few seconds the backlog was
     # not seen and cannot be called flat (a stalled broker also stalls every service, and the probe with them).
     sampling_gap_s: float
@@ -167,6 +168,7 @@ class Platform:
             reply_rate=in_window / max(1e-9, end_wall - warm_wall),
             depth_after_warmup=_depth_near(sampler, warm),
             depth_at_end=_depth_near(sampler, ended),
+            deepest_at_end=_deepest_near(sampler, ended, self.prefix),
             sampling_gap_s=sampler.longest_gap(started, ended),
             tolerance=max(20, int(rate * o.tolerance_seconds)),
             drained_s=await self._drain(sampler.queues, timeout_s=60),
@@ -200,6 +202,15 @@ def _depth_near(sampler: queues.DepthSampler, moment: float) -> int:
     return int(statistics.median(near))
 
 
+def _deepest_near(sampler: queues.DepthSampler, moment: float, prefix: str, top: int = 3) -> dict[str, int]:
+    """The ``top`` deepest queues (prefix taken off) in the sample nearest ``moment``, those holding anything."""
+    if not sampler.samples:
+        return {}
+    nearest = min(sampler.samples, key=lambda s: abs(s.at - moment))
+    deepest = sorted(nearest.depths.items(), key=lambda item: -item[1])[:top]
+    return {name.removeprefix(f"{prefix}."): depth for name, depth in deepest if depth}
+
+
 def describe(step: Step) -> str:
     why = [] if step.flat else [f"backlog {step.depth_after_warmup} → {step.depth_at_end}"]
     if step.sampling_gap_s > MAX_SAMPLING_GAP_S:
@@ -219,7 +230,12 @@ def describe(step: Step) -> str:
             f" (the generator at most {step.generator_lag_ms:.0f} ms late);"
             f" replies {step.replied}/{step.offered}, {step.reply_rate:.1f}/s after warm-up",
             f"        backlog {step.depth_after_warmup} after warm-up → {step.depth_at_end} at the end"
-            f" (tolerance {step.tolerance}); {drained}",
+            f" (tolerance {step.tolerance}); {drained}"
+            + (
+                "; deepest: " + ", ".join(f"{q} {d}" for q, d in step.deepest_at_end.items())
+                if step.deepest_at_end
+                else ""
+            ),
             f"        webhook answer p50 {percentile(answered, 50):.1f} / p99 {percentile(answered, 99):.1f} ms;"
             f" webhook→reply p50 {percentile(reply, 50):.1f} / p90 {percentile(reply, 90):.1f}"
             f" / p99 {percentile(reply, 99):.1f} ms",

@@ -26,10 +26,34 @@ def own_cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+# The servers the platform runs on, by their processes' command names: their CPU is part of a message's cost too.
+SERVERS = {"postgres": "postgresql", "beam.smp": "rabbitmq"}
+
+
+def servers_cpu_seconds() -> dict[str, float]:
+    """CPU so far of every PostgreSQL and RabbitMQ process on the machine, summed per server (a backend that exits
+    takes its share with it: the platform's pooled connections live as long as a step)."""
+    totals = dict.fromkeys(SERVERS.values(), 0.0)
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat", encoding="ascii", errors="replace") as stat:
+                text = stat.read()
+        except OSError:
+            continue
+        server = SERVERS.get(text[text.index("(") + 1 : text.rindex(")")])
+        if server is not None:
+            fields = text[text.rindex(")") + 2 :].split()
+            totals[server] += (int(fields[11]) + int(fields[12])) / _TICKS
+    return totals
+
+
 def snapshot(pids: dict[str, int]) -> dict[str, float]:
     taken = {name: cpu_seconds(pid) for name, pid in pids.items()}
     taken_ok = {name: value for name, value in taken.items() if value is not None}
     taken_ok["load generator"] = own_cpu_seconds()
+    taken_ok.update(servers_cpu_seconds())
     return taken_ok
 
 

@@ -56,6 +56,9 @@ class Outgoing:
 
     envelopes: list[Envelope[Any]] = field(default_factory=list)
     savepoints: bool = True
+    # What the effects of one transaction may remember of what they read in it (the router's numbers: one lookup
+    # per batch, not per webhook). Shared by every effect of a batch; it never outlives its transaction.
+    memo: dict[str, Any] = field(default_factory=dict)
 
     def publish(self, envelope: Envelope[Any]) -> None:
         self.envelopes.append(envelope)
@@ -143,8 +146,9 @@ async def carry_out(items: Sequence[Item], deps: Any, batching: Batching, publis
 async def _transaction(
     items: Sequence[Item], deps: Any, batching: Batching, publisher: Publisher, *, savepoints: bool
 ) -> list[Envelope[Any]]:
+    memo: dict[str, Any] = {}
     for item in items:
-        item.out, item.failure = Outgoing(savepoints=savepoints), None
+        item.out, item.failure = Outgoing(savepoints=savepoints, memo=memo), None
     async with batching.pool.acquire() as conn, conn.transaction():
         for item in items:
             await _effect(item, deps, conn, savepoints)
@@ -169,7 +173,7 @@ async def _effect(item: Item, deps: Any, conn: asyncpg.Connection, savepoint: bo
         except Exception as exc:
             if not savepoint:
                 raise _EffectRaised from exc
-            item.failure, item.out = exc, Outgoing()
+            item.failure, item.out = exc, Outgoing(memo=item.out.memo)
 
 
 async def carry_out_alone(item: Item, deps: Any, batching: Batching, publisher: Publisher) -> None:

@@ -68,7 +68,7 @@ async def _record_messages(
     cause: Envelope[Any],
     original_sha256: str | None,
 ) -> list[Unparsed]:
-    numbers = await tenants.numbers(conn, {u.metadata.phone_number_id for u in batch})
+    numbers = await tenants.numbers(conn, {u.metadata.phone_number_id for u in batch}, out.memo)
     clients = numbers.active
     # The same wamid twice in one POST is one message: the first occurrence stands.
     known = list({u.message.id: u for u in reversed(batch) if u.metadata.phone_number_id in clients}.values())[::-1]
@@ -89,7 +89,7 @@ async def _record_messages(
 async def _record_statuses(
     conn: asyncpg.Connection, out: Outgoing, batch: Sequence[StatusUpdate], cause: Envelope[Any]
 ) -> list[Unparsed]:
-    numbers = await tenants.numbers(conn, {u.metadata.phone_number_id for u in batch})
+    numbers = await tenants.numbers(conn, {u.metadata.phone_number_id for u in batch}, out.memo)
     in_directory = numbers.held
     held = [u for u in batch if u.metadata.phone_number_id in in_directory]
     # A status belongs to the client whose message it reports, even if the number has changed owner since.

@@ -42,12 +42,16 @@ class Deps:
     gate_open: asyncio.Event = field(default_factory=asyncio.Event)
     attempts: Counter[str] = field(default_factory=Counter)
     failing: set[str] = field(default_factory=lambda: {"retry", "retry-tier", "crash"})  # until a test says
+    memo_seen: dict[str, list[str]] = field(default_factory=dict)  # each body: what its transaction's memo held
 
 
 async def effect(envelope: Envelope[WebhookReceived], deps: Deps, conn: asyncpg.Connection, out: Outgoing) -> None:
     """Writes its row (with its transaction's id) first, then does what its body says, then stages one event."""
     body = envelope.data.body
     deps.attempts[body] += 1
+    seen = out.memo.setdefault("bodies", [])
+    seen.append(body)
+    deps.memo_seen[body] = list(seen)
     await conn.execute(f"INSERT INTO {deps.table} VALUES ($1, $2, txid_current())", envelope.id, body)
     if body == "gate":
         deps.gate_entered.set()
@@ -135,6 +139,16 @@ async def test_what_was_delivered_is_one_transaction_and_its_publishes_are_all_c
     assert len({r["txid"] for r in committed}) == 1  # twenty effects, one transaction
     assert {p["id"] for p in parked} >= {str(derived_id("parked", str(i))) for i in ids}
     assert [r["body"] for r in committed] == [f"m{i}" for i in range(20)]  # arrival order
+
+
+async def test_the_effects_of_one_transaction_share_its_memo_and_no_other_transaction_sees_it(
+    infra: Infrastructure, tap: Tap, consumer: Consumer[Deps]
+) -> None:
+    await batch_behind_the_gate(infra, consumer, "a", "b", "c")
+    await tap.wait_for("webhook.parked", count=4)
+    await settled(infra, consumer)
+    assert consumer.deps.memo_seen["gate"] == ["gate"]  # a batch of its own: its memo went with it
+    assert consumer.deps.memo_seen["c"] == ["a", "b", "c"]  # one batch: what "a" and "b" remembered, "c" read
 
 
 async def test_a_poison_delivery_is_retried_or_dead_lettered_alone_and_its_neighbours_commit_once(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
+from typing import Any
 
 import asyncpg
 
@@ -38,19 +39,32 @@ class Numbers:
         return waiting[1] if waiting else UNKNOWN_NUMBER
 
 
-async def numbers(conn: asyncpg.Connection, phone_number_ids: set[str]) -> Numbers:
-    rows = await conn.fetch(
-        "SELECT phone_number_id, client_id, status FROM directory_read.numbers WHERE phone_number_id = ANY($1::text[])",
-        list(phone_number_ids),
-    )
+async def numbers(conn: asyncpg.Connection, phone_number_ids: set[str], memo: dict[str, Any] | None = None) -> Numbers:
+    """The directory's word on these numbers. With ``memo`` (a batch transaction's, ``Outgoing.memo``) a number is
+    looked up once per transaction: a batch's webhooks are nearly all for a few numbers."""
+    known: dict[str, tuple[uuid.UUID, str] | None] = memo.setdefault(_MEMO, {}) if memo is not None else {}
+    missing = [pnid for pnid in phone_number_ids if pnid not in known]
+    if missing:
+        rows = await conn.fetch(
+            "SELECT phone_number_id, client_id, status FROM directory_read.numbers"
+            " WHERE phone_number_id = ANY($1::text[])",
+            missing,
+        )
+        known.update(dict.fromkeys(missing))  # not in the directory: unknown, remembered too
+        known.update({r["phone_number_id"]: (r["client_id"], r["status"]) for r in rows})
     resolved = Numbers()
-    for r in rows:
-        if r["status"] == "active":
-            resolved.active[r["phone_number_id"]] = r["client_id"]
+    for pnid in phone_number_ids:
+        if (held := known[pnid]) is None:
+            continue
+        client_id, status = held
+        if status == "active":
+            resolved.active[pnid] = client_id
         else:  # a status the directory adds later waits too, rather than being routed unseen
-            reason = WAITING.get(r["status"], f"number_{r['status']}")
-            resolved.waiting[r["phone_number_id"]] = (r["client_id"], reason)
+            resolved.waiting[pnid] = (client_id, WAITING.get(status, f"number_{status}"))
     return resolved
+
+
+_MEMO = "router.numbers"
 
 
 async def status_of(conn: asyncpg.Connection, phone_number_id: str) -> str | None:
