@@ -36,7 +36,7 @@ from support.results import Row, now_iso, write_results
 from launcher.stack import Stack
 from tests.support.tenants import Tenant
 
-RAMP = (25, 50, 100, 200, 300, 500)
+RAMP = (25, 35, 50, 70, 100, 150, 200, 300, 500)  # finer where the platform stands today
 MAX_SAMPLING_GAP_S = 3.0
 HOT_PATH = ["sandbox", "gateway", "router", "ai-worker", "sender", "billing"]
 
