@@ -93,6 +93,7 @@ def create_app(settings: GatewaySettings) -> web.Application:
     app[BUDGET] = WebhookBudget.from_settings(settings)
     app[webhooks.WEBHOOK_COUNTS] = webhooks.WebhookCounts()
     app[webhooks.WEBHOOK_IDS] = wire.EnvelopeIds()
+    app[metrics.METRICS_CHANNEL] = metrics.KeptChannel()
     app[LIMIT] = FailedKeyLimit(settings.api_key_failures_per_minute)
     app[personality_api.TRIES] = personality_api.new_tries()
     app.cleanup_ctx.extend([_broker, _database, _graph, _llm])

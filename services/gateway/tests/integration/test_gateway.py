@@ -12,6 +12,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from gateway.app import create_app
 from gateway.keys import PUBLISHER
+from gateway.metrics import METRICS_CHANNEL
 from gateway.signature import sign
 from shared.contracts.messages import WebhookReceived
 from shared.messaging import topology, wire
@@ -141,3 +142,16 @@ async def test_metrics_show_backlog_and_parked_parts(client: TestClient, infra: 
     assert 'wamux_queue_consumers{role="router"} 0.0' in text
     assert "# TYPE wamux_parked_total gauge" in text
     assert 'wamux_gateway_webhooks_total{outcome="accepted"} 2.0' in text
+
+
+async def test_every_scrape_reads_on_one_kept_channel_opened_again_once_closed(client: TestClient) -> None:
+    kept = client.app[METRICS_CHANNEL]
+    assert (await client.get("/metrics")).status == 200
+    first = kept.channel
+    assert first is not None and not first.is_closed
+    assert (await client.get("/metrics")).status == 200
+    assert kept.channel is first  # not a channel per scrape: aio-pika keeps callbacks for each one it closed
+    await first.close()  # as the broker closes a channel
+    response = await client.get("/metrics")
+    assert response.status == 200 and 'wamux_queue_messages{queue="work",role="router"}' in await response.text()
+    assert kept.channel is not first and not kept.channel.is_closed
