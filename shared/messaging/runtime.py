@@ -115,11 +115,30 @@ async def run_worker(
     contract.check_routes(role, routes)  # before connecting: a worker that breaks its contract never starts
     stop = stop or stop_on_signals()
     async with infrastructure(settings, role) as infra, bootstrap(infra) as deps:
-        batching = Batching(infra.pool, settings.batch_max, outbox) if batch else None
-        consumer = Consumer(role, routes, deps, infra.publisher, infra.names, unreadable=unreadable, batching=batching)
-        await consumer.start(infra.connection, 2 * settings.batch_max if batch else settings.prefetch)
-        log.info("service.started", queue=infra.names.queue(role))
-        await stop.wait()
-        log.info("service.stopping")
-        await consumer.stop()
+        async with consuming(infra, role, routes, deps, unreadable=unreadable, batch=batch, outbox=outbox):
+            log.info("service.started", queue=infra.names.queue(role))
+            await stop.wait()
+            log.info("service.stopping")
     log.info("service.stopped")
+
+
+@asynccontextmanager
+async def consuming(
+    infra: Infrastructure[S],
+    role: str,
+    routes: Mapping[str, Route[D]],
+    deps: D,
+    unreadable: Callable[[Unreadable, D], Awaitable[None]] | None = None,
+    batch: bool = False,
+    outbox: str | None = None,
+) -> AsyncIterator[Consumer[D]]:
+    """The role's consumer, started as a worker starts it (batches of up to ``batch_max``, twice that prefetched),
+    stopped on the way out: what ``run_worker`` serves, and what a test of a worker drives."""
+    settings = infra.settings
+    batching = Batching(infra.pool, settings.batch_max, outbox) if batch else None
+    consumer = Consumer(role, routes, deps, infra.publisher, infra.names, unreadable=unreadable, batching=batching)
+    await consumer.start(infra.connection, 2 * settings.batch_max if batch else settings.prefetch)
+    try:
+        yield consumer
+    finally:
+        await consumer.stop()

@@ -10,14 +10,13 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from router.__main__ import ROLE, ROUTES, bootstrap
+from router.__main__ import OUTBOX, ROLE, ROUTES, bootstrap
 from router.deps import Deps
 from router.handlers import record_outbound, route_webhook
 from shared.contracts.envelope import Envelope, wrap
 from shared.contracts.messages import MessageSent, WebhookReceived
-from shared.messaging.batch import Batching
 from shared.messaging.consumer import Consumer
-from shared.messaging.runtime import Infrastructure
+from shared.messaging.runtime import Infrastructure, consuming
 from tests.support.payloads import new_wamid, notification
 from tests.support.tenants import Tenant
 
@@ -97,10 +96,5 @@ async def served_router(infra: Infrastructure) -> AsyncIterator[Consumer[Deps]]:
     """The router as ``router/__main__.py`` serves it: its own bootstrap (the outbox relay running), the batches of
     what the broker delivered carried out in one transaction each, their events through ``router.outbox``."""
     async with bootstrap(infra) as deps:  # type: ignore[arg-type]
-        batching = Batching(infra.pool, infra.settings.batch_max, outbox="router")
-        consumer = Consumer(ROLE, ROUTES, deps, infra.publisher, infra.names, batching=batching)
-        await consumer.start(infra.connection, 2 * infra.settings.batch_max)
-        try:
+        async with consuming(infra, ROLE, ROUTES, deps, batch=True, outbox=OUTBOX) as consumer:
             yield consumer
-        finally:
-            await consumer.stop()

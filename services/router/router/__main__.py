@@ -19,6 +19,7 @@ from shared.messaging.consumer import Route
 from shared.messaging.runtime import Infrastructure, serve
 
 ROLE = "router"
+OUTBOX = "router"  # the schema whose outbox the router's events go through
 # webhook.received and message.sent are carried out in the batches of what the broker delivered (one transaction,
 # their events through router.outbox, published after the commit), or alone.
 ROUTES: dict[str, Route[Deps]] = {
@@ -30,12 +31,12 @@ ROUTES: dict[str, Route[Deps]] = {
 
 @asynccontextmanager
 async def bootstrap(infra: Infrastructure[RouterSettings]) -> AsyncIterator[Deps]:
-    async with outbox.relaying(infra.pool, infra.publisher, "router"):
+    async with outbox.relaying(infra.pool, infra.publisher, OUTBOX):
         yield Deps(pool=infra.pool, publisher=infra.publisher)
 
 
 def main() -> None:
-    serve(ROLE, ROUTES, bootstrap, RouterSettings, batch=True, outbox="router")
+    serve(ROLE, ROUTES, bootstrap, RouterSettings, batch=True, outbox=OUTBOX)
 
 
 if __name__ == "__main__":
