@@ -6,7 +6,6 @@ personality from ``directory_read``, the conversation from ``router_read.message
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -34,18 +33,7 @@ async def bootstrap(infra: Infrastructure[AiWorkerSettings], writer: ReplyWriter
         )
 
 
-def use_uvloop() -> None:
-    """uvloop's event loop where it is installed (not on Windows): a reply's dozen socket writes (PostgreSQL, AMQP,
-    the model's HTTP) go through its transports in C rather than asyncio's in Python."""
-    try:
-        import uvloop
-    except ImportError:
-        return
-    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
-
-
 def main() -> None:
-    use_uvloop()
     serve(ROLE, ROUTES, bootstrap, AiWorkerSettings)
 
 

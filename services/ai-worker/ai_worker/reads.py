@@ -63,12 +63,13 @@ async def arrival(
 
     One conversation at a time: replicas writing to the same customer take turns. A session lock rather than a
     transaction, so nothing stays open in PostgreSQL while the model writes. It is given back by the pool's reset
-    when the connection returns (asyncpg runs ``pg_advisory_unlock_all()`` on every release): after all the block
-    did, recorded and published, and without an unlock's round trip of its own. A crashed worker's lock goes with
+    when the connection returns (:meth:`shared.db.Connection.hold_session_locks`): after all the block did,
+    recorded and published, and without an unlock's round trip of its own. A crashed worker's lock goes with
     its connection.
     """
     key = f"{received.client_id}:{received.phone_number_id}:{received.wa_id}"
     async with pool.acquire() as conn:
+        conn.hold_session_locks()  # the query may take the turn's lock: the release gives it back
         row = await conn.fetchrow(_ARRIVAL, *_scope(received), window_s, key)
         persona = None
         if row["name"] is not None:

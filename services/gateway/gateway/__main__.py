@@ -5,22 +5,12 @@ their numbers belong to the directory service).
 
 from __future__ import annotations
 
-import asyncio
-
 from aiohttp import web
 
 from gateway.app import create_app
 from gateway.settings import GatewaySettings
 from shared.logging import configure_logging, get_logger
-
-
-def event_loop() -> asyncio.AbstractEventLoop:
-    """uvloop's where it is installed (not on Windows): its transports carry a webhook's HTTP and AMQP writes in C."""
-    try:
-        import uvloop
-    except ImportError:
-        return asyncio.new_event_loop()
-    return uvloop.new_event_loop()
+from shared.messaging.runtime import event_loop
 
 
 def main() -> None:

@@ -5,7 +5,6 @@ schema (sends by idempotency key, rate buckets); reads ``directory_read.number_t
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -39,18 +38,7 @@ async def bootstrap(infra: Infrastructure[SenderSettings]) -> AsyncIterator[Deps
         yield Deps(pool=infra.pool, publisher=infra.publisher, graph=graph, limits=limits, tokens=tokens)
 
 
-def use_uvloop() -> None:
-    """uvloop's event loop where it is installed (not on Windows): a send is a dozen small socket writes and reads
-    (PostgreSQL, Meta, the broker), which its C transports make cheaper."""
-    try:
-        import uvloop
-    except ImportError:
-        return
-    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
-
-
 def main() -> None:
-    use_uvloop()
     serve(ROLE, ROUTES, bootstrap, SenderSettings)
 
 
