@@ -12,7 +12,8 @@ at once — unless the service gave an ``unreadable`` handler (the directory ans
 ``command.rejected``): then that handler runs under the same policy, and the message is acked once it returns.
 With :class:`~shared.messaging.batch.Batching` the consumer takes what the broker has delivered (up to the batch
 size) at once: the deliveries whose route gives a ``batch_effect`` are carried out in one transaction with one round
-of confirmed publishes (:mod:`shared.messaging.batch`) and acked after its commit; an effect that raised gets its own
+of confirmed publishes (:mod:`shared.messaging.batch`) and acked after its commit, with one ``basic.ack`` for the
+batch (:func:`ack_together`); an effect that raised gets its own
 verdict under the same policy, never its neighbours; a batch that fails as a whole is redone one delivery at a time.
 Other routes and unreadable deliveries are handled as above. Batches run one after another, in arrival order.
 A group of webhooks (the gateway's group commit) is one delivery per webhook, each with its own verdict, the group
@@ -212,11 +213,13 @@ class Consumer(Generic[D]):
                 alone.append(self._run_about(message, envelope, route.handler(envelope, self.deps)))
             else:
                 items.append(batch.Item(message, envelope, route.batch_effect))
-        await asyncio.gather(self._carry_out(items, batching), *alone)
+        carried, _ = await asyncio.gather(self._carry_out(items, batching), asyncio.gather(*alone))
+        await ack_together(carried)
 
-    async def _carry_out(self, items: list[batch.Item], batching: batch.Batching) -> None:
+    async def _carry_out(self, items: list[batch.Item], batching: batch.Batching) -> list[AbstractIncomingMessage]:
+        """Carry the items out; every one that failed gets its verdict here. Returns those committed, still to ack."""
         if not items:
-            return
+            return []
         try:
             await batch.carry_out(items, self.deps, batching, self._publisher)
         except batch.BatchFailed as exc:
@@ -224,13 +227,12 @@ class Consumer(Generic[D]):
             for item in items:  # one at a time, in arrival order: each gets its own verdict
                 alone = batch.carry_out_alone(item, self.deps, batching, self._publisher)
                 await self._run_about(item.message, item.envelope, alone)
-            return
+            return []
         for item in items:
-            if item.failure is None:
-                await item.message.ack()
-            else:
+            if item.failure is not None:
                 with _about(item.envelope):
                     await self._verdict(item.message, item.failure, str(item.envelope.id))
+        return [item.message for item in items if item.failure is None]
 
     async def _run_about(
         self, message: AbstractIncomingMessage, envelope: Envelope[Any], handling: Awaitable[None]
@@ -294,3 +296,26 @@ class Consumer(Generic[D]):
             await message.nack(requeue=True)
             return
         await message.ack()
+
+
+async def ack_together(messages: list[AbstractIncomingMessage]) -> None:
+    """Ack a batch's committed deliveries with one ``basic.ack`` per channel (``multiple``: every delivery up to the
+    highest tag), once everything else of the batch is settled.
+
+    Safe because a batching consumer settles every delivery in arrival (delivery-tag) order, batch after batch:
+    when a batch ends, each delivery of its channel with a lower tag is settled already — carried out here, given
+    its verdict (a retry's or a dead letter's republish, then its own ack), or handled before the batch. A webhook
+    of a group is settled through its group (:mod:`shared.messaging.groups`), which acks the group once all its
+    webhooks are: those go first, so a group below the highest tag is settled before the ``multiple`` covers it.
+    """
+    highest: dict[int, AbstractIncomingMessage] = {}
+    for message in messages:
+        tag = None if isinstance(message, groups.PartDelivery) else message.delivery_tag
+        if tag is None:
+            await message.ack()
+            continue
+        channel = id(message.channel)
+        if channel not in highest or tag > (highest[channel].delivery_tag or 0):
+            highest[channel] = message
+    for message in highest.values():
+        await message.ack(multiple=True)

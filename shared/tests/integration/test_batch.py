@@ -17,8 +17,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from urllib.parse import urlsplit, urlunsplit
 
+import aiormq
 import asyncpg
 import pytest
+from aio_pika.abc import AbstractRobustConnection
 from pydantic import SecretStr
 
 from shared.contracts.envelope import Envelope, derived_id, wrap
@@ -98,11 +100,13 @@ async def consumer(infra: Infrastructure, deps: Deps) -> AsyncIterator[Consumer[
     await value.stop(grace_s=10)
 
 
-async def batch_behind_the_gate(infra: Infrastructure, consumer: Consumer[Deps], *bodies: str) -> list[uuid.UUID]:
+async def batch_behind_the_gate(
+    infra: Infrastructure, consumer: Consumer[Deps], *bodies: str, connection: AbstractRobustConnection | None = None
+) -> list[uuid.UUID]:
     """Start consuming with the gate in hand, deliver ``bodies``, open the gate: they come as one batch."""
     deps = consumer.deps
     await infra.publisher.publish(webhook("gate"))
-    await consumer.start(infra.connection, prefetch=2 * BATCH)
+    await consumer.start(connection or infra.connection, prefetch=2 * BATCH)
     await asyncio.wait_for(deps.gate_entered.wait(), 10)
     envelopes = [webhook(body) for body in bodies]
     await asyncio.gather(*(infra.publisher.publish(e) for e in envelopes))
@@ -139,6 +143,28 @@ async def test_what_was_delivered_is_one_transaction_and_its_publishes_are_all_c
     assert len({r["txid"] for r in committed}) == 1  # twenty effects, one transaction
     assert {p["id"] for p in parked} >= {str(derived_id("parked", str(i))) for i in ids}
     assert [r["body"] for r in committed] == [f"m{i}" for i in range(20)]  # arrival order
+
+
+async def test_a_batch_is_acked_with_one_basic_ack_and_nothing_of_it_comes_back(
+    infra: Infrastructure, deps: Deps, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    acks: list[tuple[int, bool]] = []
+    basic_ack = aiormq.Channel.basic_ack
+
+    async def counted(channel: aiormq.Channel, delivery_tag: int, multiple: bool = False, **kwargs: object) -> None:
+        acks.append((delivery_tag, multiple))  # watched on its way: the real ack still goes to the broker
+        await basic_ack(channel, delivery_tag, multiple, **kwargs)
+
+    monkeypatch.setattr(aiormq.Channel, "basic_ack", counted)
+    async with broker.connect(infra.settings, infra.names) as connection:
+        consumer = Consumer("router", ROUTES, deps, infra.publisher, infra.names, batching=Batching(infra.pool, BATCH))
+        ids = await batch_behind_the_gate(infra, consumer, *(f"m{i}" for i in range(20)), connection=connection)
+        await until(lambda: consumer.in_flight == 0)
+        await consumer.stop(grace_s=10)
+        assert acks == [(1, True), (21, True)]  # the gate's batch, then twenty deliveries with one ack
+    # The consumer's connection is gone: anything it had not acked would be back on the queue.
+    assert await queue_depth(infra.connection, infra.names.queue("router")) == 0
+    assert sorted(r["envelope_id"] for r in await rows(deps)) == sorted(ids)
 
 
 async def test_the_effects_of_one_transaction_share_its_memo_and_no_other_transaction_sees_it(
