@@ -13,8 +13,9 @@ savepoint per effect, so the one that raised is undone alone and gets its own ve
 batch that fails as a whole (publish, commit, deadlock, a lost connection) is redone one delivery at a time.
 With ``Batching(..., outbox=schema)`` the staged envelopes of every effect that succeeded go instead into
 ``<schema>.outbox`` in the same transaction (one executemany), and are published concurrently, confirmed, and
-deleted once it has committed (:func:`shared.messaging.outbox.flush`): a consumer never hears of a row it cannot
-read yet, and what the broker refuses then is left to the outbox's relay. :func:`effect_through_outbox` writes
+deleted once it has committed (:func:`shared.messaging.outbox.flush`), while the next batch is carried out
+(:class:`shared.messaging.outbox.Flushes`): a consumer never hears of a row it cannot read yet, and what the
+broker refuses then is left to the outbox's relay. :func:`effect_through_outbox` writes
 such an effect once for both ways (a handler of its own, or a route's ``batch_effect``). An effect that wants a
 part of itself undone alone (a row PostgreSQL refuses, its neighbours kept) wraps it in ``out.savepoint(conn)``.
 This module holds the transaction; the ack policy stays in the consumer.
@@ -35,6 +36,7 @@ from shared.contracts.envelope import Envelope, Payload
 from shared.logging import bind_context, get_logger
 from shared.messaging import outbox
 from shared.messaging.broker import Publisher
+from shared.messaging.outbox import Flushes
 
 log = get_logger(__name__)
 D = TypeVar("D")
@@ -93,6 +95,7 @@ class Batching:
     pool: asyncpg.Pool
     max_size: int
     outbox: str | None = None
+    flushes: Flushes = field(default_factory=Flushes, compare=False)  # an outbox's, after each commit
 
 
 @dataclass
@@ -136,11 +139,8 @@ async def carry_out(items: Sequence[Item], deps: Any, batching: Batching, publis
         raise
     except Exception as exc:
         raise BatchFailed(f"{type(exc).__name__}: {exc}") from exc
-    if batching.outbox is not None and staged:
-        try:
-            await outbox.flush(batching.pool, publisher, batching.outbox, staged)
-        except Exception as exc:  # committed: the deliveries are carried out, the outbox's relay publishes the rest
-            log.error("outbox.flush_failed", error=f"{type(exc).__name__}: {str(exc)[:300]}", staged=len(staged))
+    if batching.outbox is not None:
+        await batching.flushes.after_commit(batching.pool, publisher, batching.outbox, staged)
 
 
 async def _transaction(

@@ -139,6 +139,8 @@ class Consumer(Generic[D]):
             await asyncio.wait_for(self._idle.wait(), grace_s)
         except TimeoutError:
             log.warning("consumer.stop_timeout", in_flight=self._in_flight)
+        if self._batching is not None:
+            await self._batching.flushes.drain()  # committed events published now rather than by the relay later
         if self._batches is not None:
             self._batches.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -224,6 +226,7 @@ class Consumer(Generic[D]):
             await batch.carry_out(items, self.deps, batching, self._publisher)
         except batch.BatchFailed as exc:
             log.warning("batch.failed", deliveries=len(items), reason=str(exc)[:500])
+            await batching.flushes.drain()  # the earlier batches' events leave first
             for item in items:  # one at a time, in arrival order: each gets its own verdict
                 alone = batch.carry_out_alone(item, self.deps, batching, self._publisher)
                 await self._run_about(item.message, item.envelope, alone)

@@ -60,6 +60,40 @@ async def flush(pool: asyncpg.Pool, publisher: Publisher, schema: str, envelopes
         await pool.execute(f"DELETE FROM {table} WHERE id = ANY($1::uuid[])", sent)  # noqa: S608
 
 
+class Flushes:
+    """A batching consumer's flushes: each after its batch's commit, one at a time and in commit order, while the
+    next batch is carried out — the deliveries are acked once their transaction commits (what it staged is safe in
+    the outbox), not once the broker has confirmed its events. Measured in the pipeline at 100 msg/s, the router
+    spent ~25 ms of each ~120 ms batch waiting for its publishes' confirms and the DELETE. A batch's flush waits
+    for the previous one to end (the events keep the order of the commits), so at most one is under way."""
+
+    def __init__(self) -> None:
+        self._under_way: asyncio.Task[None] | None = None
+
+    async def after_commit(
+        self, pool: asyncpg.Pool, publisher: Publisher, schema: str, envelopes: Sequence[Envelope[Any]]
+    ) -> None:
+        """Start flushing ``envelopes`` once the previous flush has ended; return without waiting for this one."""
+        await self.drain()
+        if envelopes:
+            self._under_way = asyncio.create_task(_flush_logged(pool, publisher, schema, envelopes), name="flush")
+
+    async def drain(self) -> None:
+        """Wait for the flush under way, if any (before a consumer stops, or flushes of its own)."""
+        under_way, self._under_way = self._under_way, None
+        if under_way is not None:
+            await under_way
+
+
+async def _flush_logged(
+    pool: asyncpg.Pool, publisher: Publisher, schema: str, envelopes: Sequence[Envelope[Any]]
+) -> None:
+    try:
+        await flush(pool, publisher, schema, envelopes)
+    except Exception as exc:  # committed: the deliveries are carried out, the relay publishes the rest
+        log.error("outbox.flush_failed", error=f"{type(exc).__name__}: {str(exc)[:300]}", staged=len(envelopes))
+
+
 @dataclass
 class Staging:
     """The open transaction of :func:`transaction`: its connection, and what it staged to publish after it."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections.abc import AsyncIterator
 
 import pytest
@@ -86,3 +87,36 @@ async def test_relays_on_several_replicas_publish_each_event_once(infra: Infrast
 async def test_an_unknown_schema_is_refused() -> None:
     with pytest.raises(ValueError, match="no outbox"):
         await outbox.flush(None, None, "public; DROP TABLE x", [parked("x")])  # type: ignore[arg-type]
+
+
+async def test_flushes_after_their_commits_leave_in_commit_order_and_drain_waits_for_them(
+    infra: Infrastructure, tap: Tap
+) -> None:
+    """A batching consumer's flushes run while its next batch is carried out: one at a time, in commit order."""
+    flushes = outbox.Flushes()
+    commits = [[parked(f"flush {id(tap)} {batch}.{i}") for i in range(10)] for batch in range(3)]
+    for envelopes in commits:
+        async with infra.pool.acquire() as conn, conn.transaction():
+            await outbox.stage(conn, "router", envelopes)
+        await flushes.after_commit(infra.pool, infra.publisher, "router", envelopes)
+    await flushes.drain()
+    everything = [e for envelopes in commits for e in envelopes]
+    assert await staged_ids(infra, *everything) == []  # published, confirmed, forgotten once drained
+    events = await tap.wait_for("webhook.parked", count=len(everything))
+    arrived = [e["id"] for e in events]
+    # Within a commit the publishes are concurrent; a later commit's never overtake an earlier one's.
+    for earlier, later in itertools.pairwise(commits):
+        assert max(arrived.index(str(e.id)) for e in earlier) < min(arrived.index(str(e.id)) for e in later)
+
+
+async def test_a_flush_the_broker_refuses_leaves_its_events_to_the_relay(
+    infra: Infrastructure, tap: Tap, broken_publisher: Publisher
+) -> None:
+    flushes, kept = outbox.Flushes(), parked(f"flush {id(tap)} refused")
+    async with infra.pool.acquire() as conn, conn.transaction():
+        await outbox.stage(conn, "router", [kept])
+    await flushes.after_commit(infra.pool, broken_publisher, "router", [kept])
+    await flushes.drain()  # the failure is logged, not raised: the batch was carried out
+    assert await staged_ids(infra, kept) == [str(kept.id)]
+    assert await outbox.relay_once(infra.pool, infra.publisher, "router", min_age_s=0) >= 1
+    await tap.wait_for("webhook.parked", where=lambda e: e["id"] == str(kept.id))
