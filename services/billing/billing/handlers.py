@@ -51,14 +51,14 @@ async def count_inbound(
     envelope: Envelope[MessageReceived], deps: Deps, conn: asyncpg.Connection, out: Outgoing
 ) -> None:
     received = envelope.data
-    number, month = await _number_and_month(conn, received.client_id, received.phone_number_id, received.timestamp)
+    number, month = await _number_and_month(conn, out, received.client_id, received.phone_number_id, received.timestamp)
     await store.add_usage(conn, number, month, messages_in=1)
 
 
 @inbox.effect_per_envelope("billing")
 async def count_outbound(envelope: Envelope[MessageSent], deps: Deps, conn: asyncpg.Connection, out: Outgoing) -> None:
     sent = envelope.data
-    number, month = await _number_and_month(conn, sent.client_id, sent.phone_number_id, sent.sent_at)
+    number, month = await _number_and_month(conn, out, sent.client_id, sent.phone_number_id, sent.sent_at)
     await store.lock_window(conn, number, sent.to)
     await store.add_usage(conn, number, month, messages_out=1)
     if await store.open_window_exists(conn, number, sent.to, sent.sent_at):
@@ -91,14 +91,14 @@ async def record_status(
     if status.conversation is not None or status.pricing is not None:
         await store.insert_meta_pricing(conn, status)
     if status.status == "delivered":
-        number, month = await _number_and_month(conn, status.client_id, status.phone_number_id, status.timestamp)
+        number, month = await _number_and_month(conn, out, status.client_id, status.phone_number_id, status.timestamp)
         await store.add_usage(conn, number, month, delivered=1)
 
 
 async def _number_and_month(
-    conn: asyncpg.Connection, client_id: uuid.UUID, phone_number_id: str, moment: datetime
+    conn: asyncpg.Connection, out: Outgoing, client_id: uuid.UUID, phone_number_id: str, moment: datetime
 ) -> tuple[numbers.Number, date]:
-    found = await numbers.number(conn, client_id, phone_number_id, moment)
+    found = await numbers.number(conn, client_id, phone_number_id, moment, out.memo)
     if found is None:
         raise Retry(f"number {phone_number_id} of client {client_id} not in the directory", delay_s=30)
     return found

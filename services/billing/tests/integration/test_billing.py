@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from billing.handlers import Deps, count_inbound, count_outbound, record_status
 from shared.contracts.envelope import Envelope, derived_id, wrap
 from shared.contracts.messages import MessageReceived, MessageSent, MessageStatusChanged, MetaConversation, MetaPricing
+from shared.messaging.batch import Outgoing
 from shared.messaging.runtime import Infrastructure
 from tests.support.broker import Tap
 from tests.support.payloads import new_wamid
@@ -119,6 +120,27 @@ async def test_month_boundaries_follow_the_client_timezone(infra: Infrastructure
     months = await usage(infra, tenant)
     assert months["2026-11-01"]["conversations"] == 2
     assert months["2026-12-01"]["conversations"] == 1
+
+
+async def test_one_transaction_s_events_on_both_sides_of_a_month_boundary_count_in_their_months(
+    infra: Infrastructure, tenant: Tenant
+) -> None:
+    """A batch's effects share their number lookups (``Outgoing.memo``), never across a month on the client's clock."""
+    deps = Deps(infra.pool, infra.publisher)
+    out = Outgoing()  # one batch transaction's: its effects share the memo
+    # Bogotá (UTC-5): 04:59:59 UTC is still 30 November there, 05:00:00 is 1 December; 04:50 and 04:59:59 share a
+    # quarter hour with nothing in between, so they share one lookup.
+    moments = (
+        datetime(2026, 12, 1, 4, 50, tzinfo=UTC),
+        datetime(2026, 12, 1, 4, 59, 59, tzinfo=UTC),
+        datetime(2026, 12, 1, 5, 0, tzinfo=UTC),
+    )
+    async with infra.pool.acquire() as conn, conn.transaction():
+        for i, at in enumerate(moments):
+            await count_outbound.batch_effect(sent(tenant, at, to=f"57300999000{i}"), deps, conn, out)
+    months = await usage(infra, tenant)
+    assert (months["2026-11-01"]["messages_out"], months["2026-12-01"]["messages_out"]) == (2, 1)
+    assert len(out.memo["billing.numbers"]) == 2  # two quarter hours: two lookups for three events
 
 
 async def test_inbound_messages_are_counted_once(infra: Infrastructure, tenant: Tenant) -> None:
