@@ -18,16 +18,18 @@ deleted once it has committed (:func:`shared.messaging.outbox.flush`), while the
 broker refuses then is left to the outbox's relay. :func:`effect_through_outbox` writes
 such an effect once for both ways (a handler of its own, or a route's ``batch_effect``). An effect that wants a
 part of itself undone alone (a row PostgreSQL refuses, its neighbours kept) wraps it in ``out.savepoint(conn)``.
+An effect can do a part of its work for the whole batch in one statement first (:class:`Prepares`: the inbox's
+records of a batch's envelopes).
 This module holds the transaction; the ack policy stays in the consumer.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar, cast
 
 import asyncpg
 from aio_pika.abc import AbstractIncomingMessage
@@ -150,6 +152,8 @@ async def _transaction(
     for item in items:
         item.out, item.failure = Outgoing(savepoints=savepoints, memo=memo), None
     async with batching.pool.acquire() as conn, conn.transaction():
+        if not savepoints:
+            await _prepare(items, conn, memo)
         for item in items:
             await _effect(item, deps, conn, savepoints)
         staged = [e for item in items if item.failure is None for e in item.out.envelopes]
@@ -158,6 +162,31 @@ async def _transaction(
         else:
             await outbox.stage(conn, batching.outbox, staged)
     return staged
+
+
+class Prepares(Protocol):
+    """A batch effect that does a part of its work for all of its batch's deliveries at once, before any effect
+    runs (one statement for the batch rather than one per delivery): the effects with the same ``prepare_key``
+    share one ``prepare``, given each of their deliveries' envelope with its effect, and the transaction's memo
+    to leave the outcome in. Only in a batch's first pass, which any failure undoes whole: in the pass with
+    savepoints each effect does that part alone, inside its own savepoint."""
+
+    @property
+    def prepare_key(self) -> Hashable: ...
+
+    async def prepare(
+        self, conn: asyncpg.Connection, batch: Sequence[tuple[Envelope[Any], Any]], memo: dict[str, Any]
+    ) -> None: ...
+
+
+async def _prepare(items: Sequence[Item], conn: asyncpg.Connection, memo: dict[str, Any]) -> None:
+    shared: dict[Hashable, tuple[Prepares, list[tuple[Envelope[Any], Any]]]] = {}
+    for item in items:
+        key = getattr(item.effect, "prepare_key", None)
+        if key is not None:
+            shared.setdefault(key, (cast(Prepares, item.effect), []))[1].append((item.envelope, item.effect))
+    for preparer, batch in shared.values():
+        await preparer.prepare(conn, batch, memo)
 
 
 async def _effect(item: Item, deps: Any, conn: asyncpg.Connection, savepoint: bool) -> None:

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import functools
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 import asyncpg
 
@@ -108,14 +108,68 @@ class OncePerEnvelope(Generic[M, DP]):
             await self.batch_effect(envelope, deps, conn, out)
             await publish_all(deps.publisher, out.envelopes)
 
-    async def batch_effect(self, envelope: Envelope[M], deps: DP, conn: asyncpg.Connection, out: Outgoing) -> None:
+    @property
+    def batch_effect(self) -> BatchRecorded[M, DP]:
         """Inside the caller's transaction: the envelope's record, then the effect, unless it was carried out."""
+        return BatchRecorded(self)
+
+    async def _carry_out(self, envelope: Envelope[M], deps: DP, conn: asyncpg.Connection, out: Outgoing) -> None:
         if not self.only_if(envelope):
             return
-        if not await first_time(conn, self.schema, envelope.id):
+        if not await _first_time_in(conn, self.schema, envelope.id, out):
             log.info("envelope.duplicate", envelope_id=str(envelope.id), message_type=envelope.type)
             return
         await self.effect(envelope, deps, conn, out)
+
+
+@dataclass(frozen=True)
+class BatchRecorded(Generic[M, DP]):
+    """:attr:`OncePerEnvelope.batch_effect`: in a batch's first pass the records of all its envelopes (every inbox
+    effect's, of one schema) are written with one statement before the effects run
+    (:class:`shared.messaging.batch.Prepares`), not one per delivery."""
+
+    once: OncePerEnvelope[M, DP]
+
+    async def __call__(self, envelope: Envelope[M], deps: DP, conn: asyncpg.Connection, out: Outgoing) -> None:
+        await self.once._carry_out(envelope, deps, conn, out)
+
+    @property
+    def prepare_key(self) -> str:
+        return _claims_key(self.once.schema)
+
+    async def prepare(
+        self, conn: asyncpg.Connection, batch: Sequence[tuple[Envelope[Any], Any]], memo: dict[str, Any]
+    ) -> None:
+        asked = [e.id for e, effect in batch if isinstance(effect, BatchRecorded) and effect.once.only_if(e)]
+        inserted = await conn.fetch(
+            f"INSERT INTO {_table(self.once.schema)} (envelope_id) SELECT DISTINCT unnest($1::uuid[])"
+            " ON CONFLICT DO NOTHING RETURNING envelope_id",
+            asked,
+        )
+        memo[self.prepare_key] = _Claims(set(asked), {r["envelope_id"] for r in inserted})
+
+
+@dataclass
+class _Claims:
+    """A batch's inbox records written ahead: the envelope ids asked for, and those that were new (each taken by
+    the first of its deliveries: the same envelope twice in one batch is carried out once)."""
+
+    asked: set[uuid.UUID]
+    new: set[uuid.UUID]
+
+
+def _claims_key(schema: str) -> str:
+    return f"inbox.{schema}"
+
+
+async def _first_time_in(conn: asyncpg.Connection, schema: str, envelope_id: uuid.UUID, out: Outgoing) -> bool:
+    claims = out.memo.get(_claims_key(schema))
+    if out.savepoints or not isinstance(claims, _Claims) or envelope_id not in claims.asked:
+        return await first_time(conn, schema, envelope_id)
+    if envelope_id in claims.new:
+        claims.new.discard(envelope_id)
+        return True
+    return False
 
 
 def effect_per_envelope(

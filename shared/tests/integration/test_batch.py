@@ -245,6 +245,40 @@ async def test_a_duplicate_delivered_in_the_same_batch_changes_nothing(
     assert deps.attempts["twice"] == 1
 
 
+async def test_a_batch_s_inbox_records_are_written_with_one_statement_unless_it_runs_again_with_savepoints(
+    infra: Infrastructure, deps: Deps
+) -> None:
+    inbox_statements: list[str] = []
+
+    def watch(record: asyncpg.connection.LoggedQuery) -> None:  # what the batches send, read on its way
+        if "billing.inbox" in record.query:
+            inbox_statements.append(record.query)
+
+    async def init(conn: asyncpg.Connection) -> None:
+        conn.add_query_logger(watch)
+
+    async with asyncpg.create_pool(
+        infra.settings.database_url.get_secret_value(), min_size=1, max_size=2, init=init
+    ) as pool:
+        watched = Deps(pool, infra.publisher, deps.table)
+        consumer = Consumer("router", ROUTES, watched, infra.publisher, infra.names, batching=Batching(pool, BATCH))
+        try:
+            await batch_behind_the_gate(infra, consumer, *(f"m{i}" for i in range(20)))
+            await until(lambda: consumer.in_flight == 0)
+            assert len(inbox_statements) == 2  # the gate's batch, then twenty deliveries: one statement each
+            inbox_statements.clear()
+            watched.gate_entered.clear()
+            watched.gate_open.clear()
+            await batch_behind_the_gate(infra, consumer, "x", "reject", "y")
+            await until(lambda: consumer.in_flight == 0)
+        finally:
+            watched.gate_open.set()
+            await consumer.stop(grace_s=10)
+    # The gate's batch; then the batch with "reject": its first pass, undone whole, then three records alone.
+    assert len(inbox_statements) == 1 + 1 + 3
+    assert Counter(r["body"] for r in await rows(deps)) == Counter({**{f"m{i}": 1 for i in range(20)}, "x": 1, "y": 1})
+
+
 async def test_stop_lets_the_deliveries_in_hand_commit_and_be_acked(
     infra: Infrastructure, consumer: Consumer[Deps]
 ) -> None:
