@@ -12,7 +12,7 @@ warm-up plus a tolerance), replies keep pace (≥ 95 % of the offered rate after
 
     .venv/bin/python bench/pipeline.py --find-max                  # ramp 25 … 500 msg/s, 60 s steps
     .venv/bin/python bench/pipeline.py --rate 100 --seconds 60     # latency at 100 msg/s
-    .venv/bin/python bench/pipeline.py                             # both (what `make bench` runs)
+    .venv/bin/python bench/pipeline.py --runs 3                    # both, medians of 3 (what `make bench` runs)
 
 Writes artifacts/bench/pipeline.json. bench/e2e_latency.py (one message at a time, closed loop) is kept as it is.
 """
