@@ -105,7 +105,7 @@ class OncePerEnvelope(Generic[M, DP]):
             return
         async with deps.pool.acquire() as conn, conn.transaction():
             out = Outgoing()
-            await self.batch_effect(envelope, deps, conn, out)
+            await self._carry_out(envelope, deps, conn, out)
             await publish_all(deps.publisher, out.envelopes)
 
     @property
@@ -141,6 +141,8 @@ class BatchRecorded(Generic[M, DP]):
         self, conn: asyncpg.Connection, batch: Sequence[tuple[Envelope[Any], Any]], memo: dict[str, Any]
     ) -> None:
         asked = [e.id for e, effect in batch if isinstance(effect, BatchRecorded) and effect.once.only_if(e)]
+        if not asked:  # nothing of this batch to record (a batch of statuses billing does not count)
+            return
         inserted = await conn.fetch(
             f"INSERT INTO {_table(self.once.schema)} (envelope_id) SELECT DISTINCT unnest($1::uuid[])"
             " ON CONFLICT DO NOTHING RETURNING envelope_id",
