@@ -47,10 +47,13 @@ class Infrastructure(Generic[S_co]):
 
 
 @asynccontextmanager
-async def infrastructure(settings: S, role: str | None = None) -> AsyncIterator[Infrastructure[S]]:
-    """Pool, connection and publisher; with a ``role``, the publisher keeps to that role's contract."""
+async def infrastructure(
+    settings: S, role: str | None = None, *, generic_plans: bool = False
+) -> AsyncIterator[Infrastructure[S]]:
+    """Pool, connection and publisher; with a ``role``, the publisher keeps to that role's contract;
+    ``generic_plans``: the pool's (:func:`shared.db.pool`)."""
     names = topology.Topology(settings.broker_prefix)
-    async with db.pool(settings) as pool, broker.connect(settings, names) as connection:
+    async with db.pool(settings, generic_plans=generic_plans) as pool, broker.connect(settings, names) as connection:
         publisher = await broker.Publisher.open(connection, settings, names=names, role=role)
         yield Infrastructure(settings, pool, connection, publisher, names, role)
 
@@ -105,13 +108,26 @@ def serve(
     unreadable: Callable[[Unreadable, D], Awaitable[None]] | None = None,
     batch: bool = False,
     outbox: str | None = None,
+    generic_plans: bool = False,
 ) -> None:
     """A worker's ``main``: its settings from the environment, JSON logs, consume until SIGTERM. ``unreadable``
-    answers what the routes cannot take (else it is dead-lettered: :mod:`shared.messaging.consumer`)."""
+    answers what the routes cannot take (else it is dead-lettered: :mod:`shared.messaging.consumer`);
+    ``generic_plans``: its pool's (:func:`shared.db.pool`)."""
     settings = settings_class(service=role)
     configure_logging(settings.service, settings.log_level)
     with asyncio.Runner(loop_factory=event_loop) as runner:
-        runner.run(run_worker(settings, role, routes, bootstrap, unreadable=unreadable, batch=batch, outbox=outbox))
+        runner.run(
+            run_worker(
+                settings,
+                role,
+                routes,
+                bootstrap,
+                unreadable=unreadable,
+                batch=batch,
+                outbox=outbox,
+                generic_plans=generic_plans,
+            )
+        )
 
 
 async def run_worker(
@@ -123,10 +139,11 @@ async def run_worker(
     unreadable: Callable[[Unreadable, D], Awaitable[None]] | None = None,
     batch: bool = False,
     outbox: str | None = None,
+    generic_plans: bool = False,
 ) -> None:
     contract.check_routes(role, routes)  # before connecting: a worker that breaks its contract never starts
     stop = stop or stop_on_signals()
-    async with infrastructure(settings, role) as infra, bootstrap(infra) as deps:
+    async with infrastructure(settings, role, generic_plans=generic_plans) as infra, bootstrap(infra) as deps:
         async with consuming(infra, role, routes, deps, unreadable=unreadable, batch=batch, outbox=outbox):
             loop = type(asyncio.get_running_loop()).__module__
             log.info("service.started", queue=infra.names.queue(role), loop=loop)

@@ -34,7 +34,9 @@ async def bootstrap(infra: Infrastructure[AiWorkerSettings], writer: ReplyWriter
 
 
 def main() -> None:
-    serve(ROLE, ROUTES, bootstrap, AiWorkerSettings)
+    # Generic plans: its conversation statements (arrival, standing) are lookups by id through the read views,
+    # which PostgreSQL planned anew at every execution for several times what running them costs (shared.db).
+    serve(ROLE, ROUTES, bootstrap, AiWorkerSettings, generic_plans=True)
 
 
 if __name__ == "__main__":

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import asyncpg
 
 from shared import db
@@ -60,3 +62,26 @@ async def test_an_open_transaction_is_still_rolled_back_on_release(settings: Set
         assert await _held_by_others(settings.database_url.get_secret_value(), LOCK_KEY) == 0
         async with pool.acquire() as again:
             assert not again.is_in_transaction()
+
+
+async def test_a_pool_asks_for_generic_plans_only_when_told(settings: Settings) -> None:
+    async with db.pool(settings, generic_plans=True) as generic, db.pool(settings) as ordinary:
+        assert await generic.fetchval("SHOW plan_cache_mode") == "force_generic_plan"
+        assert await ordinary.fetchval("SHOW plan_cache_mode") == "auto"
+
+
+async def test_a_prepared_statement_is_prepared_again_once_its_lifetime_is_over(settings: Settings) -> None:
+    """So that its plan follows the tables' growth: a plan made while they were empty is not kept for good."""
+    query = "SELECT count(*) FROM pg_class WHERE relname = $1"
+    prepared = "SELECT prepare_time FROM pg_prepared_statements WHERE statement = $1"
+    one = settings.model_copy(update={"db_pool_max": 1})
+    async with db.pool(one, statement_lifetime_s=0.5) as pool, pool.acquire() as conn:
+        await conn.fetchval(query, "pg_class")
+        first = await conn.fetch(prepared, query)
+        await conn.fetchval(query, "pg_class")
+        assert await conn.fetch(prepared, query) == first  # within its lifetime: the same statement
+        await asyncio.sleep(1.0)
+        await conn.fetchval(query, "pg_class")
+        again = await conn.fetch(prepared, query)
+    assert len(first) == len(again) == 1
+    assert again[0]["prepare_time"] > first[0]["prepare_time"]
