@@ -19,7 +19,7 @@ broker refuses then is left to the outbox's relay. :func:`effect_through_outbox`
 such an effect once for both ways (a handler of its own, or a route's ``batch_effect``). An effect that wants a
 part of itself undone alone (a row PostgreSQL refuses, its neighbours kept) wraps it in ``out.savepoint(conn)``.
 An effect can do a part of its work for the whole batch in one statement first (:class:`Prepares`: the inbox's
-records of a batch's envelopes).
+records of a batch's envelopes), or last (:meth:`Outgoing.at_end`: the router's statuses of a batch's webhooks).
 This module holds the transaction; the ack policy stays in the consumer.
 """
 
@@ -53,6 +53,9 @@ class SavepointWanted(Exception):
     """A part of an effect failed in a batch's first pass, which has no savepoints: the batch runs again with them."""
 
 
+Finisher = Callable[[asyncpg.Connection], Awaitable[None]]
+
+
 @dataclass
 class Outgoing:
     """What one effect wants published: sent with the batch's round of confirms (before its commit, or after it
@@ -63,9 +66,26 @@ class Outgoing:
     # What the effects of one transaction may remember of what they read in it (the router's numbers: one lookup
     # per batch, not per webhook). Shared by every effect of a batch; it never outlives its transaction.
     memo: dict[str, Any] = field(default_factory=dict)
+    # What the batch's first pass runs once every effect has run (:meth:`at_end`), shared like ``memo``.
+    ends: dict[Hashable, Finisher] = field(default_factory=dict)
 
     def publish(self, envelope: Envelope[Any]) -> None:
         self.envelopes.append(envelope)
+
+    @property
+    def can_defer(self) -> bool:
+        """Whether :meth:`at_end` may be used: only in a batch's first pass, which any failure undoes whole."""
+        return not self.savepoints
+
+    def at_end(self, key: Hashable, finish: Finisher) -> None:
+        """Run ``finish(conn)`` once every effect of the batch has run, before its publishes are staged: a part of
+        several effects' work done in one statement for all (the effects leave what it needs in ``memo``, with
+        their ``Outgoing`` to publish on). Once per ``key``, the first registration standing. Only where
+        :attr:`can_defer`; a failure of ``finish`` runs the batch again with savepoints, where each effect does
+        that part alone."""
+        if not self.can_defer:
+            raise RuntimeError("at_end is only for a batch's first pass: check can_defer")
+        self.ends.setdefault(key, finish)
 
     @asynccontextmanager
     async def savepoint(self, conn: asyncpg.Connection) -> AsyncIterator[None]:
@@ -149,13 +169,15 @@ async def _transaction(
     items: Sequence[Item], deps: Any, batching: Batching, publisher: Publisher, *, savepoints: bool
 ) -> list[Envelope[Any]]:
     memo: dict[str, Any] = {}
+    ends: dict[Hashable, Finisher] = {}
     for item in items:
-        item.out, item.failure = Outgoing(savepoints=savepoints, memo=memo), None
+        item.out, item.failure = Outgoing(savepoints=savepoints, memo=memo, ends=ends), None
     async with batching.pool.acquire() as conn, conn.transaction():
         if not savepoints:
             await _prepare(items, conn, memo)
         for item in items:
             await _effect(item, deps, conn, savepoints)
+        await _finish(ends, conn)
         staged = [e for item in items if item.failure is None for e in item.out.envelopes]
         if batching.outbox is None:
             await publish_all(publisher, staged)
@@ -187,6 +209,16 @@ async def _prepare(items: Sequence[Item], conn: asyncpg.Connection, memo: dict[s
             shared.setdefault(key, (cast(Prepares, item.effect), []))[1].append((item.envelope, item.effect))
     for preparer, batch in shared.values():
         await preparer.prepare(conn, batch, memo)
+
+
+async def _finish(ends: dict[Hashable, Finisher], conn: asyncpg.Connection) -> None:
+    for finish in ends.values():
+        try:
+            await finish(conn)
+        except _WHOLE_BATCH:
+            raise
+        except Exception as exc:  # whose part failed is found in the pass with savepoints, where each does its own
+            raise _EffectRaised from exc
 
 
 async def _effect(item: Item, deps: Any, conn: asyncpg.Connection, savepoint: bool) -> None:

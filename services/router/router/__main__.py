@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from router.deps import Deps
-from router.handlers import hand_back_waiting, record_outbound, route_webhook
+from router.handlers import WebhookBatchEffect, hand_back_waiting, record_outbound, route_webhook
 from router.settings import RouterSettings
 from shared.contracts.directory import NumberActivated
 from shared.contracts.messages import MessageSent, WebhookReceived
@@ -23,7 +23,7 @@ OUTBOX = "router"  # the schema whose outbox the router's events go through
 # webhook.received and message.sent are carried out in the batches of what the broker delivered (one transaction,
 # their events through router.outbox, published after the commit), or alone.
 ROUTES: dict[str, Route[Deps]] = {
-    WebhookReceived.TYPE: Route(WebhookReceived, route_webhook, route_webhook.batch_effect),
+    WebhookReceived.TYPE: Route(WebhookReceived, route_webhook, WebhookBatchEffect()),
     MessageSent.TYPE: Route(MessageSent, record_outbound, record_outbound.batch_effect),
     NumberActivated.TYPE: Route(NumberActivated, hand_back_waiting),
 }

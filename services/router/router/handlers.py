@@ -10,6 +10,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,9 +20,11 @@ import asyncpg
 from router.deps import Deps
 from router.fields import route_field
 from router.inbound import record_messages, record_statuses
-from router.reading import read, storable
+from router.reading import Reading, read, storable
 from router.replay import replay_activated
 from router.store import parked as parked_store
+from router.store import statuses as statuses_store
+from router.store import tenants
 from router.store.messages import insert_outbound
 from router.webhook.notification import FieldUpdate, MessageUpdate, StatusUpdate, Unparsed, Update, updates
 from shared.contracts.directory import NumberActivated
@@ -49,15 +53,15 @@ async def route_webhook(
         exact = await parked_store.keep_original(conn, base64.b64decode(received.body_base64))
         await park(conn, out, Unparsed("body is not UTF-8", {"base64": received.body_base64}), envelope, exact)
         return
-    reading = read(received.body)
+    parsed = out.memo.get(_PARSED, {}).get(envelope.id) or _Parsed.of(received.body)
+    reading = parsed.reading
     # Re-encoding gives back the bytes the gateway decoded: a UTF-8 round trip is exact.
     original = await parked_store.keep_original(conn, received.body.encode()) if reading.altered else None
     if reading.notification is None:
         unreadable = Unparsed(reading.reason or "unreadable", {"raw": reading.payload})
         await park(conn, out, unreadable, envelope, original)
         return
-    # Meta's timestamp order, so that a customer's burst is stored and answered in the order it was written.
-    ordered = sorted(updates(reading.notification), key=_order_key)
+    ordered = parsed.updates
     unparsed = [u for u in ordered if isinstance(u, Unparsed)]
     messages = [u for u in ordered if isinstance(u, MessageUpdate)]
     statuses = [u for u in ordered if isinstance(u, StatusUpdate)]
@@ -70,6 +74,51 @@ async def route_webhook(
             unparsed += await route_field(conn, out, update, envelope)
     for item in unparsed:
         await park(conn, out, item, envelope, original)
+
+
+@dataclass(frozen=True)
+class _Parsed:
+    """A webhook body read, its updates in Meta's timestamp order (a customer's burst is stored and answered in
+    the order it was written)."""
+
+    reading: Reading
+    updates: list[Update]
+
+    @classmethod
+    def of(cls, body: str) -> _Parsed:
+        reading = read(body)
+        found = [] if reading.notification is None else sorted(updates(reading.notification), key=_order_key)
+        return cls(reading, found)
+
+
+_PARSED = "router.parsed"  # in a batch's memo: envelope id → its body read by the batch's prepare
+
+
+class WebhookBatchEffect:
+    """:func:`route_webhook` in a batch (the route's ``batch_effect``). In a batch's first pass
+    (:class:`shared.messaging.batch.Prepares`) every body is read first, and the numbers and the senders of
+    every status are looked up for the whole batch in one statement each, not one per webhook."""
+
+    prepare_key = "router.webhooks"
+
+    async def __call__(
+        self, envelope: Envelope[WebhookReceived], deps: Deps, conn: asyncpg.Connection, out: Outgoing
+    ) -> None:
+        await route_webhook.batch_effect(envelope, deps, conn, out)
+
+    async def prepare(
+        self, conn: asyncpg.Connection, batch: Sequence[tuple[Envelope[Any], Any]], memo: dict[str, Any]
+    ) -> None:
+        parsed: dict[Any, _Parsed] = memo.setdefault(_PARSED, {})
+        for envelope, _ in batch:
+            if envelope.data.body_base64 is None and envelope.id not in parsed:
+                parsed[envelope.id] = _Parsed.of(envelope.data.body)
+        found = [u for p in parsed.values() for u in p.updates if isinstance(u, MessageUpdate | StatusUpdate)]
+        if found:
+            await tenants.numbers(conn, {u.metadata.phone_number_id for u in found}, memo)
+        wamids = list(dict.fromkeys(u.status.id for u in found if isinstance(u, StatusUpdate)))
+        if wamids:
+            await statuses_store.prepare_senders(conn, wamids, memo)
 
 
 def _order_key(update: Update) -> tuple[int, float]:

@@ -8,7 +8,9 @@ the relay. What PostgreSQL refuses costs only itself: the part is undone in a sa
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
@@ -93,19 +95,55 @@ async def _record_statuses(
     in_directory = numbers.held
     held = [u for u in batch if u.metadata.phone_number_id in in_directory]
     # A status belongs to the client whose message it reports, even if the number has changed owner since.
-    senders = await statuses.senders_of(conn, [u.status.id for u in held])
+    senders = await statuses.senders_of(conn, [u.status.id for u in held], out.memo)
     # A waiting (pending, suspended) number's statuses of messages its client sent through wamux are recorded:
     # they report what already left (billing's delivered conversations and Meta's pricing, the sender's proof
     # after a crash). Only a status of a message wamux never sent waits, as that number's messages do.
     routed = [u for u in held if u.metadata.phone_number_id in numbers.active or u.status.id in senders]
     known = list({(u.status.id, u.status.status): u for u in reversed(routed)}.values())[::-1]
     owners = [senders.get(u.status.id) or numbers.active[u.metadata.phone_number_id] for u in known]
-    new = await statuses.insert_statuses(conn, owners, known) if known else set()
-    for u, owner in zip(known, owners, strict=True):
-        if (u.status.id, u.status.status) in new:
-            out.publish(status_changed(u, owner, cause))
+    if known and out.can_defer:
+        _insert_at_end(out, [_Status(u, owner, cause, out) for u, owner in zip(known, owners, strict=True)])
+    elif known:
+        new = await statuses.insert_statuses(conn, owners, known)
+        for u, owner in zip(known, owners, strict=True):
+            if (u.status.id, u.status.status) in new:
+                out.publish(status_changed(u, owner, cause))
     kept = {id(u) for u in routed}
     return [_waiting_status(u, numbers.reason(u.metadata.phone_number_id)) for u in batch if id(u) not in kept]
+
+
+@dataclass(frozen=True)
+class _Status:
+    """A status to store at the end of the batch, and where its event goes if it is new."""
+
+    update: StatusUpdate
+    owner: uuid.UUID
+    cause: Envelope[Any]
+    out: Outgoing
+
+
+_AT_END = "router.statuses"  # in a batch's memo: the statuses of its webhooks, stored in one statement at its end
+
+
+def _insert_at_end(out: Outgoing, found: list[_Status]) -> None:
+    """In a batch's first pass every webhook's statuses are stored together once its effects have run (nothing in
+    the batch reads them back), each announced on its own webhook's ``out``; a refusal runs the batch again with
+    savepoints, where each webhook stores its own."""
+    waiting: list[_Status] | None = out.memo.get(_AT_END)
+    if waiting is None:
+        waiting = out.memo[_AT_END] = []
+
+        async def insert(conn: asyncpg.Connection) -> None:
+            new = await statuses.insert_statuses(conn, [s.owner for s in waiting], [s.update for s in waiting])
+            for s in waiting:
+                key = (s.update.status.id, s.update.status.status)
+                if key in new:  # the first of its webhooks announces it: the same status twice in a batch is once
+                    new.discard(key)
+                    s.out.publish(status_changed(s.update, s.owner, s.cause))
+
+        out.at_end(_AT_END, insert)
+    waiting.extend(found)
 
 
 def _waiting_status(update: StatusUpdate, reason: str) -> Unparsed:

@@ -4,14 +4,48 @@ from __future__ import annotations
 
 import json
 import uuid
+from dataclasses import dataclass
+from typing import Any
 
 import asyncpg
 
 from router.webhook.notification import StatusUpdate
 
 
-async def senders_of(conn: asyncpg.Connection, wamids: list[str]) -> dict[str, uuid.UUID]:
-    """The client that sent each of these business messages, for those already recorded."""
+async def senders_of(
+    conn: asyncpg.Connection, wamids: list[str], memo: dict[str, Any] | None = None
+) -> dict[str, uuid.UUID]:
+    """The client that sent each of these business messages, for those already recorded.
+
+    With ``memo`` (a batch transaction's) what :func:`prepare_senders` found for the whole batch answers, and only
+    the wamids it did not find are asked again: an outbound row never changes its client once written, but one
+    may have been written since (a ``message.sent`` earlier in the batch, a coexistence echo)."""
+    known = memo.get(_MEMO) if memo is not None else None
+    if not isinstance(known, _Senders):
+        return await _senders(conn, wamids)
+    found = {w: known.found[w] for w in wamids if w in known.found}
+    missing = [w for w in wamids if w not in found]
+    if missing:
+        found |= await _senders(conn, missing)
+    return found
+
+
+async def prepare_senders(conn: asyncpg.Connection, wamids: list[str], memo: dict[str, Any]) -> None:
+    """:func:`senders_of` for every status of a batch, in one statement before its effects run."""
+    memo[_MEMO] = _Senders(await _senders(conn, wamids))
+
+
+@dataclass(frozen=True)
+class _Senders:
+    found: dict[str, uuid.UUID]
+
+
+_MEMO = "router.senders"
+
+
+async def _senders(conn: asyncpg.Connection, wamids: list[str]) -> dict[str, uuid.UUID]:
+    if not wamids:
+        return {}
     rows = await conn.fetch(
         "SELECT wamid, client_id FROM router.messages WHERE wamid = ANY($1::text[]) AND direction = 'outbound'", wamids
     )

@@ -14,6 +14,7 @@ import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
+from typing import Any
 
 import aio_pika
 import asyncpg
@@ -21,6 +22,8 @@ import pytest
 
 from router.__main__ import ROLE, ROUTES
 from router.deps import Deps
+from router.handlers import record_outbound
+from shared import db
 from shared.contracts.envelope import Envelope, wrap
 from shared.contracts.messages import MessageSent, WebhookReceived
 from shared.messaging import topology
@@ -30,7 +33,7 @@ from shared.messaging.runtime import Infrastructure
 from tests.support.broker import Tap, get_one, queue_depth
 from tests.support.payloads import new_wamid, notification, status, text_message
 from tests.support.router import raw_webhook
-from tests.support.tenants import Tenant
+from tests.support.tenants import Tenant, set_number_status
 
 pytestmark = pytest.mark.integration
 BATCH = 32
@@ -183,3 +186,117 @@ async def test_a_batch_of_webhooks_is_stored_and_announced_once_after_its_commit
     assert await infra.pool.fetchval("SELECT count(*) FROM router.outbox") == 0  # published, then forgotten
     queues = [infra.names.queue(ROLE), *(infra.names.retry_queue(ROLE, t) for t in topology.RETRY_TIERS_S)]
     assert [await queue_depth(infra.connection, q) for q in queues] == [0] * len(queues)  # nothing retried
+
+
+def sent_by(tenant: Tenant, wamid: str) -> Envelope[MessageSent]:
+    sent = MessageSent(
+        client_id=tenant.client_id,
+        send_id=uuid.uuid4(),
+        phone_number_id=tenant.phone_number_id,
+        to="573001112233",
+        wamid=wamid,
+        text="Con gusto",
+        sent_at=datetime.now(UTC),
+    )
+    return wrap(sent, correlation_id="c-statuses", tenant_id=tenant.client_id)
+
+
+def status_hook(tenant: Tenant, wamid: str, state: str) -> Envelope[WebhookReceived]:
+    return raw_webhook(notification(tenant.phone_number_id, statuses=[status(wamid, state)]))
+
+
+@pytest.fixture
+async def watched(infra: Infrastructure) -> AsyncIterator[tuple[Consumer[Deps], list[str]]]:
+    """The router as it runs, on a pool whose statements are kept as they are sent."""
+    statements: list[str] = []
+
+    async def init(conn: asyncpg.Connection) -> None:
+        await db.init_connection(conn)
+        conn.add_query_logger(lambda record: statements.append(record.query))
+
+    async with asyncpg.create_pool(
+        infra.settings.database_url.get_secret_value(), min_size=1, max_size=4, init=init
+    ) as pool:
+        batching = Batching(pool, BATCH, outbox="router")
+        consumer = Consumer(ROLE, ROUTES, Deps(pool, infra.publisher), infra.publisher, infra.names, batching=batching)
+        yield consumer, statements
+        await consumer.stop(grace_s=10)
+
+
+async def batch_of(
+    infra: Infrastructure, consumer: Consumer[Deps], tenant: Tenant, deliveries: list[Envelope[Any]]
+) -> None:
+    """``deliveries`` carried out as one batch: they reach the consumer while the gate's batch is held."""
+    gate = raw_webhook(notification(tenant.phone_number_id, messages=[text_message("hola")]))
+    lock = await held_at_the_outbox(infra, consumer, gate)
+    for envelope in deliveries:
+        await infra.publisher.publish(envelope)
+    await until(lambda: consumer.in_flight == 1 + len(deliveries))
+    await lock.close()
+    await until(lambda: consumer.in_flight == 0)
+
+
+def senders_lookups(statements: list[str]) -> int:
+    return sum("FROM router.messages WHERE wamid = ANY" in s for s in statements)
+
+
+def status_inserts(statements: list[str]) -> int:
+    return sum("INSERT INTO router.statuses" in s for s in statements)
+
+
+async def test_a_batch_of_statuses_looks_up_their_senders_once_and_stores_them_in_one_statement(
+    infra: Infrastructure, tap: Tap, tenant: Tenant, watched: tuple[Consumer[Deps], list[str]]
+) -> None:
+    consumer, statements = watched
+    replies = [new_wamid() for _ in range(10)]
+    for wamid in replies:  # the business's messages, recorded before their statuses come
+        await record_outbound(sent_by(tenant, wamid), Deps(infra.pool, infra.publisher))
+    deliveries = [status_hook(tenant, w, state) for w in replies for state in ("sent", "delivered")]
+    deliveries.append(status_hook(tenant, replies[0], "sent"))  # Meta sends one again, in the same batch
+    await batch_of(infra, consumer, tenant, deliveries)
+
+    announced = await tap.wait_for("message.status", count=20)
+    await tap.drained()
+    assert Counter((e["data"]["wamid"], e["data"]["status"]) for e in announced) == Counter(
+        {(w, state): 1 for w in replies for state in ("sent", "delivered")}
+    )
+    assert {e["tenant_id"] for e in announced} == {str(tenant.client_id)}
+    stored = await infra.pool.fetchval("SELECT count(*) FROM router.statuses WHERE wamid = ANY($1::text[])", replies)
+    assert stored == 20
+    # The gate's batch (a message) looks nothing up; the batch of 21 statuses: one lookup, one insert.
+    assert (senders_lookups(statements), status_inserts(statements)) == (1, 1)
+
+
+async def test_in_a_batch_a_status_sees_the_sends_recorded_before_it_and_not_those_after(
+    infra: Infrastructure, tap: Tap, tenant: Tenant, watched: tuple[Consumer[Deps], list[str]]
+) -> None:
+    """A suspended number's statuses are recorded only for messages its client sent through wamux: the batch looks
+    the senders up ahead for all, yet each status is judged as if it ran alone in the batch's order."""
+    consumer, statements = watched
+    earlier, reply, stranger = new_wamid(), new_wamid(), new_wamid()
+    await record_outbound(sent_by(tenant, earlier), Deps(infra.pool, infra.publisher))
+    await set_number_status(infra.settings.database_url.get_secret_value(), tenant, "suspended")
+    deliveries = [
+        status_hook(tenant, reply, "sent"),  # Meta's status ahead of the router hearing of the send: it waits
+        sent_by(tenant, reply),
+        status_hook(tenant, reply, "delivered"),  # after it: the client's, recorded
+        status_hook(tenant, earlier, "delivered"),
+        status_hook(tenant, stranger, "read"),  # a message wamux never sent: waits for the number
+    ]
+    await batch_of(infra, consumer, tenant, deliveries)
+
+    announced = await tap.wait_for("message.status", count=2)
+    parked = await tap.wait_for("webhook.parked", count=3)  # the gate's message, reply's "sent", the stranger's
+    await tap.drained()
+    assert sorted((e["data"]["wamid"], e["data"]["status"]) for e in announced) == sorted(
+        [(reply, "delivered"), (earlier, "delivered")]
+    )
+    assert {p["data"]["reason"] for p in parked} == {"number_suspended"}
+    waiting = await infra.pool.fetch(
+        "SELECT payload FROM router.parked WHERE phone_number_id = $1 AND reason = 'number_suspended'",
+        tenant.phone_number_id,
+    )
+    payloads = [json.loads(r["payload"]) if isinstance(r["payload"], str) else r["payload"] for r in waiting]
+    waiting_statuses = [s for p in payloads for s in p["value"].get("statuses", [])]
+    assert sorted((s["id"], s["status"]) for s in waiting_statuses) == sorted([(reply, "sent"), (stranger, "read")])
+    assert status_inserts(statements) == 1  # one batch, in its first pass
