@@ -43,6 +43,7 @@ from shared.messaging.outbox import Flushes
 log = get_logger(__name__)
 D = TypeVar("D")
 M = TypeVar("M", bound=Payload)
+T = TypeVar("T")
 
 # What ends the whole transaction rather than one effect: the connection, a deadlock or serialisation failure
 # (PostgreSQL aborts the transaction's lock state, and a neighbour may be the cause), a timeout.
@@ -86,6 +87,20 @@ class Outgoing:
         if not self.can_defer:
             raise RuntimeError("at_end is only for a batch's first pass: check can_defer")
         self.ends.setdefault(key, finish)
+
+    def collect(self, key: str, finish: Callable[[asyncpg.Connection, list[T]], Awaitable[None]]) -> list[T]:
+        """The batch's list under ``key`` (in ``memo``), for its effects to append to in their order; at the end of
+        the batch (:meth:`at_end`) ``finish(conn, that list)`` runs once."""
+        items: list[T] | None = self.memo.get(key)
+        if items is None:
+            items = self.memo[key] = []
+            collected = items
+
+            async def finish_collected(conn: asyncpg.Connection) -> None:
+                await finish(conn, collected)
+
+            self.at_end(key, finish_collected)
+        return items
 
     @asynccontextmanager
     async def savepoint(self, conn: asyncpg.Connection) -> AsyncIterator[None]:

@@ -25,7 +25,7 @@ from router.replay import replay_activated
 from router.store import parked as parked_store
 from router.store import statuses as statuses_store
 from router.store import tenants
-from router.store.messages import insert_outbound
+from router.store.messages import OUTBOUND, insert_outbound
 from router.webhook.notification import FieldUpdate, MessageUpdate, StatusUpdate, Unparsed, Update, updates
 from shared.contracts.directory import NumberActivated
 from shared.contracts.envelope import Envelope, derived_id, wrap
@@ -146,8 +146,13 @@ async def park(
 
 @effect_through_outbox("router")
 async def record_outbound(envelope: Envelope[MessageSent], deps: Deps, conn: asyncpg.Connection, out: Outgoing) -> None:
-    """Keep the business's side of the conversation beside the customer's (the AI's history)."""
-    await insert_outbound(conn, envelope.data)
+    """Keep the business's side of the conversation beside the customer's (the AI's history). In a batch's first
+    pass with every other ``message.sent`` of the batch, in one statement at its end (:func:`statuses.senders_of`
+    knows of them meanwhile)."""
+    if out.can_defer:
+        out.collect(OUTBOUND, insert_outbound).append(envelope.data)
+    else:
+        await insert_outbound(conn, [envelope.data])
 
 
 async def hand_back_waiting(envelope: Envelope[NumberActivated], deps: Deps) -> None:

@@ -74,13 +74,13 @@ async def _record_messages(
     clients = numbers.active
     # The same wamid twice in one POST is one message: the first occurrence stands.
     known = list({u.message.id: u for u in reversed(batch) if u.metadata.phone_number_id in clients}.values())[::-1]
-    new = await messages.insert_inbound(conn, clients, known, original_sha256) if known else set()
-    for update in known:
-        if update.message.id in new:
-            out.publish(message_received(update, clients[update.metadata.phone_number_id], cause))
-            log.debug("message.received", wamid=update.message.id, message_type=update.message.type)
-        else:
-            log.info("message.duplicate", wamid=update.message.id)
+    found = [
+        _Message(messages.Inbound(u, clients[u.metadata.phone_number_id], original_sha256), cause, out) for u in known
+    ]
+    if found and out.can_defer:  # in a batch's first pass, with every other webhook's (a refusal: alone, again)
+        out.collect("router.messages", _insert_messages).extend(found)
+    elif found:
+        await _insert_messages(conn, found)
     return [
         Unparsed(numbers.reason(pnid), _replayable(u, messages=[u.message.raw]), pnid)
         for u in batch
@@ -102,8 +102,9 @@ async def _record_statuses(
     routed = [u for u in held if u.metadata.phone_number_id in numbers.active or u.status.id in senders]
     known = list({(u.status.id, u.status.status): u for u in reversed(routed)}.values())[::-1]
     owners = [senders.get(u.status.id) or numbers.active[u.metadata.phone_number_id] for u in known]
-    if known and out.can_defer:
-        _insert_at_end(out, [_Status(u, owner, cause, out) for u, owner in zip(known, owners, strict=True)])
+    if known and out.can_defer:  # in a batch's first pass, with every other webhook's (a refusal: alone, again)
+        found = [_Status(u, owner, cause, out) for u, owner in zip(known, owners, strict=True)]
+        out.collect("router.statuses", _insert_statuses).extend(found)
     elif known:
         new = await statuses.insert_statuses(conn, owners, known)
         for u, owner in zip(known, owners, strict=True):
@@ -123,27 +124,38 @@ class _Status:
     out: Outgoing
 
 
-_AT_END = "router.statuses"  # in a batch's memo: the statuses of its webhooks, stored in one statement at its end
+@dataclass(frozen=True)
+class _Message:
+    """A customer message to store, and where its event goes if it is new."""
+
+    inbound: messages.Inbound
+    cause: Envelope[Any]
+    out: Outgoing
 
 
-def _insert_at_end(out: Outgoing, found: list[_Status]) -> None:
-    """In a batch's first pass every webhook's statuses are stored together once its effects have run (nothing in
-    the batch reads them back), each announced on its own webhook's ``out``; a refusal runs the batch again with
-    savepoints, where each webhook stores its own."""
-    waiting: list[_Status] | None = out.memo.get(_AT_END)
-    if waiting is None:
-        waiting = out.memo[_AT_END] = []
+async def _insert_messages(conn: asyncpg.Connection, found: list[_Message]) -> None:
+    """Store the messages (of a webhook, or of every webhook of a batch once its effects have run: nothing in the
+    batch reads them back), each announced on its own webhook's ``out``; the same message twice by the first."""
+    new = await messages.insert_inbound(conn, [m.inbound for m in found])
+    for m in found:
+        update = m.inbound.update
+        if update.message.id in new:
+            new.discard(update.message.id)
+            m.out.publish(message_received(update, m.inbound.client_id, m.cause))
+            log.debug("message.received", wamid=update.message.id, message_type=update.message.type)
+        else:
+            log.info("message.duplicate", wamid=update.message.id)
 
-        async def insert(conn: asyncpg.Connection) -> None:
-            new = await statuses.insert_statuses(conn, [s.owner for s in waiting], [s.update for s in waiting])
-            for s in waiting:
-                key = (s.update.status.id, s.update.status.status)
-                if key in new:  # the first of its webhooks announces it: the same status twice in a batch is once
-                    new.discard(key)
-                    s.out.publish(status_changed(s.update, s.owner, s.cause))
 
-        out.at_end(_AT_END, insert)
-    waiting.extend(found)
+async def _insert_statuses(conn: asyncpg.Connection, found: list[_Status]) -> None:
+    """The statuses of a batch's webhooks, stored together once its effects have run (nothing in the batch reads
+    them back), each announced on its own webhook's ``out``: the same status twice in a batch by the first."""
+    new = await statuses.insert_statuses(conn, [s.owner for s in found], [s.update for s in found])
+    for s in found:
+        key = (s.update.status.id, s.update.status.status)
+        if key in new:
+            new.discard(key)
+            s.out.publish(status_changed(s.update, s.owner, s.cause))
 
 
 def _waiting_status(update: StatusUpdate, reason: str) -> Unparsed:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -32,22 +34,26 @@ def media_of(message: InboundMessage) -> MediaRef | None:
     )
 
 
-async def insert_inbound(
-    conn: asyncpg.Connection,
-    clients: dict[str, uuid.UUID],
-    batch: list[MessageUpdate],
-    original_sha256: str | None = None,
-) -> set[str]:
-    """Store each message once, in the given order (``seq``); return the wamids that were new."""
+@dataclass(frozen=True)
+class Inbound:
+    """A customer message to store: for its number's client, with the exact bytes' digest of a webhook that had to
+    be altered to be stored (``router.originals``)."""
+
+    update: MessageUpdate
+    client_id: uuid.UUID
+    original_sha256: str | None = None
+
+
+async def insert_inbound(conn: asyncpg.Connection, batch: Sequence[Inbound]) -> set[str]:
+    """Store each message once, in the given order (``seq``), and its customer; return the wamids that were new."""
     rows = []
-    for update in batch:
-        message = update.message
-        media = media_of(message)
+    for inbound in batch:
+        message, media = inbound.update.message, media_of(inbound.update.message)
         rows.append(
             (
                 message.id,
-                clients[update.metadata.phone_number_id],
-                update.metadata.phone_number_id,
+                inbound.client_id,
+                inbound.update.metadata.phone_number_id,
                 message.from_,
                 message.type,
                 message.body,
@@ -56,6 +62,7 @@ async def insert_inbound(
                 media.id if media else None,
                 media.mime_type if media else None,
                 media.sha256 if media else None,
+                inbound.original_sha256,
             )
         )
     inserted = await conn.fetch(
@@ -63,23 +70,24 @@ async def insert_inbound(
                (wamid, client_id, phone_number_id, wa_id, direction, message_type, body, payload, sent_at,
                 media_id, media_mime_type, media_sha256, original_sha256)
            SELECT m.wamid, m.client_id, m.pnid, m.wa_id, 'inbound', m.kind, m.body, m.payload::jsonb, m.sent_at,
-                  m.media_id, m.mime, m.sha, $12
+                  m.media_id, m.mime, m.sha, m.original
              FROM unnest($1::text[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
-                         $8::timestamptz[], $9::text[], $10::text[], $11::text[])
+                         $8::timestamptz[], $9::text[], $10::text[], $11::text[], $12::text[])
                   WITH ORDINALITY AS m(wamid, client_id, pnid, wa_id, kind, body, payload, sent_at, media_id, mime,
-                                       sha, ord)
+                                       sha, original, ord)
             ORDER BY m.ord
            ON CONFLICT (wamid) DO NOTHING RETURNING wamid""",
         *(list(column) for column in zip(*rows, strict=True)),
-        original_sha256,
     )
     new = {r["wamid"] for r in inserted}
-    contacts: dict[tuple[str, str], tuple[uuid.UUID, str | None]] = {}
-    for update in batch:
+    # One row per customer in one statement (an upsert may not touch a row twice): the last name given stands.
+    contacts: dict[tuple[uuid.UUID, str, str], str | None] = {}
+    for inbound in batch:
+        update = inbound.update
         if update.message.id in new:
             name = update.contact.profile.name if update.contact else None
-            key = (update.metadata.phone_number_id, update.message.from_)
-            contacts[key] = (clients[key[0]], name or contacts.get(key, (None, None))[1])
+            key = (inbound.client_id, update.metadata.phone_number_id, update.message.from_)
+            contacts[key] = name or contacts.get(key)
     if contacts:
         await conn.execute(
             """INSERT INTO router.contacts (phone_number_id, wa_id, client_id, profile_name)
@@ -87,27 +95,39 @@ async def insert_inbound(
                ON CONFLICT (client_id, phone_number_id, wa_id) DO UPDATE
                   SET profile_name = COALESCE(EXCLUDED.profile_name, router.contacts.profile_name),
                       last_seen_at = now()""",
-            [k[0] for k in contacts],
             [k[1] for k in contacts],
-            [v[0] for v in contacts.values()],
-            [v[1] for v in contacts.values()],
+            [k[2] for k in contacts],
+            [k[0] for k in contacts],
+            list(contacts.values()),
         )
     return new
 
 
-async def insert_outbound(conn: asyncpg.Connection, sent: MessageSent) -> None:
+OUTBOUND = "router.outbound"  # in a batch's memo: its message.sent, stored at its end
+
+
+def outbound_in_batch(memo: dict[str, Any]) -> dict[str, uuid.UUID]:
+    """The client of each business message a batch's effects have stored so far (stored at the batch's end)."""
+    return {sent.wamid: sent.client_id for sent in reversed(memo.get(OUTBOUND, ()))}
+
+
+async def insert_outbound(conn: asyncpg.Connection, batch: Sequence[MessageSent]) -> None:
+    """The business's messages as the sender reports them sent, each once (the first of a wamid stands)."""
     await conn.execute(
         """INSERT INTO router.messages
                (wamid, client_id, phone_number_id, wa_id, direction, message_type, body, payload, sent_at)
-           VALUES ($1, $2, $3, $4, 'outbound', 'text', $5, $6, $7)
+           SELECT m.wamid, m.client_id, m.pnid, m.wa_id, 'outbound', 'text', m.body, m.payload::jsonb, m.sent_at
+             FROM unnest($1::text[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::timestamptz[])
+                  WITH ORDINALITY AS m(wamid, client_id, pnid, wa_id, body, payload, sent_at, ord)
+            ORDER BY m.ord
            ON CONFLICT (wamid) DO NOTHING""",
-        sent.wamid,
-        sent.client_id,
-        sent.phone_number_id,
-        sent.to,
-        storable_text(sent.text),  # a CRM's text may hold what PostgreSQL cannot
-        storable(sent.model_dump(mode="json"))[0],
-        sent.sent_at,
+        [s.wamid for s in batch],
+        [s.client_id for s in batch],
+        [s.phone_number_id for s in batch],
+        [s.to for s in batch],
+        [storable_text(s.text) for s in batch],  # a CRM's text may hold what PostgreSQL cannot
+        [json.dumps(storable(s.model_dump(mode="json"))[0]) for s in batch],
+        [s.sent_at for s in batch],
     )
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import asyncpg
 
+from router.store import messages
 from router.webhook.notification import StatusUpdate
 
 
@@ -19,11 +20,13 @@ async def senders_of(
 
     With ``memo`` (a batch transaction's) what :func:`prepare_senders` found for the whole batch answers, and only
     the wamids it did not find are asked again: an outbound row never changes its client once written, but one
-    may have been written since (a ``message.sent`` earlier in the batch, a coexistence echo)."""
+    may have been written since (a coexistence echo earlier in the batch; a ``message.sent`` earlier in the batch
+    is known from the memo: it is stored at the batch's end)."""
     known = memo.get(_MEMO) if memo is not None else None
-    if not isinstance(known, _Senders):
+    if memo is None or not isinstance(known, _Senders):
         return await _senders(conn, wamids)
-    found = {w: known.found[w] for w in wamids if w in known.found}
+    stored = messages.outbound_in_batch(memo)
+    found = {w: c for w in wamids if (c := known.found.get(w) or stored.get(w)) is not None}
     missing = [w for w in wamids if w not in found]
     if missing:
         found |= await _senders(conn, missing)

@@ -244,27 +244,59 @@ def status_inserts(statements: list[str]) -> int:
     return sum("INSERT INTO router.statuses" in s for s in statements)
 
 
-async def test_a_batch_of_statuses_looks_up_their_senders_once_and_stores_them_in_one_statement(
+def inserts_into(statements: list[str], table: str, direction: str = "") -> int:
+    return sum(f"INSERT INTO {table}" in s and direction in s for s in statements)
+
+
+async def test_a_batch_stores_its_messages_sends_and_statuses_in_one_statement_each(
     infra: Infrastructure, tap: Tap, tenant: Tenant, watched: tuple[Consumer[Deps], list[str]]
 ) -> None:
     consumer, statements = watched
-    replies = [new_wamid() for _ in range(10)]
+    replies = [new_wamid() for _ in range(6)]
     for wamid in replies:  # the business's messages, recorded before their statuses come
         await record_outbound(sent_by(tenant, wamid), Deps(infra.pool, infra.publisher))
+    customers = [text_message(f"hola {i}", sender=f"57301{i:07d}") for i in range(5)]
+    later = [new_wamid() for _ in range(5)]  # replies whose sends come in the batch, each before its status
     deliveries = [status_hook(tenant, w, state) for w in replies for state in ("sent", "delivered")]
     deliveries.append(status_hook(tenant, replies[0], "sent"))  # Meta sends one again, in the same batch
+    deliveries += [raw_webhook(notification(tenant.phone_number_id, messages=[m])) for m in customers]
+    deliveries.append(raw_webhook(notification(tenant.phone_number_id, messages=[customers[0]])))  # and again
+    for wamid in later:
+        deliveries += [sent_by(tenant, wamid), status_hook(tenant, wamid, "sent")]
+    assert len(deliveries) < BATCH  # one batch
     await batch_of(infra, consumer, tenant, deliveries)
 
-    announced = await tap.wait_for("message.status", count=20)
+    announced = await tap.wait_for("message.status", count=17)
+    received = await tap.wait_for("message.received", count=6)  # the gate's and the five customers'
     await tap.drained()
     assert Counter((e["data"]["wamid"], e["data"]["status"]) for e in announced) == Counter(
-        {(w, state): 1 for w in replies for state in ("sent", "delivered")}
+        {**{(w, state): 1 for w in replies for state in ("sent", "delivered")}, **{(w, "sent"): 1 for w in later}}
     )
     assert {e["tenant_id"] for e in announced} == {str(tenant.client_id)}
-    stored = await infra.pool.fetchval("SELECT count(*) FROM router.statuses WHERE wamid = ANY($1::text[])", replies)
-    assert stored == 20
-    # The gate's batch (a message) looks nothing up; the batch of 21 statuses: one lookup, one insert.
-    assert (senders_lookups(statements), status_inserts(statements)) == (1, 1)
+    assert {m["id"] for m in customers} <= {e["data"]["wamid"] for e in received}
+    stored = await infra.pool.fetchval(
+        "SELECT count(*) FROM router.statuses WHERE wamid = ANY($1::text[])", [*replies, *later]
+    )
+    assert stored == 17
+    outbound = await infra.pool.fetchval(
+        "SELECT count(*) FROM router.messages WHERE wamid = ANY($1::text[]) AND direction = 'outbound'", later
+    )
+    assert outbound == 5
+    assert (
+        await infra.pool.fetchval(
+            "SELECT count(*) FROM router.contacts WHERE client_id = $1 AND wa_id = ANY($2::text[])",
+            tenant.client_id,
+            [m["from"] for m in customers],
+        )
+        == 5
+    )
+    # The gate's batch (one message) looks no sender up; the batch of 29 deliveries looks its senders up once and
+    # stores its statuses, its customers' messages, their contacts and its sends with one statement each.
+    assert senders_lookups(statements) == 1
+    assert status_inserts(statements) == 1
+    assert inserts_into(statements, "router.messages", "'inbound'") == 2
+    assert inserts_into(statements, "router.contacts") == 2
+    assert inserts_into(statements, "router.messages", "'outbound'") == 1
 
 
 async def test_in_a_batch_a_status_sees_the_sends_recorded_before_it_and_not_those_after(
