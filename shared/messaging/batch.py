@@ -2,7 +2,8 @@
 
 A route that gives a ``batch_effect`` — ``async def effect(envelope, deps, conn, out) -> None`` — lets a batching
 consumer (:class:`shared.messaging.consumer.Consumer` with :class:`Batching`) run it beside the effects of the
-other deliveries at hand, in one transaction, in arrival order (each effect sees the rows of the ones before it),
+other deliveries at hand, in one transaction, in arrival order (each effect sees the rows of the ones before it,
+but for what they left to the batch's end: :meth:`Outgoing.collect`),
 staging what it wants published with ``out.publish(envelope)``. An effect touches only its transaction and ``out``:
 it may be run again (below), so it calls nothing outside. Then everything staged is
 published at once, every publish confirmed, *before* the commit — derived envelope ids make the rare double
@@ -82,8 +83,9 @@ class Outgoing:
         """Run ``finish(conn)`` once every effect of the batch has run, before its publishes are staged: a part of
         several effects' work done in one statement for all (the effects leave what it needs in ``memo``, with
         their ``Outgoing`` to publish on). Once per ``key``, the first registration standing. Only where
-        :attr:`can_defer`; a failure of ``finish`` runs the batch again with savepoints, where each effect does
-        that part alone."""
+        :attr:`can_defer`; a failure of ``finish`` fails as the effects' would: the batch runs again with
+        savepoints, where each effect does that part alone (or, for a lost connection, a deadlock or a timeout,
+        one delivery at a time)."""
         if not self.can_defer:
             raise RuntimeError("at_end is only for a batch's first pass: check can_defer")
         self.ends.setdefault(key, finish)

@@ -15,6 +15,7 @@ from typing import Any
 
 import asyncpg
 
+from router.inbound import store_collected_messages
 from router.store import UNSTORABLE, tenants
 from router.store.messages import insert_echo
 from router.store.meta_events import insert_meta_event
@@ -83,6 +84,9 @@ async def _store_and_announce(
     if not await insert_meta_event(conn, digest, update, client_id, value):
         return None
     if event_type is MessageEchoed and client_id is not None and phone_number_id is not None:
+        # After the customer messages the batch has collected so far, as it would be stored alone: an echo often
+        # shares their second (an instant greeting), and their order within it is the order they are stored in.
+        await store_collected_messages(conn, out)
         await insert_echo(conn, client_id, phone_number_id, value)
     event = event_type(
         waba_id=update.waba_id,

@@ -78,7 +78,7 @@ async def _record_messages(
         _Message(messages.Inbound(u, clients[u.metadata.phone_number_id], original_sha256), cause, out) for u in known
     ]
     if found and out.can_defer:  # in a batch's first pass, with every other webhook's (a refusal: alone, again)
-        out.collect("router.messages", _insert_messages).extend(found)
+        out.collect(_MESSAGES, _insert_messages).extend(found)
     elif found:
         await _insert_messages(conn, found)
     return [
@@ -133,9 +133,24 @@ class _Message:
     out: Outgoing
 
 
+_MESSAGES = "router.messages"  # in a batch's memo: the customer messages its effects collected, not stored yet
+
+
+async def store_collected_messages(conn: asyncpg.Connection, out: Outgoing) -> None:
+    """Store now the customer messages a batch has collected so far, before a row that must follow them in
+    ``router.messages`` (``seq`` orders the messages of one second: a coexistence echo)."""
+    collected: list[_Message] | None = out.memo.get(_MESSAGES)
+    if collected:
+        await _insert_messages(conn, list(collected))
+        collected.clear()
+
+
 async def _insert_messages(conn: asyncpg.Connection, found: list[_Message]) -> None:
-    """Store the messages (of a webhook, or of every webhook of a batch once its effects have run: nothing in the
-    batch reads them back), each announced on its own webhook's ``out``; the same message twice by the first."""
+    """Store the messages (of a webhook, or of a batch's webhooks once its effects have run: nothing in the batch
+    reads them back, and a row that must follow them calls :func:`store_collected_messages` first), each announced
+    on its own webhook's ``out``; the same message twice by the first."""
+    if not found:
+        return
     new = await messages.insert_inbound(conn, [m.inbound for m in found])
     for m in found:
         update = m.inbound.update

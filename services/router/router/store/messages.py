@@ -80,11 +80,14 @@ async def insert_inbound(conn: asyncpg.Connection, batch: Sequence[Inbound]) -> 
         *(list(column) for column in zip(*rows, strict=True)),
     )
     new = {r["wamid"] for r in inserted}
-    # One row per customer in one statement (an upsert may not touch a row twice): the last name given stands.
+    # One row per customer in one statement (an upsert may not touch a row twice): the last name given by a new
+    # message stands, each message counted by its first occurrence (a repeated one is a duplicate, as alone).
     contacts: dict[tuple[uuid.UUID, str, str], str | None] = {}
+    first = set(new)
     for inbound in batch:
         update = inbound.update
-        if update.message.id in new:
+        if update.message.id in first:
+            first.discard(update.message.id)
             name = update.contact.profile.name if update.contact else None
             key = (inbound.client_id, update.metadata.phone_number_id, update.message.from_)
             contacts[key] = name or contacts.get(key)
@@ -107,12 +110,14 @@ OUTBOUND = "router.outbound"  # in a batch's memo: its message.sent, stored at i
 
 
 def outbound_in_batch(memo: dict[str, Any]) -> dict[str, uuid.UUID]:
-    """The client of each business message a batch's effects have stored so far (stored at the batch's end)."""
+    """The client of each business message a batch's effects have collected so far, to be stored at its end."""
     return {sent.wamid: sent.client_id for sent in reversed(memo.get(OUTBOUND, ()))}
 
 
 async def insert_outbound(conn: asyncpg.Connection, batch: Sequence[MessageSent]) -> None:
     """The business's messages as the sender reports them sent, each once (the first of a wamid stands)."""
+    if not batch:
+        return
     await conn.execute(
         """INSERT INTO router.messages
                (wamid, client_id, phone_number_id, wa_id, direction, message_type, body, payload, sent_at)

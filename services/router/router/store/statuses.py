@@ -22,11 +22,12 @@ async def senders_of(
     the wamids it did not find are asked again: an outbound row never changes its client once written, but one
     may have been written since (a coexistence echo earlier in the batch; a ``message.sent`` earlier in the batch
     is known from the memo: it is stored at the batch's end)."""
-    known = memo.get(_MEMO) if memo is not None else None
-    if memo is None or not isinstance(known, _Senders):
+    if memo is None:
         return await _senders(conn, wamids)
-    stored = messages.outbound_in_batch(memo)
-    found = {w: c for w in wamids if (c := known.found.get(w) or stored.get(w)) is not None}
+    known = memo.get(_MEMO)
+    prepared = known.found if isinstance(known, _Senders) else {}
+    collected = messages.outbound_in_batch(memo)
+    found = {w: c for w in wamids if (c := prepared.get(w) or collected.get(w)) is not None}
     missing = [w for w in wamids if w not in found]
     if missing:
         found |= await _senders(conn, missing)
@@ -58,13 +59,15 @@ async def _senders(conn: asyncpg.Connection, wamids: list[str]) -> dict[str, uui
 async def insert_statuses(
     conn: asyncpg.Connection, owners: list[uuid.UUID], batch: list[StatusUpdate]
 ) -> set[tuple[str, str]]:
-    """Store each (wamid, status) once, for the client in ``owners`` at the same place; return the new pairs."""
+    """Store each (wamid, status) once, for the client in ``owners`` at the same place (the first of a pair
+    stands); return the new pairs."""
     inserted = await conn.fetch(
         """INSERT INTO router.statuses
                (wamid, status, client_id, phone_number_id, occurred_at, payload, callback_data)
            SELECT wamid, status, client_id, pnid, occurred_at, payload::jsonb, callback
              FROM unnest($1::text[], $2::text[], $3::uuid[], $4::text[], $5::timestamptz[], $6::text[], $7::text[])
-                  AS s(wamid, status, client_id, pnid, occurred_at, payload, callback)
+                  WITH ORDINALITY AS s(wamid, status, client_id, pnid, occurred_at, payload, callback, ord)
+            ORDER BY s.ord
            ON CONFLICT (wamid, status) DO NOTHING RETURNING wamid, status""",
         [u.status.id for u in batch],
         [u.status.status for u in batch],

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
@@ -82,6 +83,14 @@ async def until(condition: Callable[[], bool], timeout: float = 20) -> None:
     deadline = loop.time() + timeout
     while not condition():
         assert loop.time() < deadline, "condition not met in time"
+        await asyncio.sleep(0.02)
+
+
+async def outbox_emptied(infra: Infrastructure, timeout: float = 10) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while await infra.pool.fetchval("SELECT count(*) FROM router.outbox"):
+        assert loop.time() < deadline, "router.outbox still holds events"
         await asyncio.sleep(0.02)
 
 
@@ -183,7 +192,7 @@ async def test_a_batch_of_webhooks_is_stored_and_announced_once_after_its_commit
     status_tx = await infra.pool.fetchval("SELECT recorded_at FROM router.statuses WHERE wamid = $1", reply)
     assert {r["tx"] for r in stored} == {status_tx}
     assert await infra.pool.fetchval("SELECT count(*) FROM router.messages WHERE wamid = $1", first["id"]) == 1
-    assert await infra.pool.fetchval("SELECT count(*) FROM router.outbox") == 0  # published, then forgotten
+    await outbox_emptied(infra)  # published, then forgotten: the flush follows the commit, in the background
     queues = [infra.names.queue(ROLE), *(infra.names.retry_queue(ROLE, t) for t in topology.RETRY_TIERS_S)]
     assert [await queue_depth(infra.connection, q) for q in queues] == [0] * len(queues)  # nothing retried
 
@@ -332,3 +341,63 @@ async def test_in_a_batch_a_status_sees_the_sends_recorded_before_it_and_not_tho
     waiting_statuses = [s for p in payloads for s in p["value"].get("statuses", [])]
     assert sorted((s["id"], s["status"]) for s in waiting_statuses) == sorted([(reply, "sent"), (stranger, "read")])
     assert status_inserts(statements) == 1  # one batch, in its first pass
+
+
+async def test_in_a_batch_an_echo_comes_after_the_customer_messages_before_it_in_their_second(
+    infra: Infrastructure, tenant: Tenant, watched: tuple[Consumer[Deps], list[str]]
+) -> None:
+    """Meta's timestamps are whole seconds: within one, the thread's order is the order the rows were stored in,
+    and the batch stores them as each delivery alone would have, though it leaves customer messages to its end."""
+    consumer, statements = watched
+    second, business = int(time.time()), tenant.phone_number.lstrip("+")
+    asked = text_message("¿Tienen mesa para hoy?", timestamp=second)
+    greeting = {  # the Business app's instant greeting, sent by the phone in the same second
+        "messaging_product": "whatsapp",
+        "metadata": {"display_phone_number": business, "phone_number_id": tenant.phone_number_id},
+        "message_echoes": [
+            {
+                "from": business,
+                "to": asked["from"],
+                "id": new_wamid(),
+                "timestamp": str(second),
+                "type": "text",
+                "text": {"body": "¡Hola! Ya te atendemos."},
+            }
+        ],
+    }
+    followed = text_message("Somos cuatro", timestamp=second)
+    field = {"object": "whatsapp_business_account", "entry": [{"id": tenant.waba_id, "changes": []}]}
+    field["entry"][0]["changes"] = [{"field": "smb_message_echoes", "value": greeting}]
+    deliveries = [
+        raw_webhook(notification(tenant.phone_number_id, messages=[asked])),
+        raw_webhook(field),
+        raw_webhook(notification(tenant.phone_number_id, messages=[followed])),
+    ]
+    await batch_of(infra, consumer, tenant, deliveries)
+
+    wamids = [asked["id"], greeting["message_echoes"][0]["id"], followed["id"]]
+    thread = await infra.pool.fetch(
+        "SELECT wamid FROM router.messages WHERE wamid = ANY($1::text[]) ORDER BY sent_at, seq", wamids
+    )
+    assert [r["wamid"] for r in thread] == wamids
+    # The gate's message; then the batch's first message, stored before the echo, and the last at the end.
+    assert inserts_into(statements, "router.messages", "'inbound'") == 3
+
+
+async def test_in_a_batch_a_repeated_message_does_not_give_its_customer_an_older_name(
+    infra: Infrastructure, tenant: Tenant, watched: tuple[Consumer[Deps], list[str]]
+) -> None:
+    consumer, _ = watched
+    customer = "573019998877"
+    first, second = text_message("hola", sender=customer), text_message("sigo aquí", sender=customer)
+    deliveries = [
+        raw_webhook(notification(tenant.phone_number_id, messages=[first], name="Ann")),
+        raw_webhook(notification(tenant.phone_number_id, messages=[second], name="Annie")),  # renamed since
+        raw_webhook(notification(tenant.phone_number_id, messages=[first], name="Ann")),  # Meta sends it again
+    ]
+    await batch_of(infra, consumer, tenant, deliveries)
+
+    name = await infra.pool.fetchval(
+        "SELECT profile_name FROM router.contacts WHERE client_id = $1 AND wa_id = $2", tenant.client_id, customer
+    )
+    assert name == "Annie"
