@@ -61,6 +61,7 @@ bench: $(STAMP)
 	$(PY) bench/soak.py --rate 30  # below the sustained rate: memory under load, not a growing backlog
 	$(PY) bench/e2e_latency.py
 	$(PY) bench/router_throughput.py
+	$(PY) bench/llm_client.py
 	WAMUX_HOSTILE_EXAMPLES=3000 $(PY) -m pytest -q -p no:logging services/router/tests/integration/test_router_hostile_input.py
 	$(PY) bench/report.py
 

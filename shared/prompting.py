@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Literal, Protocol
 
 import openai
-from openai.types.chat import ChatCompletionMessageParam
+from openai.types.chat import ChatCompletion, ChatCompletionMessageParam
 
 from shared.settings import LLMSettings
 from shared.text import storable_text
@@ -85,10 +85,13 @@ class OpenAIReplyWriter:
         self._client, self._model = client, model
 
     async def write(self, persona: Persona, history: Sequence[Turn]) -> str:
+        body = {"model": self._model, "messages": build_prompt(persona, history), "temperature": 0.4, "max_tokens": 400}
         try:
-            completion = await self._client.chat.completions.create(
-                model=self._model, messages=build_prompt(persona, history), temperature=0.4, max_tokens=400
-            )
+            # The SDK's own path for a request built by the caller (its retries, timeouts, errors and response model):
+            # ``chat.completions.create`` walks every message through its TypedDict transform first, an identity for
+            # plain role and content strings that cost 5.2 ms of CPU per call with a 20-turn history, against 1.4 ms
+            # this way (bench/llm_client.py).
+            completion = await self._client.post("/chat/completions", cast_to=ChatCompletion, body=body)
         except openai.APIConnectionError as exc:  # down, unreachable or too slow (APITimeoutError)
             raise LLMUnavailable(f"{type(exc).__name__}: {exc}") from exc
         except openai.APIStatusError as exc:
