@@ -8,6 +8,7 @@ can change owner and its past stays with the owner it had.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -110,21 +111,31 @@ async def open_conversation(conn: asyncpg.Connection, opened: ConversationOpened
     )
 
 
-async def insert_meta_pricing(conn: asyncpg.Connection, status: MessageStatusChanged) -> None:
-    conversation, pricing = status.conversation, status.pricing
+async def insert_meta_pricing(conn: asyncpg.Connection, statuses: Sequence[MessageStatusChanged]) -> None:
+    """Meta's conversation and pricing data of these statuses, each (wamid, status) once (the first stands)."""
+    if not statuses:
+        return
+    conversations = [s.conversation for s in statuses]
+    pricings = [s.pricing for s in statuses]
     await conn.execute(
         """INSERT INTO billing.meta_pricing (wamid, status, client_id, phone_number_id, conversation_id, origin_type,
                                             billable, pricing_model, category)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (wamid, status) DO NOTHING""",
-        status.wamid,
-        status.status,
-        status.client_id,
-        status.phone_number_id,
-        conversation.id if conversation else None,
-        conversation.origin_type if conversation else None,
-        pricing.billable if pricing else None,
-        pricing.pricing_model if pricing else None,
-        pricing.category if pricing else None,
+           SELECT wamid, status, client_id, pnid, conversation_id, origin_type, billable, pricing_model, category
+             FROM unnest($1::text[], $2::text[], $3::uuid[], $4::text[], $5::text[], $6::text[], $7::boolean[],
+                         $8::text[], $9::text[])
+                  WITH ORDINALITY AS p(wamid, status, client_id, pnid, conversation_id, origin_type, billable,
+                                       pricing_model, category, ord)
+            ORDER BY p.ord
+           ON CONFLICT (wamid, status) DO NOTHING""",
+        [s.wamid for s in statuses],
+        [s.status for s in statuses],
+        [s.client_id for s in statuses],
+        [s.phone_number_id for s in statuses],
+        [c.id if c else None for c in conversations],
+        [c.origin_type if c else None for c in conversations],
+        [p.billable if p else None for p in pricings],
+        [p.pricing_model if p else None for p in pricings],
+        [p.category if p else None for p in pricings],
     )
 
 

@@ -274,6 +274,26 @@ async def test_a_burst_of_replies_for_many_customers_is_counted_in_batches_and_e
     burst = [
         sent(t, at + timedelta(minutes=m), to=f"5730000{c:05d}") for m in (0, 5) for t in tenants for c in range(8)
     ]
+    # Meta's statuses of the first tenant's replies, with its pricing: kept for reconciliation, delivered counted.
+    statuses = [
+        wrap(
+            MessageStatusChanged(
+                client_id=e.data.client_id,
+                phone_number_id=e.data.phone_number_id,
+                wamid=e.data.wamid,
+                status=state,
+                recipient_id=e.data.to,
+                timestamp=e.data.sent_at,
+                conversation=MetaConversation(id=f"CONV-{e.data.to}", origin_type="service"),
+                pricing=MetaPricing(billable=False, pricing_model="PMP", category="service"),
+            ),
+            correlation_id="c-burst",
+        )
+        for e in burst
+        if e.data.client_id == tenants[0].client_id
+        for state in ("sent", "delivered")
+    ]
+    burst += statuses
     await asyncio.gather(*(infra.publisher.publish(e) for e in burst))
     common = {name: getattr(infra.settings, name) for name in Settings.model_fields if name != "service"}
     stop = asyncio.Event()
@@ -294,6 +314,13 @@ async def test_a_burst_of_replies_for_many_customers_is_counted_in_batches_and_e
     for tenant in tenants:
         month = (await usage(infra, tenant))["2026-11-01"]
         assert (month["conversations"], month["free_used"], month["paid"], month["messages_out"]) == (8, 5, 3, 16)
+        assert month["delivered"] == (16 if tenant is tenants[0] else 0)
+    kept = await infra.pool.fetch(
+        "SELECT wamid, status, conversation_id, billable FROM billing.meta_pricing WHERE client_id = $1",
+        tenants[0].client_id,
+    )
+    assert sorted((r["wamid"], r["status"]) for r in kept) == sorted((e.data.wamid, e.data.status) for e in statuses)
+    assert all(r["conversation_id"].startswith("CONV-") and r["billable"] is False for r in kept)
     # Each dedup record carries the transaction that wrote it (xmin): far fewer transactions than events.
     transactions = await infra.pool.fetchval(
         "SELECT count(DISTINCT xmin::text) FROM billing.inbox WHERE envelope_id = ANY($1::uuid[])", ids
