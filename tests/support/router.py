@@ -55,17 +55,31 @@ async def meta_reported(infra: Infrastructure, tenant: Tenant, *statuses: dict[s
     await route_webhook(raw_webhook(payload), Deps(infra.pool, infra.publisher))
 
 
-async def business_wrote(infra: Infrastructure, tenant: Tenant, wa_id: str, text: str, at: datetime) -> str:
-    """A reply the sender sent to ``wa_id``, as the router records it from ``message.sent``; its wamid."""
+def message_sent(
+    tenant: Tenant,
+    wamid: str | None = None,
+    *,
+    to: str = "573001112233",
+    text: str = "Con gusto",
+    at: datetime | None = None,
+    correlation_id: str = "corr-test",
+) -> Envelope[MessageSent]:
+    """The sender's ``message.sent`` for a reply of ``tenant``'s number (a new wamid unless given)."""
     sent = MessageSent(
         client_id=tenant.client_id,
         send_id=uuid.uuid4(),
         phone_number_id=tenant.phone_number_id,
-        to=wa_id,
-        wamid=new_wamid(),
+        to=to,
+        wamid=wamid or new_wamid(),
         text=text,
-        sent_at=at,
+        sent_at=at or datetime.now(UTC),
     )
+    return wrap(sent, correlation_id=correlation_id, tenant_id=tenant.client_id)
+
+
+async def business_wrote(infra: Infrastructure, tenant: Tenant, wa_id: str, text: str, at: datetime) -> str:
+    """A reply the sender sent to ``wa_id``, as the router records it from ``message.sent``; its wamid."""
+    sent = message_sent(tenant, to=wa_id, text=text, at=at).data
     await reply_recorded(infra, sent)
     return sent.wamid
 

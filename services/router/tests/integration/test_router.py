@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-import uuid
-from datetime import UTC, datetime
-
 import asyncpg
 
 from router.deps import Deps
 from router.handlers import record_outbound, route_webhook
-from shared.contracts.envelope import wrap
-from shared.contracts.messages import MessageSent
 from shared.messaging.runtime import Infrastructure
 from tests.support.broker import Tap
 from tests.support.payloads import new_wamid, notification, status, text_message
-from tests.support.router import raw_webhook
+from tests.support.router import message_sent, raw_webhook
 from tests.support.tenants import Tenant, move_tenant_number
 
 
@@ -144,16 +139,7 @@ async def test_a_status_belongs_to_the_client_that_sent_the_message_even_after_t
     seller, buyer = await make_tenant(), await make_tenant()
     wamid = new_wamid()
     deps = Deps(infra.pool, infra.publisher)
-    sent = MessageSent(
-        client_id=seller.client_id,
-        send_id=uuid.uuid4(),
-        phone_number_id=seller.phone_number_id,
-        to="573001112233",
-        wamid=wamid,
-        text="Con gusto le mostramos el apartamento",
-        sent_at=datetime.now(UTC),
-    )
-    await record_outbound(wrap(sent, correlation_id="c"), deps)
+    await record_outbound(message_sent(seller, wamid, text="Con gusto le mostramos el apartamento"), deps)
     # The number changes owner between the send and Meta's status (through the directory's own move).
     await move_tenant_number(infra.pool, seller, buyer)
     await route_webhook(raw_webhook(notification(seller.phone_number_id, statuses=[status(wamid, "delivered")])), deps)

@@ -26,14 +26,14 @@ from router.deps import Deps
 from router.handlers import record_outbound
 from shared import db
 from shared.contracts.envelope import Envelope, wrap
-from shared.contracts.messages import MessageSent, WebhookReceived
+from shared.contracts.messages import WebhookReceived
 from shared.messaging import topology
 from shared.messaging.batch import Batching
 from shared.messaging.consumer import Consumer
 from shared.messaging.runtime import Infrastructure
 from tests.support.broker import Tap, get_one, queue_depth
 from tests.support.payloads import new_wamid, notification, status, text_message
-from tests.support.router import raw_webhook
+from tests.support.router import message_sent, raw_webhook
 from tests.support.tenants import Tenant, set_number_status
 
 pytestmark = pytest.mark.integration
@@ -132,19 +132,7 @@ async def test_a_batch_of_webhooks_is_stored_and_announced_once_after_its_commit
     refused = customer(20, "rechazado", wamid=refused_wamid)
     neighbour = customer(21, "sigo aquí")
     reply = new_wamid()
-    sent = wrap(
-        MessageSent(
-            client_id=tenant.client_id,
-            send_id=uuid.uuid4(),
-            phone_number_id=tenant.phone_number_id,
-            to="573000000001",
-            wamid=reply,
-            text="Con gusto",
-            sent_at=datetime.now(UTC),
-        ),
-        correlation_id="c-batch",
-        tenant_id=tenant.client_id,
-    )
+    sent = message_sent(tenant, reply, to="573000000001", correlation_id="c-batch")
     not_utf8 = wrap(
         WebhookReceived(body="\ufffd", body_base64="/w==", received_at=datetime.now(UTC)), correlation_id="c-batch"
     )
@@ -195,19 +183,6 @@ async def test_a_batch_of_webhooks_is_stored_and_announced_once_after_its_commit
     await outbox_emptied(infra)  # published, then forgotten: the flush follows the commit, in the background
     queues = [infra.names.queue(ROLE), *(infra.names.retry_queue(ROLE, t) for t in topology.RETRY_TIERS_S)]
     assert [await queue_depth(infra.connection, q) for q in queues] == [0] * len(queues)  # nothing retried
-
-
-def sent_by(tenant: Tenant, wamid: str) -> Envelope[MessageSent]:
-    sent = MessageSent(
-        client_id=tenant.client_id,
-        send_id=uuid.uuid4(),
-        phone_number_id=tenant.phone_number_id,
-        to="573001112233",
-        wamid=wamid,
-        text="Con gusto",
-        sent_at=datetime.now(UTC),
-    )
-    return wrap(sent, correlation_id="c-statuses", tenant_id=tenant.client_id)
 
 
 def status_hook(tenant: Tenant, wamid: str, state: str) -> Envelope[WebhookReceived]:
@@ -263,7 +238,7 @@ async def test_a_batch_stores_its_messages_sends_and_statuses_in_one_statement_e
     consumer, statements = watched
     replies = [new_wamid() for _ in range(6)]
     for wamid in replies:  # the business's messages, recorded before their statuses come
-        await record_outbound(sent_by(tenant, wamid), Deps(infra.pool, infra.publisher))
+        await record_outbound(message_sent(tenant, wamid), Deps(infra.pool, infra.publisher))
     customers = [text_message(f"hola {i}", sender=f"57301{i:07d}") for i in range(5)]
     later = [new_wamid() for _ in range(5)]  # replies whose sends come in the batch, each before its status
     deliveries = [status_hook(tenant, w, state) for w in replies for state in ("sent", "delivered")]
@@ -271,7 +246,7 @@ async def test_a_batch_stores_its_messages_sends_and_statuses_in_one_statement_e
     deliveries += [raw_webhook(notification(tenant.phone_number_id, messages=[m])) for m in customers]
     deliveries.append(raw_webhook(notification(tenant.phone_number_id, messages=[customers[0]])))  # and again
     for wamid in later:
-        deliveries += [sent_by(tenant, wamid), status_hook(tenant, wamid, "sent")]
+        deliveries += [message_sent(tenant, wamid), status_hook(tenant, wamid, "sent")]
     assert len(deliveries) < BATCH  # one batch
     await batch_of(infra, consumer, tenant, deliveries)
 
@@ -315,11 +290,11 @@ async def test_in_a_batch_a_status_sees_the_sends_recorded_before_it_and_not_tho
     the senders up ahead for all, yet each status is judged as if it ran alone in the batch's order."""
     consumer, statements = watched
     earlier, reply, stranger = new_wamid(), new_wamid(), new_wamid()
-    await record_outbound(sent_by(tenant, earlier), Deps(infra.pool, infra.publisher))
+    await record_outbound(message_sent(tenant, earlier), Deps(infra.pool, infra.publisher))
     await set_number_status(infra.settings.database_url.get_secret_value(), tenant, "suspended")
     deliveries = [
         status_hook(tenant, reply, "sent"),  # Meta's status ahead of the router hearing of the send: it waits
-        sent_by(tenant, reply),
+        message_sent(tenant, reply),
         status_hook(tenant, reply, "delivered"),  # after it: the client's, recorded
         status_hook(tenant, earlier, "delivered"),
         status_hook(tenant, stranger, "read"),  # a message wamux never sent: waits for the number
