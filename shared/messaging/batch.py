@@ -3,7 +3,7 @@
 A route that gives a ``batch_effect`` — ``async def effect(envelope, deps, conn, out) -> None`` — lets a batching
 consumer (:class:`shared.messaging.consumer.Consumer` with :class:`Batching`) run it beside the effects of the
 other deliveries at hand, in one transaction, in arrival order (each effect sees the rows of the ones before it,
-but for what they left to the batch's end: :meth:`Outgoing.collect`),
+but for what they left to the batch's end: :meth:`Outgoing.together`),
 staging what it wants published with ``out.publish(envelope)``. An effect touches only its transaction and ``out``:
 it may be run again (below), so it calls nothing outside. Then everything staged is
 published at once, every publish confirmed, *before* the commit — derived envelope ids make the rare double
@@ -20,7 +20,8 @@ broker refuses then is left to the outbox's relay. :func:`effect_through_outbox`
 such an effect once for both ways (a handler of its own, or a route's ``batch_effect``). An effect that wants a
 part of itself undone alone (a row PostgreSQL refuses, its neighbours kept) wraps it in ``out.savepoint(conn)``.
 An effect can do a part of its work for the whole batch in one statement first (:class:`Prepares`: the inbox's
-records of a batch's envelopes), or last (:meth:`Outgoing.at_end`: the router's statuses of a batch's webhooks).
+records of a batch's envelopes), or last (:meth:`Outgoing.together`: the router's messages and statuses of a
+batch's webhooks).
 This module holds the transaction; the ack policy stays in the consumer.
 """
 
@@ -90,19 +91,31 @@ class Outgoing:
             raise RuntimeError("at_end is only for a batch's first pass: check can_defer")
         self.ends.setdefault(key, finish)
 
-    def collect(self, key: str, finish: Callable[[asyncpg.Connection, list[T]], Awaitable[None]]) -> list[T]:
-        """The batch's list under ``key`` (in ``memo``), for its effects to append to in their order; at the end of
-        the batch (:meth:`at_end`) ``finish(conn, that list)`` runs once."""
-        items: list[T] | None = self.memo.get(key)
-        if items is None:
-            items = self.memo[key] = []
-            collected = items
+    async def together(
+        self,
+        conn: asyncpg.Connection,
+        key: str,
+        store: Callable[[asyncpg.Connection, list[T]], Awaitable[None]],
+        items: list[T],
+    ) -> None:
+        """``store(conn, items)``: at once, or in a batch's first pass with every other effect's items under ``key``
+        in one call at the batch's end (:meth:`at_end`), in the effects' order. The batch's list so far is
+        ``memo[key]`` (a row that must follow them may store them first: ``store(conn, list)``, then clear it)."""
+        if not items:
+            return
+        if not self.can_defer:
+            return await store(conn, items)
+        collected: list[T] | None = self.memo.get(key)
+        if collected is None:
+            collected = self.memo[key] = []
+            batch_items = collected
 
-            async def finish_collected(conn: asyncpg.Connection) -> None:
-                await finish(conn, collected)
+            async def store_collected(conn: asyncpg.Connection) -> None:
+                if batch_items:
+                    await store(conn, batch_items)
 
-            self.at_end(key, finish_collected)
-        return items
+            self.at_end(key, store_collected)
+        collected.extend(items)
 
     @asynccontextmanager
     async def savepoint(self, conn: asyncpg.Connection) -> AsyncIterator[None]:

@@ -89,10 +89,8 @@ async def record_status(
     """Count what Meta delivered and keep its conversation/pricing data to reconcile against our count."""
     status = envelope.data
     if status.conversation is not None or status.pricing is not None:
-        if out.can_defer:  # in a batch's first pass: every status's in one statement at its end (none reads them)
-            out.collect("billing.meta_pricing", store.insert_meta_pricing).append(status)
-        else:
-            await store.insert_meta_pricing(conn, [status])
+        # In a batch's first pass every status's in one statement at its end: nothing in the batch reads them.
+        await out.together(conn, "billing.meta_pricing", store.insert_meta_pricing, [status])
     if status.status == "delivered":
         number, month = await _number_and_month(conn, out, status.client_id, status.phone_number_id, status.timestamp)
         await store.add_usage(conn, number, month, delivered=1)

@@ -149,10 +149,7 @@ async def record_outbound(envelope: Envelope[MessageSent], deps: Deps, conn: asy
     """Keep the business's side of the conversation beside the customer's (the AI's history). In a batch's first
     pass with every other ``message.sent`` of the batch, in one statement at its end (:func:`statuses.senders_of`
     knows of them meanwhile)."""
-    if out.can_defer:
-        out.collect(OUTBOUND, insert_outbound).append(envelope.data)
-    else:
-        await insert_outbound(conn, [envelope.data])
+    await out.together(conn, OUTBOUND, insert_outbound, [envelope.data])
 
 
 async def hand_back_waiting(envelope: Envelope[NumberActivated], deps: Deps) -> None:

@@ -77,10 +77,7 @@ async def _record_messages(
     found = [
         _Message(messages.Inbound(u, clients[u.metadata.phone_number_id], original_sha256), cause, out) for u in known
     ]
-    if found and out.can_defer:  # in a batch's first pass, with every other webhook's (a refusal: alone, again)
-        out.collect(_MESSAGES, _insert_messages).extend(found)
-    elif found:
-        await _insert_messages(conn, found)
+    await out.together(conn, _MESSAGES, _insert_messages, found)  # a refusal at the batch's end: alone, again
     return [
         Unparsed(numbers.reason(pnid), _replayable(u, messages=[u.message.raw]), pnid)
         for u in batch
@@ -102,14 +99,8 @@ async def _record_statuses(
     routed = [u for u in held if u.metadata.phone_number_id in numbers.active or u.status.id in senders]
     known = list({(u.status.id, u.status.status): u for u in reversed(routed)}.values())[::-1]
     owners = [senders.get(u.status.id) or numbers.active[u.metadata.phone_number_id] for u in known]
-    if known and out.can_defer:  # in a batch's first pass, with every other webhook's (a refusal: alone, again)
-        found = [_Status(u, owner, cause, out) for u, owner in zip(known, owners, strict=True)]
-        out.collect("router.statuses", _insert_statuses).extend(found)
-    elif known:
-        new = await statuses.insert_statuses(conn, owners, known)
-        for u, owner in zip(known, owners, strict=True):
-            if (u.status.id, u.status.status) in new:
-                out.publish(status_changed(u, owner, cause))
+    found = [_Status(u, owner, cause, out) for u, owner in zip(known, owners, strict=True)]
+    await out.together(conn, "router.statuses", _insert_statuses, found)
     kept = {id(u) for u in routed}
     return [_waiting_status(u, numbers.reason(u.metadata.phone_number_id)) for u in batch if id(u) not in kept]
 
@@ -149,8 +140,6 @@ async def _insert_messages(conn: asyncpg.Connection, found: list[_Message]) -> N
     """Store the messages (of a webhook, or of a batch's webhooks once its effects have run: nothing in the batch
     reads them back, and a row that must follow them calls :func:`store_collected_messages` first), each announced
     on its own webhook's ``out``; the same message twice by the first."""
-    if not found:
-        return
     new = await messages.insert_inbound(conn, [m.inbound for m in found])
     for m in found:
         update = m.inbound.update
@@ -163,7 +152,7 @@ async def _insert_messages(conn: asyncpg.Connection, found: list[_Message]) -> N
 
 
 async def _insert_statuses(conn: asyncpg.Connection, found: list[_Status]) -> None:
-    """The statuses of a batch's webhooks, stored together once its effects have run (nothing in the batch reads
+    """The statuses of a webhook, or of a batch's webhooks once its effects have run (nothing in the batch reads
     them back), each announced on its own webhook's ``out``: the same status twice in a batch by the first."""
     new = await statuses.insert_statuses(conn, [s.owner for s in found], [s.update for s in found])
     for s in found:
