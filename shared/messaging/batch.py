@@ -142,11 +142,15 @@ BatchEffect = Callable[[Envelope[Any], D, asyncpg.Connection, Outgoing], Awaitab
 @dataclass(frozen=True)
 class Batching:
     """A consumer takes up to ``max_size`` deliveries at a time and carries them out in ``pool``'s transactions;
-    with ``outbox`` (a schema with an outbox table) what they stage is published after the commit, through it."""
+    with ``outbox`` (a schema with an outbox table) what they stage is published after the commit, through it.
+    ``overlapping`` batches (at most that many at once, each delivery acked alone) are for routes whose handler
+    takes several deliveries and calls outside (the ai-worker's model), never for ``batch_effect`` routes, whose
+    batches follow one another."""
 
     pool: asyncpg.Pool
     max_size: int
     outbox: str | None = None
+    overlapping: int = 1
     flushes: Flushes = field(default_factory=Flushes, compare=False)  # an outbox's, after each commit
 
 

@@ -15,7 +15,11 @@ size) at once: the deliveries whose route gives a ``batch_effect`` are carried o
 of confirmed publishes (:mod:`shared.messaging.batch`) and acked after its commit, with one ``basic.ack`` for the
 batch (:func:`ack_together`); an effect that raised gets its own
 verdict under the same policy, never its neighbours; a batch that fails as a whole is redone one delivery at a time.
-Other routes and unreadable deliveries are handled as above. Batches run one after another, in arrival order.
+A route that gives ``many`` — ``async def verbs(envelopes, deps) -> outcomes`` — is handed all of its deliveries
+of a batch at once and says how each went (``None``: done, acked with the batch; an exception: that delivery's
+verdict alone); a ``many`` that raises has its deliveries handled one at a time by the route's handler.
+Other routes and unreadable deliveries are handled as above. Batches run one after another, in arrival order,
+unless :attr:`~shared.messaging.batch.Batching.overlapping` lets several run at once (each delivery acked alone).
 A group of webhooks (the gateway's group commit) is one delivery per webhook, each with its own verdict, the group
 acked once all are settled (:mod:`shared.messaging.groups`).
 Over 150 lines: the whole ack policy stays in one place.
@@ -63,14 +67,20 @@ class Reject(Exception):
     """The message is wrong, not the moment: retrying cannot help."""
 
 
+# Several deliveries' envelopes handled at once: each one's outcome, in their order (None: done).
+ManyHandler = Callable[[list[Any], D], Awaitable[list[Exception | None]]]
+
+
 @dataclass(frozen=True)
 class Route(Generic[D]):
     """The payload model of a message type and its handler; a ``batch_effect`` lets a batching consumer carry it
-    out beside other deliveries in one transaction (:mod:`shared.messaging.batch`)."""
+    out beside other deliveries in one transaction (:mod:`shared.messaging.batch`), ``many`` hands it a batch's
+    deliveries of the route at once."""
 
     model: type[Payload]
     handler: Callable[[Any, D], Awaitable[None]]
     batch_effect: batch.BatchEffect[D] | None = None
+    many: ManyHandler[D] | None = None
 
 
 @dataclass(frozen=True)
@@ -114,6 +124,7 @@ class Consumer(Generic[D]):
         self._idle.set()
         self._deliveries = batch.Deliveries()
         self._batches: asyncio.Task[None] | None = None
+        self._overlapping: set[asyncio.Task[None]] = set()  # batches under way beside each other
 
     async def start(self, connection: AbstractRobustConnection, prefetch: int) -> None:
         channel = await connection.channel()
@@ -141,11 +152,11 @@ class Consumer(Generic[D]):
             log.warning("consumer.stop_timeout", in_flight=self._in_flight)
         if self._batching is not None:
             await self._batching.flushes.drain()  # committed events published now rather than by the relay later
-        if self._batches is not None:
-            self._batches.cancel()
+        for task in (*self._overlapping, *([self._batches] if self._batches is not None else [])):
+            task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._batches
-            self._batches = None
+                await task
+        self._batches = None
 
     async def on_message(self, message: AbstractIncomingMessage) -> None:
         deliveries = groups.split(message)  # a group of webhooks: one delivery each, acked together
@@ -194,29 +205,87 @@ class Consumer(Generic[D]):
             return None
 
     async def _run_batches(self, batching: batch.Batching) -> None:
+        if batching.overlapping > 1:
+            return await self._run_overlapping(batching)
         while True:
             messages = await self._deliveries.take(batching.max_size)
-            try:
-                await self._handle_batch(messages, batching)
-            except Exception:  # a settling that failed (a closed channel): those deliveries come back anyway
-                log.exception("batch.settle_failed", deliveries=len(messages))
-            finally:
-                self._settled(len(messages))
+            await self._batch_settled(messages, batching, ack_together)
 
-    async def _handle_batch(self, messages: list[AbstractIncomingMessage], batching: batch.Batching) -> None:
+    async def _run_overlapping(self, batching: batch.Batching) -> None:
+        """Up to ``overlapping`` batches at once: the next one is taken as soon as a place is free, so a batch
+        holds what arrived while the others ran. Acks are one per delivery: a batch may end before an older one."""
+        places = asyncio.Semaphore(batching.overlapping)
+        while True:
+            await places.acquire()
+            messages = await self._deliveries.take(batching.max_size)
+            task = asyncio.create_task(self._batch_settled(messages, batching, ack_each))
+            self._overlapping.add(task)
+
+            def place_freed(done: asyncio.Task[None]) -> None:
+                self._overlapping.discard(done)
+                places.release()
+
+            task.add_done_callback(place_freed)
+
+    async def _batch_settled(
+        self,
+        messages: list[AbstractIncomingMessage],
+        batching: batch.Batching,
+        ack: Callable[[list[AbstractIncomingMessage]], Awaitable[None]],
+    ) -> None:
+        try:
+            await ack(await self._handle_batch(messages, batching))
+        except Exception:  # a settling that failed (a closed channel): those deliveries come back anyway
+            log.exception("batch.settle_failed", deliveries=len(messages))
+        finally:
+            self._settled(len(messages))
+
+    async def _handle_batch(
+        self, messages: list[AbstractIncomingMessage], batching: batch.Batching
+    ) -> list[AbstractIncomingMessage]:
+        """Every delivery settled but for the acks of those done: returned, for one ack together."""
         items: list[batch.Item] = []
         alone: list[Awaitable[None]] = []
+        together: dict[ManyHandler[D], list[tuple[AbstractIncomingMessage, Route[D], Envelope[Any]]]] = {}
         for message in messages:
             read = await self._read(message)
             if read is None:
                 continue
             route, envelope = read
-            if route.batch_effect is None:
-                alone.append(self._run_about(message, envelope, route.handler(envelope, self.deps)))
-            else:
+            if route.batch_effect is not None:
                 items.append(batch.Item(message, envelope, route.batch_effect))
-        carried, _ = await asyncio.gather(self._carry_out(items, batching), asyncio.gather(*alone))
-        await ack_together(carried)
+            elif route.many is not None:
+                together.setdefault(route.many, []).append((message, route, envelope))
+            else:
+                alone.append(self._run_about(message, envelope, route.handler(envelope, self.deps)))
+        carried, handled, _ = await asyncio.gather(
+            self._carry_out(items, batching),
+            asyncio.gather(*(self._handle_many(many, deliveries) for many, deliveries in together.items())),
+            asyncio.gather(*alone),
+        )
+        return [*carried, *(message for done in handled for message in done)]
+
+    async def _handle_many(
+        self, many: ManyHandler[D], deliveries: list[tuple[AbstractIncomingMessage, Route[D], Envelope[Any]]]
+    ) -> list[AbstractIncomingMessage]:
+        """``many``'s deliveries at once; each that failed gets its verdict here. Returns those done, still to ack."""
+        try:
+            outcomes = await many([envelope for _, _, envelope in deliveries], self.deps)
+            if len(outcomes) != len(deliveries):
+                raise RuntimeError(f"{len(outcomes)} outcomes for {len(deliveries)} deliveries")
+        except Exception as exc:
+            log.warning("batch.failed", deliveries=len(deliveries), reason=f"{type(exc).__name__}: {exc}"[:500])
+            for message, route, envelope in deliveries:  # one at a time, in arrival order: each its own verdict
+                await self._run_about(message, envelope, route.handler(envelope, self.deps))
+            return []
+        done: list[AbstractIncomingMessage] = []
+        for (message, _, envelope), outcome in zip(deliveries, outcomes, strict=True):
+            if outcome is None:
+                done.append(message)
+            else:
+                with _about(envelope):
+                    await self._verdict(message, outcome, str(envelope.id))
+        return done
 
     async def _carry_out(self, items: list[batch.Item], batching: batch.Batching) -> list[AbstractIncomingMessage]:
         """Carry the items out; every one that failed gets its verdict here. Returns those committed, still to ack."""
@@ -298,6 +367,11 @@ class Consumer(Generic[D]):
             log.warning("message.republish_failed", routing_key=routing_key)
             await message.nack(requeue=True)
             return
+        await message.ack()
+
+
+async def ack_each(messages: list[AbstractIncomingMessage]) -> None:
+    for message in messages:
         await message.ack()
 
 

@@ -4,7 +4,9 @@ Every worker's ``main`` is ``serve(ROLE, ROUTES, bootstrap, TheServiceSettings)`
 routing table, its composition root and its settings class; the lifetimes of pool, connection and consumer live
 here. With ``batch=True`` the consumer carries out what the broker has delivered in batches (the routes that give a
 ``batch_effect``: :mod:`shared.messaging.batch`), up to ``settings.batch_max`` deliveries per transaction; with
-``outbox=schema`` too, what they stage goes through that schema's outbox and is published after the commit. A
+``outbox=schema`` too, what they stage goes through that schema's outbox and is published after the commit; with
+``overlapping=True`` up to half the pool's connections' worth of batches run at once (routes with a ``many`` handler
+that calls outside: :class:`~shared.messaging.batch.Batching`). A
 worker whose routes differ from its role's contract (``shared/contracts/roles.py``) does not start, and its
 publisher refuses a type the role does not publish. Every service runs on :func:`event_loop`'s loop.
 """
@@ -109,6 +111,7 @@ def serve(
     batch: bool = False,
     outbox: str | None = None,
     generic_plans: bool = False,
+    overlapping: bool = False,
 ) -> None:
     """A worker's ``main``: its settings from the environment, JSON logs, consume until SIGTERM. ``unreadable``
     answers what the routes cannot take (else it is dead-lettered: :mod:`shared.messaging.consumer`);
@@ -126,6 +129,7 @@ def serve(
                 batch=batch,
                 outbox=outbox,
                 generic_plans=generic_plans,
+                overlapping=overlapping,
             )
         )
 
@@ -140,11 +144,15 @@ async def run_worker(
     batch: bool = False,
     outbox: str | None = None,
     generic_plans: bool = False,
+    overlapping: bool = False,
 ) -> None:
     contract.check_routes(role, routes)  # before connecting: a worker that breaks its contract never starts
     stop = stop or stop_on_signals()
     async with infrastructure(settings, role, generic_plans=generic_plans) as infra, bootstrap(infra) as deps:
-        async with consuming(infra, role, routes, deps, unreadable=unreadable, batch=batch, outbox=outbox):
+        consumer = consuming(
+            infra, role, routes, deps, unreadable=unreadable, batch=batch, outbox=outbox, overlapping=overlapping
+        )
+        async with consumer:
             loop = type(asyncio.get_running_loop()).__module__
             log.info("service.started", queue=infra.names.queue(role), loop=loop)
             await stop.wait()
@@ -161,11 +169,17 @@ async def consuming(
     unreadable: Callable[[Unreadable, D], Awaitable[None]] | None = None,
     batch: bool = False,
     outbox: str | None = None,
+    overlapping: bool = False,
 ) -> AsyncIterator[Consumer[D]]:
-    """The role's consumer, started as a worker starts it (batches of up to ``batch_max``, twice that prefetched),
-    stopped on the way out: what ``run_worker`` serves, and what a test of a worker drives."""
+    """The role's consumer, started as a worker starts it (batches of up to ``batch_max``, twice that prefetched;
+    ``overlapping``: as many at once as half the pool's connections, each batch holding one while the rest serve
+    its deliveries' one-at-a-time turns), stopped on the way out: what ``run_worker`` serves, and what a test of a
+    worker drives."""
     settings = infra.settings
-    batching = Batching(infra.pool, settings.batch_max, outbox) if batch else None
+    batching = None
+    if batch:
+        at_once = max(1, settings.db_pool_max // 2) if overlapping else 1
+        batching = Batching(infra.pool, settings.batch_max, outbox, at_once)
     consumer = Consumer(role, routes, deps, infra.publisher, infra.names, unreadable=unreadable, batching=batching)
     await consumer.start(infra.connection, 2 * settings.batch_max if batch else settings.prefetch)
     try:

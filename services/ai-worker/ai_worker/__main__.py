@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from ai_worker.handlers import Deps, reply
+from ai_worker.handlers import Deps, replies, reply
 from ai_worker.settings import AiWorkerSettings
 from shared.contracts.messages import MessageReceived
 from shared.messaging.consumer import Route
@@ -17,7 +17,7 @@ from shared.messaging.runtime import Infrastructure, serve
 from shared.prompting import OpenAIReplyWriter, ReplyWriter, openai_client
 
 ROLE = "ai-worker"
-ROUTES: dict[str, Route[Deps]] = {MessageReceived.TYPE: Route(MessageReceived, reply)}
+ROUTES: dict[str, Route[Deps]] = {MessageReceived.TYPE: Route(MessageReceived, reply, many=replies)}
 
 
 @asynccontextmanager
@@ -34,9 +34,10 @@ async def bootstrap(infra: Infrastructure[AiWorkerSettings], writer: ReplyWriter
 
 
 def main() -> None:
-    # Generic plans: its conversation statements (arrival, standing) are lookups by id through the read views,
+    # Generic plans: its conversation statements (arrivals, standings) are lookups by id through the read views,
     # which PostgreSQL planned anew at every execution for several times what running them costs (shared.db).
-    serve(ROLE, ROUTES, bootstrap, AiWorkerSettings, generic_plans=True)
+    # Batches, several at once: each holds one connection (its messages' turns) while the model writes its replies.
+    serve(ROLE, ROUTES, bootstrap, AiWorkerSettings, generic_plans=True, batch=True, overlapping=True)
 
 
 if __name__ == "__main__":

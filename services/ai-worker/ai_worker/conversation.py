@@ -9,6 +9,7 @@ watermark would skip a message that committed late.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -72,36 +73,44 @@ class Standing:
         return (self.earlier[-before:] if before else []) + last
 
 
-# $1-$4 scope(), $5 the pending horizon, $6 the silent types, $7 the history's length.
+# A row ``{o}`` of the conversation of ``q``, the message asked about.
+_ITS = "{o}.client_id = q.client_id AND {o}.phone_number_id = q.phone_number_id AND {o}.wa_id = q.wa_id"
+
+# One row per message asked about, in their order: $1-$4 their scope() as arrays (each message's its ``q``), $5 the
+# pending horizon, $6 the silent types, $7 the history's length.
 # waiting: the unanswered messages up to this one (it, unless answered already), inside its horizon, stored since
 # the ledger began. newer: a later unanswered message that calls for an answer and whose reply will answer this one
 # too (this one is among its waiting): a later reaction or system notice gets no answer of its own, so it does not
 # take this message's. earlier: a reply is read from the ledger, in its place after the message that triggered it,
 # whether or not the sender has sent it and the router recorded it yet; the router's copy of it is left out.
 _STANDING = f"""
-WITH t AS (SELECT sent_at, seq, recorded_at FROM router_read.messages WHERE wamid = $4 AND client_id = $1),
+SELECT s.* FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[]) WITH ORDINALITY
+                AS q(client_id, phone_number_id, wa_id, wamid, n)
+CROSS JOIN LATERAL (
+WITH t AS (SELECT sent_at, seq, recorded_at FROM router_read.messages
+            WHERE wamid = q.wamid AND client_id = q.client_id),
 l AS (SELECT min(started_at) AS started_at FROM ai_worker.ledger_started),
 previous AS (
     SELECT r.id, r.trigger_wamid, r.kind, r.text,
            ARRAY(SELECT x.wamid FROM ai_worker.answers x WHERE x.reply_id = r.id ORDER BY x.position) AS answers,
            ARRAY(SELECT p.text FROM ai_worker.reply_parts p WHERE p.reply_id = r.id ORDER BY p.part) AS parts
       FROM ai_worker.answers a JOIN ai_worker.replies r ON r.id = a.reply_id
-     WHERE a.wamid = $4 AND r.client_id = $1 AND r.phone_number_id = $2 AND r.wa_id = $3),
+     WHERE a.wamid = q.wamid AND {_ITS.format(o="r")}),
 waiting AS (
     SELECT m.wamid, m.message_type, m.body, m.sent_at, m.seq FROM router_read.messages m, t, l
-     WHERE m.client_id = $1 AND m.phone_number_id = $2 AND m.wa_id = $3 AND m.direction = 'inbound'
+     WHERE {_ITS.format(o="m")} AND m.direction = 'inbound'
        AND (m.sent_at, m.seq) <= (t.sent_at, t.seq) AND m.sent_at > t.sent_at - $5::interval
-       AND (m.recorded_at >= l.started_at OR m.wamid = $4)
+       AND (m.recorded_at >= l.started_at OR m.wamid = q.wamid)
        AND NOT {ANSWERED}),
 newer AS (
     SELECT 1 FROM router_read.messages m, t, l
-     WHERE m.client_id = $1 AND m.phone_number_id = $2 AND m.wa_id = $3 AND m.direction = 'inbound'
+     WHERE {_ITS.format(o="m")} AND m.direction = 'inbound'
        AND m.message_type <> ALL($6::text[]) AND (m.sent_at, m.seq) > (t.sent_at, t.seq)
        AND t.sent_at > m.sent_at - $5::interval AND t.recorded_at >= l.started_at
        AND NOT {ANSWERED} LIMIT 1),
 earlier AS (
     (SELECT m.sent_at, m.seq, 0 AS after, m.direction, m.body AS text FROM router_read.messages m, t
-      WHERE m.client_id = $1 AND m.phone_number_id = $2 AND m.wa_id = $3 AND m.body IS NOT NULL
+      WHERE {_ITS.format(o="m")} AND m.body IS NOT NULL
         AND m.wamid NOT IN (SELECT wamid FROM waiting)
         AND NOT (m.direction = 'inbound' AND (m.sent_at, m.seq) > (t.sent_at, t.seq) AND NOT {ANSWERED})
         AND NOT (m.direction = 'outbound' AND {_OURS.format(o="m")})
@@ -109,7 +118,7 @@ earlier AS (
     UNION ALL
     (SELECT tm.sent_at, tm.seq, 1, 'outbound', r.text FROM ai_worker.replies r
        JOIN router_read.messages tm ON tm.wamid = r.trigger_wamid AND tm.client_id = r.client_id
-      WHERE r.client_id = $1 AND r.phone_number_id = $2 AND r.wa_id = $3 AND r.kind = 'reply'
+      WHERE {_ITS.format(o="r")} AND r.kind = 'reply'
       ORDER BY tm.sent_at DESC, tm.seq DESC LIMIT $7)
     ORDER BY sent_at DESC, seq DESC, after DESC LIMIT $7)
 SELECT p.id, p.trigger_wamid, p.kind, p.text, p.answers, p.parts,
@@ -119,11 +128,25 @@ SELECT p.id, p.trigger_wamid, p.kind, p.text, p.answers, p.parts,
        EXISTS (SELECT 1 FROM newer) AS newer_pending,
        (SELECT array_agg(direction ORDER BY sent_at, seq, after) FROM earlier) AS earlier_directions,
        (SELECT array_agg(text ORDER BY sent_at, seq, after) FROM earlier) AS earlier_texts
-  FROM (SELECT) AS one LEFT JOIN previous p ON true"""  # noqa: S608  (the fragments are this module's, not input)
+  FROM (SELECT) AS one LEFT JOIN previous p ON true) AS s
+ ORDER BY q.n"""  # noqa: S608  (the fragments are this module's, not input)
 
 
 async def standing(conn: asyncpg.Connection, received: MessageReceived, history_messages: int) -> Standing:
-    row = await conn.fetchrow(_STANDING, *scope(received), PENDING_HORIZON, sorted(SILENT_TYPES), history_messages)
+    [one] = await standings(conn, [received], history_messages)
+    return one
+
+
+async def standings(
+    conn: asyncpg.Connection, received: Sequence[MessageReceived], history_messages: int
+) -> list[Standing]:
+    """Where each message stands, in their order, read in one statement (one snapshot) under their turns."""
+    scopes = [list(column) for column in zip(*(scope(r) for r in received), strict=True)]
+    rows = await conn.fetch(_STANDING, *scopes, PENDING_HORIZON, sorted(SILENT_TYPES), history_messages)
+    return [_standing(row) for row in rows]
+
+
+def _standing(row: asyncpg.Record) -> Standing:
     previous = None
     if row["id"] is not None:
         previous = Reply(

@@ -5,7 +5,7 @@ the conversation is ``conversation.py``."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
@@ -24,9 +24,10 @@ class Arrival:
     paused — read in one round trip."""
 
     age_s: float | None  # seconds since the router stored it (the database's clock); None if it is not visible
-    turn: bool  # this connection holds the conversation's lock (:func:`arrival`)
+    turn: bool  # this connection holds the conversation's lock (:func:`arrivals`)
     persona: Persona | None  # None when the directory does not know the client
     paused: bool  # the client's policy pauses AI replies once the month's free conversations are used up, and they are
+    busy: bool = False  # old enough to answer, but another connection holds the turn (asked without waiting)
 
     def known_persona(self, received: MessageReceived) -> Persona:
         if self.persona is None:
@@ -34,52 +35,69 @@ class Arrival:
         return self.persona
 
 
-# The conversation's lock is taken in the same statement, once the message is past the burst window: the reads
-# that decide (conversation.standing) are the next statement, so their snapshot is taken after the lock is held.
-_ARRIVAL = """
-WITH m AS (SELECT GREATEST(EXTRACT(EPOCH FROM clock_timestamp() - recorded_at)::float8, 0) AS age_s
-             FROM router_read.messages
-            WHERE client_id = $1 AND phone_number_id = $2 AND wa_id = $3 AND wamid = $4 AND direction = 'inbound')
+# One row per message, in their order ($1-$4 their scopes as arrays, $6 their turns' keys). The conversation's lock is
+# taken in the same statement, once the message is past the burst window ($5): waiting for it ($7), or only if it is
+# free. The reads that decide (conversation.standings) are the next statement, so their snapshot is taken after the
+# locks are held.
+_ARRIVALS = """
 SELECT m.age_s,
-       CASE WHEN m.age_s >= $5 THEN pg_advisory_lock(hashtextextended($6, 0))::text IS NOT NULL END AS turn,
+       CASE WHEN m.age_s >= $5 THEN
+            CASE WHEN $7 THEN pg_advisory_lock(hashtextextended(q.turn, 0))::text IS NOT NULL
+                 ELSE pg_try_advisory_lock(hashtextextended(q.turn, 0)) END
+       END AS turn,
        c.name, c.personality, c.personality_version,
        c.quota_policy = 'pause_ai' AND (
            SELECT u.free_remaining = 0 AND NOT EXISTS (
                       SELECT 1 FROM billing_read.conversations b
                        WHERE b.client_id = u.client_id AND b.phone_number_id = u.phone_number_id
-                         AND b.wa_id = $3 AND b.expires_at > now())
-             FROM billing_read.current_usage u WHERE u.client_id = $1 AND u.phone_number_id = $2) AS paused
-  FROM (SELECT) AS one
-  LEFT JOIN m ON true
-  LEFT JOIN directory_read.clients c ON c.id = $1"""
+                         AND b.wa_id = q.wa_id AND b.expires_at > now())
+             FROM billing_read.current_usage u
+            WHERE u.client_id = q.client_id AND u.phone_number_id = q.phone_number_id) AS paused
+  FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $6::text[]) WITH ORDINALITY
+           AS q(client_id, phone_number_id, wa_id, wamid, turn, n)
+  LEFT JOIN LATERAL (
+      SELECT GREATEST(EXTRACT(EPOCH FROM clock_timestamp() - recorded_at)::float8, 0) AS age_s
+        FROM router_read.messages
+       WHERE client_id = q.client_id AND phone_number_id = q.phone_number_id AND wa_id = q.wa_id
+         AND wamid = q.wamid AND direction = 'inbound') m ON true
+  LEFT JOIN directory_read.clients c ON c.id = q.client_id
+ ORDER BY q.n"""
 
 
 @asynccontextmanager
-async def arrival(
-    pool: asyncpg.Pool, received: MessageReceived, window_s: float
-) -> AsyncIterator[tuple[asyncpg.Connection, Arrival]]:
-    """A connection and the message's :class:`Arrival`; past ``window_s``, with its conversation's turn held for
-    as long as the connection is out of the pool.
+async def arrivals(
+    pool: asyncpg.Pool, received: Sequence[MessageReceived], window_s: float, *, wait: bool
+) -> AsyncIterator[tuple[asyncpg.Connection, list[Arrival]]]:
+    """A connection and each message's :class:`Arrival`, in their order; past ``window_s``, with its
+    conversation's turn held for as long as the connection is out of the pool — waited for (``wait``), or taken
+    only if no other connection holds it (else the arrival is ``busy``: waiting for it beside turns already held
+    could deadlock two batches).
 
     One conversation at a time: replicas writing to the same customer take turns. A session lock rather than a
     transaction, so nothing stays open in PostgreSQL while the model writes. It is given back by the pool's reset
     when the connection returns (:meth:`shared.db.Connection.hold_session_locks`): after all the block did,
     recorded and published, and without an unlock's round trip of its own. A crashed worker's lock goes with
-    its connection.
+    its connection. Two messages of one conversation in a batch share its turn (a session's lock is re-entrant).
     """
-    key = f"{received.client_id}:{received.phone_number_id}:{received.wa_id}"
+    scopes = [list(column) for column in zip(*(_scope(r) for r in received), strict=True)]
+    turns = [f"{r.client_id}:{r.phone_number_id}:{r.wa_id}" for r in received]
     async with pool.acquire() as conn:
-        conn.hold_session_locks()  # the query may take the turn's lock: the release gives it back
-        row = await conn.fetchrow(_ARRIVAL, *_scope(received), window_s, key)
-        persona = None
-        if row["name"] is not None:
-            persona = Persona(
-                business_name=row["name"],
-                personality=row["personality"],
-                customer_name=received.profile_name,
-                version=row["personality_version"],
-            )
-        yield conn, Arrival(row["age_s"], bool(row["turn"]), persona, bool(row["paused"]))
+        conn.hold_session_locks()  # the query may take the turns' locks: the release gives them back
+        rows = await conn.fetch(_ARRIVALS, *scopes, window_s, turns, wait)
+        yield conn, [_arrival(row, r) for row, r in zip(rows, received, strict=True)]
+
+
+def _arrival(row: asyncpg.Record, received: MessageReceived) -> Arrival:
+    persona = None
+    if row["name"] is not None:
+        persona = Persona(
+            business_name=row["name"],
+            personality=row["personality"],
+            customer_name=received.profile_name,
+            version=row["personality_version"],
+        )
+    turn = row["turn"]
+    return Arrival(row["age_s"], bool(turn), persona, bool(row["paused"]), busy=turn is False)
 
 
 def _scope(received: MessageReceived) -> tuple[object, ...]:
