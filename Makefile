@@ -62,6 +62,7 @@ bench: $(STAMP)
 	$(PY) bench/e2e_latency.py
 	$(PY) bench/router_throughput.py
 	$(PY) bench/llm_client.py
+	$(PY) bench/publish.py
 	WAMUX_HOSTILE_EXAMPLES=3000 $(PY) -m pytest -q -p no:logging services/router/tests/integration/test_router_hostile_input.py
 	$(PY) bench/report.py
 

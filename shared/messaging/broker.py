@@ -13,8 +13,11 @@ from dataclasses import dataclass
 from typing import Any, Literal, cast
 
 import aio_pika
+import aiormq
+import aiormq.abc
 from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractIncomingMessage, AbstractRobustConnection
 from aio_pika.exceptions import AMQPError, DeliveryError, PublishError
+from aiormq.exceptions import ChannelInvalidStateError
 from pamqp.commands import Basic
 
 from shared.contracts import roles as contract
@@ -125,8 +128,21 @@ class Publisher:
         self, exchange: AbstractExchange, routing_key: str, message: aio_pika.Message, *, mandatory: bool = True
     ) -> None:
         try:
-            confirmation = await exchange.publish(
-                message, routing_key=routing_key, mandatory=mandatory, timeout=self._timeout_s
+            # What aio-pika's Exchange.publish does (the robust channel of the moment, then basic.publish), but
+            # without waiting for the frames to be written before the next publish may queue its own (see
+            # _confirmed): the confirm, awaited below, is the promise.
+            robust = cast(aio_pika.Exchange, exchange).channel
+            if robust.is_closed:
+                raise ChannelInvalidStateError(f"{robust!r} closed")
+            channel = await robust.get_underlay_channel()
+            confirmation = await _confirmed(
+                channel,
+                message.body,
+                exchange.name,
+                routing_key,
+                message.properties,
+                mandatory=mandatory,
+                timeout_s=self._timeout_s,
             )
         except _FAILURES as exc:
             raise _failed(exc, routing_key) from exc
@@ -147,13 +163,8 @@ class Publisher:
             # The channel of this moment, without a robust channel's wait for the broker to come back: a webhook
             # that cannot be confirmed now is a 503 now (Meta retries), as aio-pika's own publish answers.
             channel = await aio_pika.Channel.get_underlay_channel(cast(aio_pika.Channel, self._channel))
-            confirmation = await channel.basic_publish(
-                body,
-                exchange=exchange,
-                routing_key=routing_key,
-                properties=properties,
-                mandatory=mandatory,
-                timeout=self._timeout_s,
+            confirmation = await _confirmed(
+                channel, body, exchange, routing_key, properties, mandatory=mandatory, timeout_s=self._timeout_s
             )
         except _FAILURES as exc:
             raise _failed(exc, routing_key) from exc
@@ -187,6 +198,34 @@ class Lane:
 
 
 _FAILURES = (AMQPError, ConnectionError, RuntimeError, TimeoutError)
+
+
+async def _confirmed(
+    channel: aiormq.abc.AbstractChannel,
+    body: bytes,
+    exchange: str,
+    routing_key: str,
+    properties: Basic.Properties,
+    *,
+    mandatory: bool,
+    timeout_s: float,
+) -> aiormq.abc.ConfirmationFrameType | None:
+    """basic.publish, and the broker's confirm (or return) of it. ``wait=False``: aiormq otherwise holds the channel
+    until its writer has written and drained this publish's frames, so concurrent publishes go to the socket one
+    by one, each a write of its own that RabbitMQ reads alone. Without it they queue behind one another (aiormq's
+    write queue still bounds them) and reach the broker together: measured here (``bench/publish.py``: 5,000
+    ``message.received`` envelopes, 50 at a time, each to two quorum queues), 9 % less CPU in the publisher and
+    5 % less in RabbitMQ than aio-pika's ``Exchange.publish``. Nothing is promised before the confirm, which is
+    awaited either way."""
+    return await cast(aiormq.Channel, channel).basic_publish(
+        body,
+        exchange=exchange,
+        routing_key=routing_key,
+        properties=properties,
+        mandatory=mandatory,
+        timeout=timeout_s,
+        wait=False,
+    )
 
 
 def _failed(exc: BaseException, routing_key: str) -> PublishFailed:
