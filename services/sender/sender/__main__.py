@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from sender import store
-from sender.handlers import Deps, mark_read, send
+from sender.handlers import Deps, mark_read, send, sends
 from sender.limits import Limits
 from sender.settings import SenderSettings
 from sender.tokens import NumberTokens
@@ -21,7 +21,7 @@ from shared.secretbox import KeyRing
 
 ROLE = "sender"
 ROUTES: dict[str, Route[Deps]] = {
-    SendMessage.TYPE: Route(SendMessage, send),
+    SendMessage.TYPE: Route(SendMessage, send, many=sends),
     MarkRead.TYPE: Route(MarkRead, mark_read),
 }
 
@@ -39,7 +39,8 @@ async def bootstrap(infra: Infrastructure[SenderSettings]) -> AsyncIterator[Deps
 
 
 def main() -> None:
-    serve(ROLE, ROUTES, bootstrap, SenderSettings)
+    # Batches, several at once: a batch's sends are claimed together, then go to Meta at the same time.
+    serve(ROLE, ROUTES, bootstrap, SenderSettings, batch=True, overlapping=True)
 
 
 if __name__ == "__main__":

@@ -8,15 +8,24 @@ errors come back later through the retry queues; permanent ones become ``message
 
 from __future__ import annotations
 
+import asyncio
 import uuid
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import TypeVar
 
 import asyncpg
 
 from sender import retries, store
 from sender.limits import Limits
-from sender.outcomes import announce_failed, announce_sent, announce_token_rejected, business_token_refusal
+from sender.outcomes import (
+    announce_all_sent,
+    announce_failed,
+    announce_sent,
+    announce_token_rejected,
+    business_token_refusal,
+)
 from sender.receipts import ReceiptTokens
 from sender.tokens import BusinessToken, NumberTokens
 from shared.contracts.envelope import Envelope
@@ -29,6 +38,7 @@ from shared.messaging.consumer import Retry
 from shared.secretbox import KeyRing
 
 log = get_logger(__name__)
+T = TypeVar("T")
 # Meta shows "typing…" for at most 25 s; a late indicator would outlive the reply it announces.
 TYPING_FRESH_S = 20
 
@@ -50,38 +60,80 @@ class Deps:
 
 
 async def send(envelope: Envelope[SendMessage], deps: Deps) -> None:
-    command, send_id, now = envelope.data, envelope.id, datetime.now(UTC)
+    now = datetime.now(UTC)
     async with deps.pool.acquire() as conn:
         claim = await _claim(conn, envelope, deps, now)
-        if claim.earlier is not None:
-            if claim.earlier.state != "sending":
-                log.info("send.duplicate", send_id=str(send_id))
-                return
-            wamid = await _settle_unknown_attempt(conn, envelope, claim.earlier)
-            if wamid is not None:
-                return await announce_sent(conn, deps.publisher, envelope, wamid)
-            claim = await _claim(conn, envelope, deps, now, resend=True)
-        if not claim.claimed:
-            return await _held_back(conn, envelope, claim, deps, now)
-        try:
-            token = await deps.tokens.for_number(conn, command.client_id, command.phone_number_id)
-        except Retry:
-            await store.forget_sending(conn, send_id)  # Meta was not called: nothing of it may be left behind
-            raise
-        try:
-            wamid = await deps.graph_for(token).send_text(
-                command.phone_number_id, command.to, command.text, command.reply_to_wamid, callback_data=str(send_id)
-            )
-        except GraphError as exc:
-            if exc.http_status is not None:  # Meta answered: it does not have the message
-                await store.forget_sending(conn, send_id)
-            if token is not None and isinstance(exc, TokenInvalid):  # this client's token, not every number's
-                deps.tokens.forget(command.client_id, command.phone_number_id)
-                await announce_token_rejected(deps.publisher, envelope, token, exc)
-                return await announce_failed(conn, deps.publisher, envelope, business_token_refusal(exc))
-            await _after_graph_error(conn, envelope, exc, deps)
-            return
-        await announce_sent(conn, deps.publisher, envelope, wamid)
+        wamid = await _claimed(conn, envelope, deps, claim, now)
+        if wamid is not None:
+            await announce_sent(conn, deps.publisher, envelope, wamid)
+
+
+async def sends(envelopes: list[Envelope[SendMessage]], deps: Deps) -> list[Exception | None]:
+    """A batch's sends at once (the route's ``many``): claimed in one round trip, sent to Meta at the same time,
+    announced together and recorded in one statement. Past the claim each goes on as :func:`send` would, on the
+    pool (a connection per statement: none is held while Meta answers). Each one's outcome: ``None`` when done,
+    else what :func:`send` would have raised."""
+    now = datetime.now(UTC)
+    asked = [store.Asked(e.id, e.data, _part_waited_for(e, now), _window_open(e.data, now)) for e in envelopes]
+    async with deps.pool.acquire() as conn:
+        claims = await store.claim_all(conn, asked, deps.limits)
+    results = await asyncio.gather(
+        *(_result(_claimed(deps.pool, e, deps, claim, now)) for e, claim in zip(envelopes, claims, strict=True))
+    )
+    outcomes: list[Exception | None] = [r if isinstance(r, Exception) else None for r in results]
+    left = [(n, envelopes[n], wamid) for n, wamid in enumerate(results) if isinstance(wamid, str)]
+    announced = await announce_all_sent(deps.pool, deps.publisher, [(e, wamid) for _, e, wamid in left])
+    for (n, _, _), outcome in zip(left, announced, strict=True):
+        outcomes[n] = outcome
+    return outcomes
+
+
+async def _claimed(
+    conn: asyncpg.Connection | asyncpg.Pool,
+    envelope: Envelope[SendMessage],
+    deps: Deps,
+    claim: store.Claim,
+    now: datetime,
+) -> str | None:
+    """A send once claimed: the wamid Meta gave it, still to announce; None when it is settled otherwise."""
+    command, send_id = envelope.data, envelope.id
+    if claim.earlier is not None:
+        if claim.earlier.state != "sending":
+            log.info("send.duplicate", send_id=str(send_id))
+            return None
+        wamid = await _settle_unknown_attempt(conn, envelope, claim.earlier)
+        if wamid is not None:
+            return wamid
+        claim = await _claim(conn, envelope, deps, now, resend=True)
+    if not claim.claimed:
+        await _held_back(conn, envelope, claim, deps, now)
+        return None
+    try:
+        token = await deps.tokens.for_number(conn, command.client_id, command.phone_number_id)
+    except Retry:
+        await store.forget_sending(conn, send_id)  # Meta was not called: nothing of it may be left behind
+        raise
+    try:
+        return await deps.graph_for(token).send_text(
+            command.phone_number_id, command.to, command.text, command.reply_to_wamid, callback_data=str(send_id)
+        )
+    except GraphError as exc:
+        if exc.http_status is not None:  # Meta answered: it does not have the message
+            await store.forget_sending(conn, send_id)
+        if token is not None and isinstance(exc, TokenInvalid):  # this client's token, not every number's
+            deps.tokens.forget(command.client_id, command.phone_number_id)
+            await announce_token_rejected(deps.publisher, envelope, token, exc)
+            await announce_failed(conn, deps.publisher, envelope, business_token_refusal(exc))
+            return None
+        await _after_graph_error(conn, envelope, exc, deps)
+        return None
+
+
+async def _result(work: Awaitable[T]) -> T | Exception:
+    try:
+        return await work
+    except Exception as exc:
+        return exc
 
 
 def _part_waited_for(envelope: Envelope[SendMessage], now: datetime) -> uuid.UUID | None:
@@ -95,7 +147,12 @@ def _window_open(command: SendMessage, now: datetime) -> bool:
 
 
 async def _claim(
-    conn: asyncpg.Connection, envelope: Envelope[SendMessage], deps: Deps, now: datetime, *, resend: bool = False
+    conn: asyncpg.Connection | asyncpg.Pool,
+    envelope: Envelope[SendMessage],
+    deps: Deps,
+    now: datetime,
+    *,
+    resend: bool = False,
 ) -> store.Claim:
     return await store.claim(
         conn,
@@ -109,7 +166,11 @@ async def _claim(
 
 
 async def _held_back(
-    conn: asyncpg.Connection, envelope: Envelope[SendMessage], claim: store.Claim, deps: Deps, now: datetime
+    conn: asyncpg.Connection | asyncpg.Pool,
+    envelope: Envelope[SendMessage],
+    claim: store.Claim,
+    deps: Deps,
+    now: datetime,
 ) -> None:
     """Why a send was not claimed, asked in the claim's order: the part before it, the customer-service window,
     Meta's limits, and last another delivery of the same send that claimed it first."""
@@ -126,7 +187,7 @@ async def _held_back(
 
 
 async def _after_graph_error(
-    conn: asyncpg.Connection, envelope: Envelope[SendMessage], exc: GraphError, deps: Deps
+    conn: asyncpg.Connection | asyncpg.Pool, envelope: Envelope[SendMessage], exc: GraphError, deps: Deps
 ) -> None:
     retry = retries.retry_after(exc)
     if retry is None:
@@ -137,7 +198,7 @@ async def _after_graph_error(
 
 
 async def _settle_unknown_attempt(
-    conn: asyncpg.Connection, envelope: Envelope[SendMessage], previous: store.SendState
+    conn: asyncpg.Connection | asyncpg.Pool, envelope: Envelope[SendMessage], previous: store.SendState
 ) -> str | None:
     """An earlier attempt reached Meta but died before recording the answer (or timed out). Meta's statuses carry
     the send id back: found, the message left; still unknown, wait for them a while before sending again."""

@@ -7,6 +7,8 @@ A business token Meta refused is announced as ``number.token_rejected``, once pe
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 import asyncpg
@@ -24,12 +26,39 @@ log = get_logger(__name__)
 
 
 async def announce_sent(
-    conn: asyncpg.Connection, publisher: Publisher, envelope: Envelope[SendMessage], wamid: str
+    conn: asyncpg.Connection | asyncpg.Pool, publisher: Publisher, envelope: Envelope[SendMessage], wamid: str
 ) -> None:
-    command, send_id = envelope.data, envelope.id
+    await publisher.publish(sent_event(envelope, wamid))
+    await store.record_sent(conn, envelope.id, envelope.data, wamid)
+    log.debug("send.sent", wamid=wamid)  # one per message: not at INFO (message.sent says it)
+
+
+async def announce_all_sent(
+    pool: asyncpg.Pool, publisher: Publisher, sent: Sequence[tuple[Envelope[SendMessage], str]]
+) -> list[Exception | None]:
+    """:func:`announce_sent` for several sends: announced together, then those announced recorded in one
+    statement. Each one's outcome, in their order: an announcement that failed fails its send alone."""
+    announced = await asyncio.gather(
+        *(publisher.publish(sent_event(e, wamid)) for e, wamid in sent), return_exceptions=True
+    )
+    outcomes: list[Exception | None] = [a if isinstance(a, Exception) else None for a in announced]
+    for failure in announced:
+        if isinstance(failure, BaseException) and not isinstance(failure, Exception):
+            raise failure  # a cancellation, not a failed publish
+    recorded = [(e.id, e.data, wamid) for (e, wamid), outcome in zip(sent, outcomes, strict=True) if outcome is None]
+    if recorded:
+        try:
+            await store.record_all_sent(pool, recorded)
+        except Exception as exc:  # left 'sending': the redelivery learns from Meta's statuses that it left
+            outcomes = [exc if outcome is None else outcome for outcome in outcomes]
+    return outcomes
+
+
+def sent_event(envelope: Envelope[SendMessage], wamid: str) -> Envelope[MessageSent | MessageFailed]:
+    command = envelope.data
     sent = MessageSent(
         client_id=command.client_id,
-        send_id=send_id,
+        send_id=envelope.id,
         phone_number_id=command.phone_number_id,
         to=command.to,
         wamid=wamid,
@@ -38,13 +67,11 @@ async def announce_sent(
         sent_at=datetime.now(UTC),
         sent_by=command.sent_by,
     )
-    await publisher.publish(_outcome(sent, envelope))
-    await store.record_sent(conn, send_id, command, wamid)
-    log.debug("send.sent", wamid=wamid)  # one per message: not at INFO (message.sent says it)
+    return _outcome(sent, envelope)
 
 
 async def announce_failed(
-    conn: asyncpg.Connection, publisher: Publisher, envelope: Envelope[SendMessage], error: GraphError
+    conn: asyncpg.Connection | asyncpg.Pool, publisher: Publisher, envelope: Envelope[SendMessage], error: GraphError
 ) -> None:
     command = envelope.data
     failed = MessageFailed(

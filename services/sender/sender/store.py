@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -64,7 +65,7 @@ SELECT (SELECT state FROM earlier) AS earlier_state, (SELECT started_at FROM ear
 
 
 async def claim(
-    conn: asyncpg.Connection,
+    conn: asyncpg.Connection | asyncpg.Pool,
     send_id: uuid.UUID,
     command: SendMessage,
     limits: Limits,
@@ -75,8 +76,38 @@ async def claim(
 ) -> Claim:
     """Record the send as 'sending' (committed before the call to Meta: a crash after Meta's answer leaves this
     trace behind) once nothing holds it back; else say what does, having taken nothing it did not need."""
-    row = await conn.fetchrow(
-        _CLAIM,
+    row = await conn.fetchrow(_CLAIM, *_claim_args(send_id, command, limits, after_send_id, window_open, resend))
+    assert row is not None  # one row, always: ``taken`` has one
+    return _claim_of(row)
+
+
+@dataclass(frozen=True)
+class Asked:
+    """One send of :func:`claim_all`."""
+
+    send_id: uuid.UUID
+    command: SendMessage
+    after_send_id: uuid.UUID | None
+    window_open: bool
+
+
+async def claim_all(conn: asyncpg.Connection, asked: Sequence[Asked], limits: Limits) -> list[Claim]:
+    """:func:`claim` for several sends, in their order, in one round trip and one transaction (asyncpg's
+    ``fetchmany``: all of them commit, or none). Each sees the ones before it: a part claimed just before its
+    next part holds that one back, as two claims one after the other would."""
+    args = [_claim_args(a.send_id, a.command, limits, a.after_send_id, a.window_open, False) for a in asked]
+    return [_claim_of(row) for row in await conn.fetchmany(_CLAIM, args)]
+
+
+def _claim_args(
+    send_id: uuid.UUID,
+    command: SendMessage,
+    limits: Limits,
+    after_send_id: uuid.UUID | None,
+    window_open: bool,
+    resend: bool,
+) -> tuple[object, ...]:
+    return (
         send_id,
         command.client_id,
         command.phone_number_id,
@@ -90,7 +121,9 @@ async def claim(
         window_open,
         resend,
     )
-    assert row is not None  # one row, always: ``taken`` has one
+
+
+def _claim_of(row: asyncpg.Record) -> Claim:
     return Claim(
         earlier=SendState(row["earlier_state"], row["earlier_at"]) if row["earlier_state"] else None,
         previous=SendState(row["previous_state"], row["previous_at"]) if row["previous_state"] else None,
@@ -113,12 +146,12 @@ async def mark_sending(conn: asyncpg.Connection, send_id: uuid.UUID, command: Se
     )
 
 
-async def forget_sending(conn: asyncpg.Connection, send_id: uuid.UUID) -> None:
+async def forget_sending(conn: asyncpg.Connection | asyncpg.Pool, send_id: uuid.UUID) -> None:
     """Meta answered with an error (or the call was never made): it certainly does not have the message."""
     await conn.execute("DELETE FROM sender.sends WHERE send_id = $1 AND state = 'sending'", send_id)
 
 
-async def wamid_meta_reported(conn: asyncpg.Connection, send_id: uuid.UUID) -> str | None:
+async def wamid_meta_reported(conn: asyncpg.Connection | asyncpg.Pool, send_id: uuid.UUID) -> str | None:
     """The wamid of a message Meta reported a status for under this send's callback data (the router's read view)."""
     value = await conn.fetchval("SELECT wamid FROM router_read.statuses WHERE callback_data = $1 LIMIT 1", str(send_id))
     return str(value) if value is not None else None
@@ -137,21 +170,35 @@ async def take_number_tokens(pool: asyncpg.Pool, phone_number_ids: list[str], li
     return [float(row["wait"]) for row in rows]
 
 
-async def record_sent(conn: asyncpg.Connection, send_id: uuid.UUID, command: SendMessage, wamid: str) -> None:
+async def record_sent(
+    conn: asyncpg.Connection | asyncpg.Pool, send_id: uuid.UUID, command: SendMessage, wamid: str
+) -> None:
+    await record_all_sent(conn, [(send_id, command, wamid)])
+
+
+async def record_all_sent(
+    conn: asyncpg.Connection | asyncpg.Pool, sent: Sequence[tuple[uuid.UUID, SendMessage, str]]
+) -> None:
+    """Sends that left, with Meta's wamids, in one statement (each send once: the last of a repeated one)."""
+    rows = {send_id: (command, wamid) for send_id, command, wamid in sent}
     await conn.execute(
-        """INSERT INTO sender.sends (send_id, client_id, phone_number_id, recipient, state, wamid)
-           VALUES ($1, $2, $3, $4, 'sent', $5)
+        """INSERT INTO sender.sends AS s (send_id, client_id, phone_number_id, recipient, state, wamid)
+           SELECT send_id, client_id, phone_number_id, recipient, 'sent', wamid
+             FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[])
+                  AS t(send_id, client_id, phone_number_id, recipient, wamid)
            ON CONFLICT (send_id) DO UPDATE SET state = 'sent', wamid = EXCLUDED.wamid
-           WHERE sender.sends.state = 'sending'""",
-        send_id,
-        command.client_id,
-        command.phone_number_id,
-        command.to,
-        wamid,
+           WHERE s.state = 'sending'""",
+        list(rows),
+        [command.client_id for command, _ in rows.values()],
+        [command.phone_number_id for command, _ in rows.values()],
+        [command.to for command, _ in rows.values()],
+        [wamid for _, wamid in rows.values()],
     )
 
 
-async def record_failed(conn: asyncpg.Connection, send_id: uuid.UUID, command: SendMessage, error: GraphError) -> None:
+async def record_failed(
+    conn: asyncpg.Connection | asyncpg.Pool, send_id: uuid.UUID, command: SendMessage, error: GraphError
+) -> None:
     await conn.execute(
         """INSERT INTO sender.sends (send_id, client_id, phone_number_id, recipient, state, error_code, error_title)
            VALUES ($1, $2, $3, $4, 'failed', $5, $6)

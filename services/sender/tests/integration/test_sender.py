@@ -1,15 +1,14 @@
-"""The sender against the sandbox's Meta emulator, over HTTP, with the real database and broker."""
+"""The sender against the sandbox's Meta emulator, over HTTP, with the real database and broker (``deps``: the
+conftest's)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from pydantic import SecretStr
 
 from sender.handlers import Deps, mark_read, send
-from sender.limits import Limits
 from shared.contracts.envelope import Envelope, wrap
 from shared.contracts.messages import MarkRead, SendMessage, SentBy
 from shared.graph.client import graph_client
@@ -19,41 +18,8 @@ from tests.support.broker import Tap
 from tests.support.payloads import status
 from tests.support.router import meta_reported
 from tests.support.sandbox import Sandbox
+from tests.support.sender import CUSTOMER, command
 from tests.support.tenants import Tenant
-
-CUSTOMER = "573001112233"
-
-
-@pytest.fixture
-async def deps(infra: Infrastructure, sandbox: Sandbox) -> AsyncIterator[Deps]:
-    settings = infra.settings.model_copy(update={"graph_base_url": sandbox.graph_url})
-    async with graph_client(settings) as graph:
-        yield Deps(
-            infra.pool, infra.publisher, graph, Limits(number_rate_per_s=80, pair_rate_per_s=1 / 6, pair_burst=3)
-        )
-
-
-def command(
-    tenant: Tenant,
-    text: str = "¡Hola! Sí, tenemos apartamentos en Chapinero.",
-    *,
-    to: str = CUSTOMER,
-    last_message_at: datetime | None = None,
-    sent_by: SentBy | None = None,
-) -> Envelope[SendMessage]:
-    return wrap(
-        SendMessage(
-            client_id=tenant.client_id,
-            phone_number_id=tenant.phone_number_id,
-            to=to,
-            text=text,
-            reply_to_wamid="wamid.in1",
-            customer_last_message_at=last_message_at or datetime.now(UTC),
-            sent_by=sent_by,
-        ),
-        correlation_id="corr-s",
-        tenant_id=tenant.client_id,
-    )
 
 
 async def test_send_reaches_meta_and_is_reported_with_its_wamid(
