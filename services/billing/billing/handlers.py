@@ -52,7 +52,7 @@ async def count_inbound(
 ) -> None:
     received = envelope.data
     number, month = await _number_and_month(conn, out, received.client_id, received.phone_number_id, received.timestamp)
-    await store.add_usage(conn, number, month, messages_in=1)
+    await _add_usage(conn, out, number, month, messages_in=1)
 
 
 @inbox.effect_per_envelope("billing")
@@ -60,13 +60,14 @@ async def count_outbound(envelope: Envelope[MessageSent], deps: Deps, conn: asyn
     sent = envelope.data
     number, month = await _number_and_month(conn, out, sent.client_id, sent.phone_number_id, sent.sent_at)
     await store.lock_window(conn, number, sent.to)
-    await store.add_usage(conn, number, month, messages_out=1)
+    await _add_usage(conn, out, number, month, messages_out=1)
     if await store.open_window_exists(conn, number, sent.to, sent.sent_at):
         return
-    opened = conversation_opened(number, await store.usage(conn, number, month), sent, month)
+    so_far = await store.usage(conn, number, month, out.memo.get(store.PENDING_USAGE, ()))
+    opened = conversation_opened(number, so_far, sent, month)
     await store.open_conversation(conn, opened, sent.wamid)
     free = opened.free
-    await store.add_usage(conn, number, month, conversations=1, free_used=int(free), paid=int(not free))
+    await _add_usage(conn, out, number, month, conversations=1, free_used=int(free), paid=int(not free))
     out.publish(_event(envelope, opened, derived_id(opened.TYPE, sent.wamid)))
     log.info("conversation.opened", free=free, free_remaining=opened.free_remaining)
     exhausted = quota_exhausted(number, opened)
@@ -93,7 +94,16 @@ async def record_status(
         await out.together(conn, "billing.meta_pricing", store.insert_meta_pricing, [status])
     if status.status == "delivered":
         number, month = await _number_and_month(conn, out, status.client_id, status.phone_number_id, status.timestamp)
-        await store.add_usage(conn, number, month, delivered=1)
+        await _add_usage(conn, out, number, month, delivered=1)
+
+
+async def _add_usage(
+    conn: asyncpg.Connection, out: Outgoing, number: numbers.Number, month: date, **added: int
+) -> None:
+    """At once, or in a batch's first pass with every other effect's in one statement at its end (the effects after
+    this one read it through ``store.usage``'s ``pending``)."""
+    delta = store.UsageDelta(number.client_id, number.phone_number_id, month, **added)
+    await out.together(conn, store.PENDING_USAGE, store.add_usage, [delta])
 
 
 async def _number_and_month(

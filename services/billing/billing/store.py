@@ -46,7 +46,31 @@ async def open_window_exists(conn: asyncpg.Connection, number: Number, wa_id: st
     )
 
 
-async def usage(conn: asyncpg.Connection, number: Number, month: date) -> Usage:
+@dataclass(frozen=True)
+class UsageDelta:
+    """What one effect adds to a number's month: stored at once, or with the batch's others (:func:`add_usage`)."""
+
+    client_id: uuid.UUID
+    phone_number_id: str
+    month: date
+    conversations: int = 0
+    free_used: int = 0
+    paid: int = 0
+    messages_in: int = 0
+    messages_out: int = 0
+    delivered: int = 0
+
+    @property
+    def key(self) -> tuple[uuid.UUID, str, date]:
+        return self.client_id, self.phone_number_id, self.month
+
+
+# Where a batch's first pass keeps the usage its effects added, stored in one statement at its end.
+PENDING_USAGE = "billing.usage"
+
+
+async def usage(conn: asyncpg.Connection, number: Number, month: date, pending: Sequence[UsageDelta] = ()) -> Usage:
+    """The month's counters so far: as stored, with what the batch's effects before this one added (``pending``)."""
     row = await conn.fetchrow(
         """SELECT conversations, free_used FROM billing.usage
             WHERE client_id = $1 AND phone_number_id = $2 AND month = $3""",
@@ -54,26 +78,28 @@ async def usage(conn: asyncpg.Connection, number: Number, month: date) -> Usage:
         number.phone_number_id,
         month,
     )
-    return Usage(row["conversations"], row["free_used"]) if row else Usage(0, 0)
+    key = (number.client_id, number.phone_number_id, month)
+    mine = [d for d in pending if d.key == key]
+    conversations, free_used = (row["conversations"], row["free_used"]) if row else (0, 0)
+    return Usage(conversations + sum(d.conversations for d in mine), free_used + sum(d.free_used for d in mine))
 
 
-async def add_usage(
-    conn: asyncpg.Connection,
-    number: Number,
-    month: date,
-    *,
-    conversations: int = 0,
-    free_used: int = 0,
-    paid: int = 0,
-    messages_in: int = 0,
-    messages_out: int = 0,
-    delivered: int = 0,
-) -> None:
+async def add_usage(conn: asyncpg.Connection, deltas: Sequence[UsageDelta]) -> None:
+    """Add to each number's month, one row per (client, number, month) whatever the deltas, in one statement;
+    rows in key order, so that two replicas adding to the same rows lock them in the same order."""
+    summed: dict[tuple[uuid.UUID, str, date], list[int]] = {}
+    for d in deltas:
+        total = summed.setdefault(d.key, [0] * 6)
+        for n, value in enumerate((d.conversations, d.free_used, d.paid, d.messages_in, d.messages_out, d.delivered)):
+            total[n] += value
+    keys = sorted(summed, key=lambda k: (str(k[0]), k[1], k[2]))
+    columns = list(zip(*(summed[k] for k in keys), strict=True))
     await conn.execute(
         """INSERT INTO billing.usage AS u
                (client_id, phone_number_id, month, conversations, free_used, paid, messages_in, messages_out,
                 delivered)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+           SELECT * FROM unnest($1::uuid[], $2::text[], $3::date[], $4::int[], $5::int[], $6::int[], $7::int[],
+                                $8::int[], $9::int[])
            ON CONFLICT (client_id, phone_number_id, month) DO UPDATE SET
                conversations = u.conversations + EXCLUDED.conversations,
                free_used = u.free_used + EXCLUDED.free_used,
@@ -82,15 +108,10 @@ async def add_usage(
                messages_out = u.messages_out + EXCLUDED.messages_out,
                delivered = u.delivered + EXCLUDED.delivered,
                updated_at = now()""",
-        number.client_id,
-        number.phone_number_id,
-        month,
-        conversations,
-        free_used,
-        paid,
-        messages_in,
-        messages_out,
-        delivered,
+        [k[0] for k in keys],
+        [k[1] for k in keys],
+        [k[2] for k in keys],
+        *(list(column) for column in columns),
     )
 
 
