@@ -125,6 +125,7 @@ class Consumer(Generic[D]):
         self._deliveries = batch.Deliveries()
         self._batches: asyncio.Task[None] | None = None
         self._overlapping: set[asyncio.Task[None]] = set()  # batches under way beside each other
+        self._acks = Acks()  # theirs
 
     async def start(self, connection: AbstractRobustConnection, prefetch: int) -> None:
         channel = await connection.channel()
@@ -164,6 +165,8 @@ class Consumer(Generic[D]):
         self._idle.clear()
         if self._batching is not None:
             for delivery in deliveries:
+                if self._batching.overlapping > 1:
+                    self._acks.arrived(delivery)
                 self._deliveries.put(delivery)  # settled by the batch it joins
             return
         try:
@@ -213,12 +216,17 @@ class Consumer(Generic[D]):
 
     async def _run_overlapping(self, batching: batch.Batching) -> None:
         """Up to ``overlapping`` batches at once: the next one is taken as soon as a place is free, so a batch
-        holds what arrived while the others ran. Acks are one per delivery: a batch may end before an older one."""
+        holds what arrived while the others ran. A batch may end before an older one: :class:`Acks` acks what is
+        done once everything before it is settled."""
         places = asyncio.Semaphore(batching.overlapping)
         while True:
             await places.acquire()
             messages = await self._deliveries.take(batching.max_size)
-            task = asyncio.create_task(self._batch_settled(messages, batching, ack_each))
+
+            async def ack(done: list[AbstractIncomingMessage], batch: list[AbstractIncomingMessage] = messages) -> None:
+                await self._acks.settled(batch, done)
+
+            task = asyncio.create_task(self._batch_settled(messages, batching, ack))
             self._overlapping.add(task)
 
             def place_freed(done: asyncio.Task[None]) -> None:
@@ -370,9 +378,58 @@ class Consumer(Generic[D]):
         await message.ack()
 
 
-async def ack_each(messages: list[AbstractIncomingMessage]) -> None:
-    for message in messages:
-        await message.ack()
+class Acks:
+    """The acks of batches that overlap: one ``basic.ack`` (``multiple``) for the longest run of settled deliveries
+    at the head of a channel, whose highest done delivery it names.
+
+    A delivery is open from its arrival (:meth:`arrived`, in delivery-tag order, as a channel hands them over)
+    until its batch is over (:meth:`settled`): then each of the batch's deliveries is done (to ack) or was given its
+    verdict already (a retry's or a dead letter's republish and its own ack). ``multiple`` acks every delivery of
+    the channel not yet acked up to the tag it names: safe once none below it is open, and those given a verdict
+    are acked already. A delivery of a group (:mod:`shared.messaging.groups`) is acked through its group, alone."""
+
+    def __init__(self) -> None:
+        # Per channel, in tag order: each open delivery (None), or settled (True: done, still to ack).
+        self._heads: dict[int, dict[int, bool | None]] = {}
+        self._messages: dict[int, dict[int, AbstractIncomingMessage]] = {}
+
+    def arrived(self, message: AbstractIncomingMessage) -> None:
+        tag = message.delivery_tag
+        if tag is None or isinstance(message, groups.PartDelivery):
+            return
+        self._heads.setdefault(id(message.channel), {})[tag] = None
+        self._messages.setdefault(id(message.channel), {})[tag] = message
+
+    async def settled(self, batch: list[AbstractIncomingMessage], done: list[AbstractIncomingMessage]) -> None:
+        to_ack = {id(m) for m in done}
+        channels: set[int] = set()
+        for message in batch:
+            tag, channel = message.delivery_tag, id(message.channel)
+            if tag is None or tag not in self._heads.get(channel, {}):
+                if id(message) in to_ack:
+                    await message.ack()  # a group's webhook, or one that never arrived here
+                continue
+            self._heads[channel][tag] = id(message) in to_ack
+            channels.add(channel)
+        for channel in channels:
+            await self._ack_head(channel)
+
+    async def _ack_head(self, channel: int) -> None:
+        head, messages = self._heads[channel], self._messages[channel]
+        highest: AbstractIncomingMessage | None = None
+        while head:
+            tag = next(iter(head))
+            state = head[tag]
+            if state is None:
+                break  # an older delivery still under way: nothing past it yet
+            del head[tag]
+            message = messages.pop(tag)
+            if state:
+                highest = message
+        if not head:
+            del self._heads[channel], self._messages[channel]  # a channel's next deliveries start a new head
+        if highest is not None:
+            await highest.ack(multiple=True)
 
 
 async def ack_together(messages: list[AbstractIncomingMessage]) -> None:

@@ -10,11 +10,12 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+import aiormq
 import pytest
 
 from shared.contracts.envelope import Envelope, wrap
 from shared.contracts.messages import WebhookReceived
-from shared.messaging import topology
+from shared.messaging import broker, topology
 from shared.messaging.batch import Batching
 from shared.messaging.consumer import ATTEMPT_HEADER, ERROR_HEADER, Consumer, Reject, Retry, Route
 from shared.messaging.runtime import Infrastructure
@@ -168,3 +169,38 @@ async def test_one_batch_at_a_time_unless_overlapping(infra: Infrastructure, dep
         deps.release["slow"].set()
         await consumer.stop(grace_s=10)
     assert deps.done == ["slow", "x"]
+
+
+async def test_overlapping_batches_are_acked_once_everything_before_them_is_settled(
+    infra: Infrastructure, deps: Deps, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    acks: list[tuple[int, bool]] = []
+    basic_ack = aiormq.Channel.basic_ack
+
+    async def counted(channel: aiormq.Channel, delivery_tag: int, multiple: bool = False, **kwargs: object) -> None:
+        acks.append((delivery_tag, multiple))  # watched on its way: the real ack still goes to the broker
+        await basic_ack(channel, delivery_tag, multiple, **kwargs)
+
+    monkeypatch.setattr(aiormq.Channel, "basic_ack", counted)
+    deps.release["slow"] = asyncio.Event()
+    async with broker.connect(infra.settings, infra.names) as connection:
+        batching = Batching(infra.pool, BATCH, overlapping=2)
+        consumer = Consumer("router", ROUTES, deps, infra.publisher, infra.names, batching=batching)
+        await consumer.start(connection, prefetch=2 * BATCH)
+        try:
+            await infra.publisher.publish(webhook("slow"))  # tag 1, in the first batch, held
+            await until(lambda: deps.calls == [["slow"]])
+            for body in ("x", "retry", "y"):  # tags 2-4, the next batch: done, retried, done
+                await infra.publisher.publish(webhook(body))
+            await until(lambda: {"x", "y"} <= set(deps.done))
+            await asyncio.sleep(0.2)
+            assert acks == [(3, False)]  # only the retry's own ack: x and y wait for the slow one before them
+            deps.release["slow"].set()
+            await until(lambda: consumer.in_flight == 0)
+            await until(lambda: len(acks) == 2)
+            assert acks == [(3, False), (4, True)]  # one basic.ack for the slow one, x and y
+        finally:
+            deps.release["slow"].set()
+            await consumer.stop(grace_s=10)
+    # The consumer's connection is gone: anything it had not acked would be back on the queue.
+    assert await queue_depth(infra.connection, infra.names.queue("router")) == 0
