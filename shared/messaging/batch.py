@@ -201,7 +201,8 @@ async def carry_out(items: Sequence[Item], deps: Any, batching: Batching, publis
 
 async def _transaction(
     items: Sequence[Item], deps: Any, batching: Batching, publisher: Publisher, *, savepoints: bool
-) -> list[Envelope[Any]]:
+) -> list[outbox.Staged]:
+    """The batch's transaction; what it staged in the outbox (nothing without one: published before the commit)."""
     memo: dict[str, Any] = {}
     ends: dict[Hashable, Finisher] = {}
     for item in items:
@@ -212,12 +213,11 @@ async def _transaction(
         for item in items:
             await _effect(item, deps, conn, savepoints)
         await _finish(ends, conn)
-        staged = [e for item in items if item.failure is None for e in item.out.envelopes]
+        envelopes = [e for item in items if item.failure is None for e in item.out.envelopes]
         if batching.outbox is None:
-            await publish_all(publisher, staged)
-        else:
-            await outbox.stage(conn, batching.outbox, staged)
-    return staged
+            await publish_all(publisher, envelopes)
+            return []
+        return await outbox.stage(conn, batching.outbox, envelopes)
 
 
 class Prepares(Protocol):

@@ -99,9 +99,10 @@ class Publisher:
             self._exchanges[name] = await self._channel.get_exchange(name, ensure=False)
         return self._exchanges[name]
 
-    async def publish(self, envelope: Envelope[Any]) -> None:
+    async def publish(self, envelope: Envelope[Any], *, body: bytes | None = None) -> None:
         """Commands and the events wamux consumes must reach a queue (mandatory); other events are facts
-        for whoever binds to them (the CRM) and may have no listener yet."""
+        for whoever binds to them (the CRM) and may have no listener yet. ``body``: the envelope's JSON, when the
+        caller has it already (the outbox's)."""
         if self._role is not None:
             contract.check_publish(self._role, envelope.type)
         if envelope.data.KIND == "command" and envelope.type not in topology.CONSUMED_TYPES:
@@ -110,7 +111,7 @@ class Publisher:
             raise PublishFailed("unroutable", envelope.type)
         exchange = await self.exchange(self._names.exchange_for(envelope.data.KIND))
         mandatory = envelope.data.KIND == "command" or envelope.type in topology.CONSUMED_TYPES
-        await self.publish_raw(exchange, envelope.type, to_message(envelope), mandatory=mandatory)
+        await self.publish_raw(exchange, envelope.type, to_message(envelope, body), mandatory=mandatory)
 
     async def publish_later(self, envelope: Envelope[Any], delay_s: float) -> None:
         """Hand ``envelope`` to this publisher's own role after ``delay_s`` (rounded up to a retry tier): through
@@ -253,9 +254,9 @@ def persistent_copy(message: AbstractIncomingMessage, headers: dict[str, Any]) -
     )
 
 
-def to_message(envelope: Envelope[Any]) -> aio_pika.Message:
+def to_message(envelope: Envelope[Any], body: bytes | None = None) -> aio_pika.Message:
     return aio_pika.Message(
-        body=envelope.model_dump_json().encode(),
+        body=body if body is not None else envelope.model_dump_json().encode(),
         content_type="application/json",
         delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
         message_id=str(envelope.id),

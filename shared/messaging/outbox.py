@@ -35,27 +35,48 @@ def _table(schema: str) -> str:
     return f"{schema}.outbox"
 
 
-async def stage(conn: asyncpg.Connection, schema: str, envelopes: Sequence[Envelope[Any]]) -> None:
-    """Inside the handler's transaction: keep the envelopes to publish once it commits."""
-    if envelopes:
+@dataclass(frozen=True)
+class Staged:
+    """An envelope kept in the outbox, with the JSON it was kept as: the body it is published with (serialised once)."""
+
+    envelope: Envelope[Any]
+    body: bytes
+
+
+def _staged(item: Envelope[Any] | Staged) -> Staged:
+    return item if isinstance(item, Staged) else Staged(item, item.model_dump_json().encode())
+
+
+async def stage(conn: asyncpg.Connection, schema: str, envelopes: Sequence[Envelope[Any]]) -> list[Staged]:
+    """Inside the handler's transaction: keep the envelopes to publish once it commits (give what this returns to
+    :func:`flush`: each serialised once, for the outbox and the broker alike)."""
+    staged = [_staged(e) for e in envelopes]
+    if staged:
         await conn.executemany(
-            f"INSERT INTO {_table(schema)} (id, type, envelope) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING",  # noqa: S608
-            [(e.id, e.type, e.model_dump(mode="json")) for e in envelopes],
+            f"INSERT INTO {_table(schema)} (id, type, envelope) VALUES ($1, $2, $3::text::jsonb)"  # noqa: S608
+            " ON CONFLICT (id) DO NOTHING",
+            [(s.envelope.id, s.envelope.type, s.body.decode()) for s in staged],
         )
+    return staged
 
 
-async def flush(pool: asyncpg.Pool, publisher: Publisher, schema: str, envelopes: Sequence[Envelope[Any]]) -> None:
+async def flush(
+    pool: asyncpg.Pool, publisher: Publisher, schema: str, envelopes: Sequence[Envelope[Any] | Staged]
+) -> None:
     """After the commit: publish (concurrently, confirmed) and forget. A failure is left to the relay."""
     table = _table(schema)
     if not envelopes:
         return
-    results = await asyncio.gather(*(publisher.publish(e) for e in envelopes), return_exceptions=True)
-    sent = [e.id for e, result in zip(envelopes, results, strict=True) if result is None]
+    staged = [_staged(e) for e in envelopes]
+    results = await asyncio.gather(
+        *(publisher.publish(s.envelope, body=s.body) for s in staged), return_exceptions=True
+    )
+    sent = [s.envelope.id for s, result in zip(staged, results, strict=True) if result is None]
     for result in results:
         if isinstance(result, BaseException) and not isinstance(result, PublishFailed):
             raise result
-    if len(sent) < len(envelopes):
-        log.warning("outbox.left_for_relay", unpublished=len(envelopes) - len(sent))
+    if len(sent) < len(staged):
+        log.warning("outbox.left_for_relay", unpublished=len(staged) - len(sent))
     if sent:
         await pool.execute(f"DELETE FROM {table} WHERE id = ANY($1::uuid[])", sent)  # noqa: S608
 
@@ -71,7 +92,7 @@ class Flushes:
         self._under_way: asyncio.Task[None] | None = None
 
     async def after_commit(
-        self, pool: asyncpg.Pool, publisher: Publisher, schema: str, envelopes: Sequence[Envelope[Any]]
+        self, pool: asyncpg.Pool, publisher: Publisher, schema: str, envelopes: Sequence[Envelope[Any] | Staged]
     ) -> None:
         """Start flushing ``envelopes`` once the previous flush has ended; return without waiting for this one."""
         await self.drain()
@@ -86,7 +107,7 @@ class Flushes:
 
 
 async def _flush_logged(
-    pool: asyncpg.Pool, publisher: Publisher, schema: str, envelopes: Sequence[Envelope[Any]]
+    pool: asyncpg.Pool, publisher: Publisher, schema: str, envelopes: Sequence[Envelope[Any] | Staged]
 ) -> None:
     try:
         await flush(pool, publisher, schema, envelopes)
@@ -100,11 +121,10 @@ class Staging:
 
     conn: asyncpg.Connection
     schema: str
-    staged: list[Envelope[Any]] = field(default_factory=list)
+    staged: list[Staged] = field(default_factory=list)
 
     async def stage(self, envelopes: Sequence[Envelope[Any]]) -> None:
-        await stage(self.conn, self.schema, envelopes)
-        self.staged.extend(envelopes)
+        self.staged.extend(await stage(self.conn, self.schema, envelopes))
 
 
 @asynccontextmanager
