@@ -59,6 +59,11 @@ async def count_inbound(
 async def count_outbound(envelope: Envelope[MessageSent], deps: Deps, conn: asyncpg.Connection, out: Outgoing) -> None:
     sent = envelope.data
     number, month = await _number_and_month(conn, out, sent.client_id, sent.phone_number_id, sent.sent_at)
+    if out.can_defer:
+        # The month's counters are stored at the batch's end, so nothing locks their row before they are read below:
+        # another replica's batch deciding free or paid for this number waits here instead (taken before the
+        # window's lock, as every batch takes them, so two batches cannot each hold what the other waits for).
+        await store.lock_month(conn, number, month, out.memo)
     await store.lock_window(conn, number, sent.to)
     await _add_usage(conn, out, number, month, messages_out=1)
     if await store.open_window_exists(conn, number, sent.to, sent.sent_at):

@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
 import asyncpg
 
@@ -29,6 +30,19 @@ async def lock_window(conn: asyncpg.Connection, number: Number, wa_id: str) -> N
     await conn.execute(
         "SELECT pg_advisory_xact_lock(hashtextextended($1, 1))", f"{number.client_id}:{number.phone_number_id}:{wa_id}"
     )
+
+
+async def lock_month(conn: asyncpg.Connection, number: Number, month: date, memo: dict[str, Any]) -> None:
+    """Serialise decisions about one (client, number, month)'s free conversations across billing replicas, once
+    per transaction (``memo``: the batch's)."""
+    held: set[tuple[uuid.UUID, str, date]] = memo.setdefault("billing.months_locked", set())
+    key = (number.client_id, number.phone_number_id, month)
+    if key in held:
+        return
+    await conn.execute(
+        "SELECT pg_advisory_xact_lock(hashtextextended($1, 2))", f"{number.client_id}:{number.phone_number_id}:{month}"
+    )
+    held.add(key)
 
 
 async def open_window_exists(conn: asyncpg.Connection, number: Number, wa_id: str, at: datetime) -> bool:

@@ -327,3 +327,34 @@ async def test_a_burst_of_replies_for_many_customers_is_counted_in_batches_and_e
     )
     assert transactions <= len(burst) // 4
     assert len({e["id"] for e in tap.of_type("conversation.opened")}) == 32
+
+
+async def test_two_replicas_batches_deciding_free_or_paid_for_one_number_take_turns(
+    infra: Infrastructure, make_tenant
+) -> None:  # type: ignore[no-untyped-def]
+    """A batch stores its counters at its end: another replica's batch for the same number and month waits for it
+    before reading them, so one free conversation left is given once."""
+    tenant = await make_tenant(free_quota=1)
+    deps = Deps(infra.pool, infra.publisher)
+    at = datetime(2026, 11, 10, 15, 0, tzinfo=UTC)
+    first, second = sent(tenant, at, to="573000000001"), sent(tenant, at, to="573000000002")
+    async with infra.pool.acquire() as one, infra.pool.acquire() as other:
+        one_tx, other_tx = one.transaction(), other.transaction()
+        await one_tx.start()
+        await other_tx.start()
+        one_out, other_out = Outgoing(savepoints=False), Outgoing(savepoints=False)  # each a batch's first pass
+        await count_outbound.batch_effect(first, deps, one, one_out)
+        waiting = asyncio.create_task(count_outbound.batch_effect(second, deps, other, other_out))
+        await asyncio.sleep(0.3)
+        assert not waiting.done()  # the other replica waits for the first batch's counters
+        for finish in one_out.ends.values():
+            await finish(one)
+        await one_tx.commit()
+        await asyncio.wait_for(waiting, 10)
+        for finish in other_out.ends.values():
+            await finish(other)
+        await other_tx.commit()
+    month = (await usage(infra, tenant))["2026-11-01"]
+    assert (month["conversations"], month["free_used"], month["paid"]) == (2, 1, 1)
+    opened = [e.data.free for e in one_out.envelopes + other_out.envelopes if e.type == "conversation.opened"]
+    assert opened == [True, False]
