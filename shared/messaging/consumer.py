@@ -153,7 +153,8 @@ class Consumer(Generic[D]):
             log.warning("consumer.stop_timeout", in_flight=self._in_flight)
         if self._batching is not None:
             await self._batching.flushes.drain()  # committed events published now rather than by the relay later
-        for task in (*self._overlapping, *([self._batches] if self._batches is not None else [])):
+        # The batches' loop first: an overlapping batch cancelled frees a place it would fill with a new batch.
+        for task in (*([self._batches] if self._batches is not None else []), *self._overlapping):
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
@@ -245,6 +246,8 @@ class Consumer(Generic[D]):
             await ack(await self._handle_batch(messages, batching))
         except Exception:  # a settling that failed (a closed channel): those deliveries come back anyway
             log.exception("batch.settle_failed", deliveries=len(messages))
+            if batching.overlapping > 1:
+                await self._acks.abandoned(messages)
         finally:
             self._settled(len(messages))
 
@@ -380,56 +383,105 @@ class Consumer(Generic[D]):
 
 class Acks:
     """The acks of batches that overlap: one ``basic.ack`` (``multiple``) for the longest run of settled deliveries
-    at the head of a channel, whose highest done delivery it names.
+    at the head of a channel, naming the highest done delivery of it; a done delivery behind one still under way
+    (a slower batch's) is acked alone, at once, so a slow model holds up no other batch's acks.
 
     A delivery is open from its arrival (:meth:`arrived`, in delivery-tag order, as a channel hands them over)
     until its batch is over (:meth:`settled`): then each of the batch's deliveries is done (to ack) or was given its
     verdict already (a retry's or a dead letter's republish and its own ack). ``multiple`` acks every delivery of
     the channel not yet acked up to the tag it names: safe once none below it is open, and those given a verdict
-    are acked already. A delivery of a group (:mod:`shared.messaging.groups`) is acked through its group, alone."""
+    or acked alone are acked already. The channel is the one a delivery arrived on, kept then (a closed channel
+    cannot be asked for). A batch that failed as a whole (:meth:`abandoned`) hands its deliveries back to the broker.
+    A delivery of a group (:mod:`shared.messaging.groups`) is acked through its group, alone."""
 
     def __init__(self) -> None:
-        # Per channel, in tag order: each open delivery (None), or settled (True: done, still to ack).
+        # Per channel, in tag order: each delivery open (None), done and still to ack (True), or settled (False).
         self._heads: dict[int, dict[int, bool | None]] = {}
         self._messages: dict[int, dict[int, AbstractIncomingMessage]] = {}
+        self._where: dict[int, tuple[int, int]] = {}  # id(delivery) → (its channel, its tag)
 
     def arrived(self, message: AbstractIncomingMessage) -> None:
-        tag = message.delivery_tag
-        if tag is None or isinstance(message, groups.PartDelivery):
+        if isinstance(message, groups.PartDelivery) or message.delivery_tag is None:
             return
-        self._heads.setdefault(id(message.channel), {})[tag] = None
-        self._messages.setdefault(id(message.channel), {})[tag] = message
+        channel, tag = id(message.channel), message.delivery_tag
+        self._heads.setdefault(channel, {})[tag] = None
+        self._messages.setdefault(channel, {})[tag] = message
+        self._where[id(message)] = (channel, tag)
 
     async def settled(self, batch: list[AbstractIncomingMessage], done: list[AbstractIncomingMessage]) -> None:
         to_ack = {id(m) for m in done}
-        channels: set[int] = set()
+        alone: list[AbstractIncomingMessage] = []
+        touched: set[int] = set()
         for message in batch:
-            tag, channel = message.delivery_tag, id(message.channel)
-            if tag is None or tag not in self._heads.get(channel, {}):
+            where = self._where.pop(id(message), None)
+            if where is None:  # a group's webhook
                 if id(message) in to_ack:
-                    await message.ack()  # a group's webhook, or one that never arrived here
+                    alone.append(message)
                 continue
-            self._heads[channel][tag] = id(message) in to_ack
-            channels.add(channel)
-        for channel in channels:
-            await self._ack_head(channel)
+            channel, tag = where
+            if channel in self._heads:
+                self._heads[channel][tag] = id(message) in to_ack
+                touched.add(channel)
+        for channel in touched:
+            try:
+                alone += await self._ack_head(channel, to_ack)
+            except Exception:  # its channel closed: what it held comes back with the next one, whatever the others
+                log.warning("batch.ack_failed", reason="channel closed")
+                self._forget(channel)
+        for message in alone:
+            try:
+                await message.ack()
+            except Exception:
+                log.warning("batch.ack_failed", reason="channel closed")
 
-    async def _ack_head(self, channel: int) -> None:
+    async def abandoned(self, batch: list[AbstractIncomingMessage]) -> None:
+        """A batch whose settling failed (a closed channel, a bug): what it left open goes back to the broker, on a
+        channel still open (``nack``, requeued: aio-pika refuses it for a delivery already settled), or comes back
+        by itself with a closed one, whose head is forgotten."""
+        for message in batch:
+            where = self._where.pop(id(message), None)
+            if where is None:
+                continue
+            channel, tag = where
+            try:
+                await message.nack(requeue=True)
+            except Exception:  # settled already (a verdict), or its channel is gone: nothing of it to do here
+                log.debug("batch.abandoned_delivery", delivery_tag=tag)
+            if channel in self._heads:
+                self._heads[channel][tag] = False
+        for channel in list(self._heads):
+            try:
+                await self._ack_head(channel, set())
+            except Exception:  # its channel is closed: what it held comes back with the next one
+                self._forget(channel)
+
+    async def _ack_head(self, channel: int, acked_alone: set[int]) -> list[AbstractIncomingMessage]:
+        """Ack the settled run at the channel's head; returns the done deliveries of ``acked_alone`` (ids) left
+        behind an open one, now marked settled, for the caller to ack alone."""
         head, messages = self._heads[channel], self._messages[channel]
         highest: AbstractIncomingMessage | None = None
         while head:
             tag = next(iter(head))
             state = head[tag]
             if state is None:
-                break  # an older delivery still under way: nothing past it yet
+                break  # an older delivery still under way
             del head[tag]
             message = messages.pop(tag)
             if state:
                 highest = message
+        behind = [(tag, m) for tag, m in messages.items() if head.get(tag) and id(m) in acked_alone]
+        for tag, _ in behind:
+            head[tag] = False
         if not head:
-            del self._heads[channel], self._messages[channel]  # a channel's next deliveries start a new head
+            self._forget(channel)  # a channel's next deliveries start a new head
         if highest is not None:
             await highest.ack(multiple=True)
+        return [m for _, m in behind]
+
+    def _forget(self, channel: int) -> None:
+        for message in self._messages.pop(channel, {}).values():
+            self._where.pop(id(message), None)
+        self._heads.pop(channel, None)
 
 
 async def ack_together(messages: list[AbstractIncomingMessage]) -> None:

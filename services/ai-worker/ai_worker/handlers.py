@@ -48,8 +48,12 @@ async def replies(envelopes: list[Envelope[MessageReceived]], deps: Deps) -> lis
     """A batch's customer messages at once (the route's ``many``): one connection, one statement each to find
     them, to read where they stand and to record their replies, the model writing them all at the same time.
     A message whose conversation's turn another connection holds is answered alone once the batch's turns are
-    given back. Each one's outcome: ``None`` when done, else what :func:`reply` would have raised."""
-    return await _replies(envelopes, deps, wait=len(envelopes) == 1)
+    given back. Each one's outcome: ``None`` when done, else what :func:`reply` would have raised. An envelope
+    delivered twice in one batch is answered once, both deliveries sharing its outcome."""
+    first = {e.id: n for n, e in reversed(list(enumerate(envelopes)))}
+    unique = [envelopes[n] for n in sorted(first.values())]
+    outcomes = dict(zip((e.id for e in unique), await _replies(unique, deps, wait=len(unique) == 1), strict=True))
+    return [outcomes[e.id] for e in envelopes]
 
 
 async def _replies(envelopes: list[Envelope[MessageReceived]], deps: Deps, *, wait: bool) -> list[Exception | None]:

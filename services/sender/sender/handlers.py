@@ -76,7 +76,7 @@ async def sends(envelopes: list[Envelope[SendMessage]], deps: Deps) -> list[Exce
     now = datetime.now(UTC)
     asked = [store.Asked(e.id, e.data, _part_waited_for(e, now), _window_open(e.data, now)) for e in envelopes]
     async with deps.pool.acquire() as conn:
-        claims = await store.claim_all(conn, asked, deps.limits)
+        claims = await _claim_all(conn, asked, deps)
     results = await asyncio.gather(
         *(_result(_claimed(deps.pool, e, deps, claim, now)) for e, claim in zip(envelopes, claims, strict=True))
     )
@@ -86,6 +86,28 @@ async def sends(envelopes: list[Envelope[SendMessage]], deps: Deps) -> list[Exce
     for (n, _, _), outcome in zip(left, announced, strict=True):
         outcomes[n] = outcome
     return outcomes
+
+
+async def _claim_all(conn: asyncpg.Connection, asked: list[store.Asked], deps: Deps) -> list[store.Claim]:
+    """The batch's claims in one transaction, number by number and customer by customer (each in arrival order),
+    so that batches beside each other take their buckets' locks in one order. They can still meet the other way
+    round (a customer's bucket, then the number's, in each claim): PostgreSQL then ends one of them, whose claims
+    are taken again one at a time, each a transaction of its own, as :func:`send` takes its claim."""
+    order = sorted(range(len(asked)), key=lambda n: (asked[n].command.phone_number_id, asked[n].command.to))
+    try:
+        claimed = await store.claim_all(conn, [asked[n] for n in order], deps.limits)
+    except asyncpg.TransactionRollbackError:  # a deadlock with another batch's claims: nothing of this one kept
+        log.info("send.claims_one_at_a_time", sends=len(asked))
+        claimed = [
+            await store.claim(
+                conn, a.send_id, a.command, deps.limits, after_send_id=a.after_send_id, window_open=a.window_open
+            )
+            for a in (asked[n] for n in order)
+        ]
+    claims: list[store.Claim | None] = [None] * len(asked)
+    for n, claim in zip(order, claimed, strict=True):
+        claims[n] = claim
+    return [c for c in claims if c is not None]
 
 
 async def _claimed(

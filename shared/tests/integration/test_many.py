@@ -171,9 +171,7 @@ async def test_one_batch_at_a_time_unless_overlapping(infra: Infrastructure, dep
     assert deps.done == ["slow", "x"]
 
 
-async def test_overlapping_batches_are_acked_once_everything_before_them_is_settled(
-    infra: Infrastructure, deps: Deps, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def watch_acks(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, bool]]:
     acks: list[tuple[int, bool]] = []
     basic_ack = aiormq.Channel.basic_ack
 
@@ -182,7 +180,33 @@ async def test_overlapping_batches_are_acked_once_everything_before_them_is_sett
         await basic_ack(channel, delivery_tag, multiple, **kwargs)
 
     monkeypatch.setattr(aiormq.Channel, "basic_ack", counted)
-    deps.release["slow"] = asyncio.Event()
+    return acks
+
+
+async def test_overlapping_batches_that_end_in_order_are_acked_with_one_basic_ack(
+    infra: Infrastructure, deps: Deps, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    acks = watch_acks(monkeypatch)
+    for body in ("a", "b", "c"):  # waiting before the consumer starts: one batch
+        await infra.publisher.publish(webhook(body))
+    async with broker.connect(infra.settings, infra.names) as connection:
+        consumer = Consumer(
+            "router", ROUTES, deps, infra.publisher, infra.names, batching=Batching(infra.pool, BATCH, overlapping=2)
+        )
+        await consumer.start(connection, prefetch=2 * BATCH)
+        try:
+            await until(lambda: sorted(deps.done) == ["a", "b", "c"] and consumer.in_flight == 0)
+        finally:
+            await consumer.stop(grace_s=10)
+    assert deps.calls == [["a", "b", "c"]] and acks == [(3, True)]
+    assert await queue_depth(infra.connection, infra.names.queue("router")) == 0
+
+
+async def test_a_batch_that_ends_before_an_older_one_is_acked_at_once_not_held_up_by_it(
+    infra: Infrastructure, deps: Deps, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    acks = watch_acks(monkeypatch)
+    deps.release["slow"] = asyncio.Event()  # a batch whose model takes its time
     async with broker.connect(infra.settings, infra.names) as connection:
         batching = Batching(infra.pool, BATCH, overlapping=2)
         consumer = Consumer("router", ROUTES, deps, infra.publisher, infra.names, batching=batching)
@@ -190,15 +214,13 @@ async def test_overlapping_batches_are_acked_once_everything_before_them_is_sett
         try:
             await infra.publisher.publish(webhook("slow"))  # tag 1, in the first batch, held
             await until(lambda: deps.calls == [["slow"]])
-            for body in ("x", "retry", "y"):  # tags 2-4, the next batch: done, retried, done
+            for body in ("x", "retry", "y"):  # tags 2-4, in the batches beside it: done, retried, done
                 await infra.publisher.publish(webhook(body))
-            await until(lambda: {"x", "y"} <= set(deps.done))
-            await asyncio.sleep(0.2)
-            assert acks == [(3, False)]  # only the retry's own ack: x and y wait for the slow one before them
+            await until(lambda: {"x", "y"} <= set(deps.done) and len(acks) == 3)
+            assert sorted(acks) == [(2, False), (3, False), (4, False)]  # each alone: the slow one is still open
             deps.release["slow"].set()
-            await until(lambda: consumer.in_flight == 0)
-            await until(lambda: len(acks) == 2)
-            assert acks == [(3, False), (4, True)]  # one basic.ack for the slow one, x and y
+            await until(lambda: consumer.in_flight == 0 and len(acks) == 4)
+            assert acks[-1] == (1, True)  # the head's run: the slow one, and those settled after it
         finally:
             deps.release["slow"].set()
             await consumer.stop(grace_s=10)

@@ -151,3 +151,18 @@ async def test_messages_inside_the_burst_window_wait_while_older_ones_are_answer
     assert command["data"]["to"] == old.customer
     typing = await tap.wait_for("message.mark_read", count=2)
     assert {t["data"]["wamid"] for t in typing} == {first.data.wamid, second.data.wamid}
+
+
+async def test_a_message_delivered_twice_in_one_batch_is_answered_once(
+    deps: Deps, chat, sandbox: Sandbox, tap: Tap
+) -> None:
+    at = now()
+    envelope = chat.received(await chat.write("Hola", at), "Hola", at)
+
+    assert await replies([envelope, envelope], deps) == [None, None]
+
+    (command,) = await tap.wait_for("message.send")
+    assert command["data"]["answers"] == [envelope.data.wamid]
+    assert len(await sandbox.llm_requests()) == 1
+    await asyncio.sleep(0.2)
+    assert len(tap.of_type("message.send")) == 1

@@ -4,6 +4,7 @@ own, as :func:`sender.handlers.send` would have given it alone."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -12,8 +13,10 @@ import asyncpg
 import pytest
 
 from sender.handlers import Deps, send, sends
+from sender.limits import Limits
 from shared import db
-from shared.contracts.envelope import wrap
+from shared.contracts.envelope import Envelope, wrap
+from shared.contracts.messages import SendMessage
 from shared.messaging.consumer import Retry
 from shared.messaging.runtime import Infrastructure
 from tests.support.broker import Tap
@@ -122,3 +125,25 @@ async def test_a_batch_holds_the_pair_rate_as_sends_one_after_another_would(
     assert outcomes[:3] == [None, None, None]
     assert isinstance(outcomes[3], Retry) and "rate limit" in str(outcomes[3]) and outcomes[3].counts is False
     assert len(await sandbox.outbox(phone_number_id=tenant.phone_number_id)) == 3
+
+
+async def test_batches_beside_each_other_on_two_numbers_claim_without_failing(
+    deps: Deps, sandbox: Sandbox, make_tenant
+) -> None:  # type: ignore[no-untyped-def]
+    """Two batches holding sends of the same two numbers in opposite orders: their claims take the buckets' locks
+    number by number, and any deadlock left is PostgreSQL's to break and theirs to retry, one claim at a time."""
+    x, y = await make_tenant(), await make_tenant()
+    roomy = dataclasses.replace(
+        deps, limits=Limits(number_rate_per_s=10_000, pair_rate_per_s=10_000, pair_burst=10_000)
+    )
+
+    def batch(first: Tenant, second: Tenant, round_: int) -> list[Envelope[SendMessage]]:
+        return [command(first if n % 2 == 0 else second, to=f"5730{round_:03d}{n:05d}") for n in range(16)]
+
+    for round_ in range(5):
+        outcomes = await asyncio.gather(sends(batch(x, y, round_), roomy), sends(batch(y, x, round_ + 100), roomy))
+        assert outcomes == [[None] * 16, [None] * 16]
+    sent = await sandbox.outbox(phone_number_id=x.phone_number_id) + await sandbox.outbox(
+        phone_number_id=y.phone_number_id
+    )
+    assert len(sent) == 5 * 32

@@ -1,0 +1,70 @@
+"""The bookkeeping of overlapping batches' acks (consumer.Acks), with deliveries that record what is done to them:
+which ack names which delivery, across a reconnect and a batch that failed as a whole. (The broker's side of it is
+shared/tests/integration/test_many.py.)"""
+
+from __future__ import annotations
+
+from aiormq.exceptions import ChannelInvalidStateError
+
+from shared.messaging.consumer import Acks
+
+
+class Channel:
+    closed = False
+
+
+class Delivery:
+    """As aio-pika's IncomingMessage: its channel cannot be asked for once closed; a settled one refuses a nack."""
+
+    def __init__(self, channel: Channel, tag: int):
+        self._channel, self.delivery_tag = channel, tag
+        self.done: list[str] = []
+
+    @property
+    def channel(self) -> Channel:
+        if self._channel.closed:
+            raise ChannelInvalidStateError
+        return self._channel
+
+    async def ack(self, multiple: bool = False) -> None:
+        assert not self._channel.closed
+        self.done.append("ack multiple" if multiple else "ack")
+
+    async def nack(self, requeue: bool = True) -> None:
+        if self.done:
+            raise RuntimeError("Message already processed")
+        assert not self._channel.closed
+        self.done.append("nack")
+
+
+async def test_deliveries_after_a_reconnect_are_acked_though_a_batch_also_held_the_closed_channel_s() -> None:
+    acks = Acks()
+    old, new = Channel(), Channel()
+    stale = Delivery(old, 7)
+    acks.arrived(stale)  # type: ignore[arg-type]
+    old.closed = True  # the connection dropped; the robust channel reopened and redelivers
+    first, second = Delivery(new, 1), Delivery(new, 2)
+    acks.arrived(first)  # type: ignore[arg-type]
+    acks.arrived(second)  # type: ignore[arg-type]
+
+    await acks.settled([stale, first], [stale, first])  # type: ignore[list-item]
+    await acks.settled([second], [second])  # type: ignore[list-item]
+
+    assert first.done == ["ack multiple"] and second.done == ["ack multiple"]
+    assert stale.done == []  # its channel is gone: the broker delivers it again
+
+
+async def test_a_batch_that_failed_as_a_whole_hands_back_what_it_left_open_and_holds_up_nothing() -> None:
+    acks = Acks()
+    channel = Channel()
+    failed = [Delivery(channel, 1), Delivery(channel, 2)]
+    later = Delivery(channel, 3)
+    for delivery in (*failed, later):
+        acks.arrived(delivery)  # type: ignore[arg-type]
+    await failed[0].ack()  # given its verdict (a retry's republish, then its own ack) before the batch failed
+
+    await acks.abandoned(failed)  # type: ignore[arg-type]
+    await acks.settled([later], [later])  # type: ignore[list-item]
+
+    assert failed[0].done == ["ack"] and failed[1].done == ["nack"]  # back on the queue, not acked unprocessed
+    assert later.done == ["ack multiple"]
