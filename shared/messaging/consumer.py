@@ -424,7 +424,7 @@ class Acks:
                 touched.add(channel)
         for channel in touched:
             try:
-                alone += await self._ack_head(channel, to_ack)
+                await self._settle_head(channel, to_ack)
             except Exception:  # its channel closed: what it held comes back with the next one, whatever the others
                 log.warning("batch.ack_failed", reason="channel closed")
                 self._forget(channel)
@@ -433,6 +433,21 @@ class Acks:
                 await message.ack()
             except Exception:
                 log.warning("batch.ack_failed", reason="channel closed")
+
+    async def _settle_head(self, channel: int, to_ack: set[int]) -> None:
+        """Ack the settled run at the channel's head, then, alone, what of ``to_ack`` is left behind an open
+        delivery. Those stay open in the head until their own acks are sent: a run another batch acks meanwhile
+        stops before them, so no ``multiple`` covers a delivery whose own ack is still on its way (RabbitMQ closes
+        the channel on an ack of a tag it no longer knows)."""
+        behind = await self._ack_head(channel, to_ack)
+        for tag, message in behind:
+            try:
+                await message.ack()
+            finally:
+                if tag in self._heads.get(channel, {}):
+                    self._heads[channel][tag] = False
+        if behind and channel in self._heads:
+            await self._ack_head(channel, set())  # the run they held may be over now
 
     async def abandoned(self, batch: list[AbstractIncomingMessage]) -> None:
         """A batch whose settling failed (a closed channel, a bug): what it left open goes back to the broker, on a
@@ -451,13 +466,13 @@ class Acks:
                 self._heads[channel][tag] = False
         for channel in list(self._heads):
             try:
-                await self._ack_head(channel, set())
+                await self._settle_head(channel, set())
             except Exception:  # its channel is closed: what it held comes back with the next one
                 self._forget(channel)
 
-    async def _ack_head(self, channel: int, acked_alone: set[int]) -> list[AbstractIncomingMessage]:
+    async def _ack_head(self, channel: int, acked_alone: set[int]) -> list[tuple[int, AbstractIncomingMessage]]:
         """Ack the settled run at the channel's head; returns the done deliveries of ``acked_alone`` (ids) left
-        behind an open one, now marked settled, for the caller to ack alone."""
+        behind an open one, open again until the caller has acked them alone."""
         head, messages = self._heads[channel], self._messages[channel]
         highest: AbstractIncomingMessage | None = None
         while head:
@@ -471,12 +486,12 @@ class Acks:
                 highest = message
         behind = [(tag, m) for tag, m in messages.items() if head.get(tag) and id(m) in acked_alone]
         for tag, _ in behind:
-            head[tag] = False
+            head[tag] = None
         if not head:
             self._forget(channel)  # a channel's next deliveries start a new head
         if highest is not None:
             await highest.ack(multiple=True)
-        return [m for _, m in behind]
+        return behind
 
     def _forget(self, channel: int) -> None:
         for message in self._messages.pop(channel, {}).values():

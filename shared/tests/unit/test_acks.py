@@ -4,13 +4,27 @@ shared/tests/integration/test_many.py.)"""
 
 from __future__ import annotations
 
+import asyncio
+
 from aiormq.exceptions import ChannelInvalidStateError
 
 from shared.messaging.consumer import Acks
 
 
 class Channel:
+    """What RabbitMQ knows of a channel's deliveries: an ack of a tag it no longer holds closes the channel."""
+
     closed = False
+
+    def __init__(self) -> None:
+        self.outstanding: set[int] = set()
+        self.gate: asyncio.Event | None = None  # while set: single acks wait (a busy writer)
+
+    def ack(self, tag: int, multiple: bool) -> None:
+        if tag not in self.outstanding:
+            self.closed = True
+            raise AssertionError(f"unknown delivery tag {tag}: the broker closes the channel")
+        self.outstanding -= {t for t in self.outstanding if t <= tag} if multiple else {tag}
 
 
 class Delivery:
@@ -19,6 +33,7 @@ class Delivery:
     def __init__(self, channel: Channel, tag: int):
         self._channel, self.delivery_tag = channel, tag
         self.done: list[str] = []
+        channel.outstanding.add(tag)
 
     @property
     def channel(self) -> Channel:
@@ -28,6 +43,9 @@ class Delivery:
 
     async def ack(self, multiple: bool = False) -> None:
         assert not self._channel.closed
+        if not multiple and self._channel.gate is not None:
+            await self._channel.gate.wait()
+        self._channel.ack(self.delivery_tag, multiple)
         self.done.append("ack multiple" if multiple else "ack")
 
     async def nack(self, requeue: bool = True) -> None:
@@ -68,3 +86,25 @@ async def test_a_batch_that_failed_as_a_whole_hands_back_what_it_left_open_and_h
 
     assert failed[0].done == ["ack"] and failed[1].done == ["nack"]  # back on the queue, not acked unprocessed
     assert later.done == ["ack multiple"]
+
+
+async def test_no_multiple_ack_covers_a_delivery_whose_own_ack_is_still_on_its_way() -> None:
+    """B ends behind A, and its acks, one each, wait for the writer; meanwhile A ends, then C after B: C's ack must
+    not name a tag past B's (it would cover them, and B's own acks would then name tags the broker has let go)."""
+    acks = Acks()
+    channel = Channel()
+    a, b, c = [Delivery(channel, 1)], [Delivery(channel, 2), Delivery(channel, 3)], [Delivery(channel, 4)]
+    for delivery in (*a, *b, *c):
+        acks.arrived(delivery)  # type: ignore[arg-type]
+    channel.gate = asyncio.Event()
+
+    b_settling = asyncio.create_task(acks.settled(b, b))  # type: ignore[arg-type]
+    await asyncio.sleep(0)
+    await acks.settled(a, a)  # type: ignore[arg-type]
+    c_settling = asyncio.create_task(acks.settled(c, c))  # type: ignore[arg-type]
+    await asyncio.sleep(0)
+    channel.gate.set()
+    await asyncio.gather(b_settling, c_settling)
+
+    assert not channel.closed and channel.outstanding == set()
+    assert [d.done for d in (*a, *b, *c)] == [["ack multiple"], ["ack"], ["ack"], ["ack"]]
