@@ -45,6 +45,7 @@ from shared.messaging.broker import Publisher, PublishFailed, persistent_copy
 
 log = get_logger(__name__)
 D = TypeVar("D")
+T = TypeVar("T")
 ATTEMPT_HEADER = "x-wamux-attempt"
 ERROR_HEADER = "x-wamux-error"
 DEAD_AT_HEADER = "x-wamux-dead-at"
@@ -69,6 +70,15 @@ class Reject(Exception):
 
 # Several deliveries' envelopes handled at once: each one's outcome, in their order (None: done).
 ManyHandler = Callable[[list[Any], D], Awaitable[list[Exception | None]]]
+
+
+async def outcome_of(work: Awaitable[T]) -> T | Exception:
+    """One delivery's part of a ``many`` handler: what ``work`` returns, or the exception it raised (that
+    delivery's verdict), so that one failure stops none of its neighbours."""
+    try:
+        return await work
+    except Exception as exc:
+        return exc
 
 
 @dataclass(frozen=True)

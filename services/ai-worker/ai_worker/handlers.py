@@ -20,7 +20,7 @@ from shared.contracts.envelope import Envelope, derived_id, wrap
 from shared.contracts.messages import MarkRead, MessageReceived, ReplyPaused, SendMessage
 from shared.logging import get_logger
 from shared.messaging.broker import Publisher
-from shared.messaging.consumer import Retry
+from shared.messaging.consumer import Retry, outcome_of
 from shared.prompting import LLMRefused, LLMUnavailable, Persona, ReplyWriter, Turn
 
 log = get_logger(__name__)
@@ -80,12 +80,12 @@ async def _replies(envelopes: list[Envelope[MessageReceived]], deps: Deps, *, wa
                     turns.append((n, arrived))
             answered, waited = await asyncio.gather(
                 _answer_all(conn, [(envelopes[n], arrived) for n, arrived in turns], deps),
-                asyncio.gather(*(_outcome(wait_) for _, wait_ in early)),
+                asyncio.gather(*(outcome_of(wait_) for _, wait_ in early)),
             )
             for (n, _), outcome in zip([*turns, *early], [*answered, *waited], strict=True):
                 outcomes[n] = outcome
     for n in busy:  # now that this batch's turns are given back
-        outcomes[n] = await _outcome(reply(envelopes[n], deps))
+        outcomes[n] = await outcome_of(reply(envelopes[n], deps))
     return outcomes
 
 
@@ -114,14 +114,17 @@ async def _answer_all(
         return []
     standings = await conversation.standings(conn, [e.data for e, _ in turns], deps.history_messages)
     decided = await asyncio.gather(
-        *(_result(_decide(e, deps, arrived, standing)) for (e, arrived), standing in zip(turns, standings, strict=True))
+        *(
+            outcome_of(_decide(e, deps, arrived, standing))
+            for (e, arrived), standing in zip(turns, standings, strict=True)
+        )
     )
     outcomes: list[Exception | None] = [d if isinstance(d, Exception) else None for d in decided]
     to_record = [(n, r) for n, r in enumerate(decided) if isinstance(r, ledger.Reply)]
     for n, failure in await _record(conn, [(turns[n][0].data, r) for n, r in to_record]):
         outcomes[to_record[n][0]] = failure
     recorded = [(n, r) for n, r in to_record if outcomes[n] is None]
-    published = await asyncio.gather(*(_outcome(_publish_recorded(r, turns[n][0], deps)) for n, r in recorded))
+    published = await asyncio.gather(*(outcome_of(_publish_recorded(r, turns[n][0], deps)) for n, r in recorded))
     for (n, _), outcome in zip(recorded, published, strict=True):
         outcomes[n] = outcome
     return outcomes
@@ -196,21 +199,6 @@ async def _publish_recorded(recorded: ledger.Reply, cause: Envelope[MessageRecei
     else:
         chars, parts = len(recorded.text or ""), len(recorded.parts)
         log.info("reply.written", wamid=wamid, chars=chars, parts=parts, answers=answers)
-
-
-async def _outcome(work: Awaitable[None]) -> Exception | None:
-    try:
-        await work
-    except Exception as exc:
-        return exc
-    return None
-
-
-async def _result(work: Awaitable[T]) -> T | Exception:
-    try:
-        return await work
-    except Exception as exc:
-        return exc
 
 
 async def _write(deps: Deps, persona: Persona, history: list[Turn]) -> str:

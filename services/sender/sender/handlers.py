@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TypeVar
 
 import asyncpg
 
@@ -34,11 +32,10 @@ from shared.graph.client import GraphClient
 from shared.graph.errors import GraphError, ReEngagementRequired, TokenInvalid
 from shared.logging import get_logger
 from shared.messaging.broker import Publisher
-from shared.messaging.consumer import Retry
+from shared.messaging.consumer import Retry, outcome_of
 from shared.secretbox import KeyRing
 
 log = get_logger(__name__)
-T = TypeVar("T")
 # Meta shows "typing…" for at most 25 s; a late indicator would outlive the reply it announces.
 TYPING_FRESH_S = 20
 
@@ -78,7 +75,7 @@ async def sends(envelopes: list[Envelope[SendMessage]], deps: Deps) -> list[Exce
     async with deps.pool.acquire() as conn:
         claims = await _claim_all(conn, asked, deps)
     results = await asyncio.gather(
-        *(_result(_claimed(deps.pool, e, deps, claim, now)) for e, claim in zip(envelopes, claims, strict=True))
+        *(outcome_of(_claimed(deps.pool, e, deps, claim, now)) for e, claim in zip(envelopes, claims, strict=True))
     )
     outcomes: list[Exception | None] = [r if isinstance(r, Exception) else None for r in results]
     left = [(n, envelopes[n], wamid) for n, wamid in enumerate(results) if isinstance(wamid, str)]
@@ -149,13 +146,6 @@ async def _claimed(
             return None
         await _after_graph_error(conn, envelope, exc, deps)
         return None
-
-
-async def _result(work: Awaitable[T]) -> T | Exception:
-    try:
-        return await work
-    except Exception as exc:
-        return exc
 
 
 def _part_waited_for(envelope: Envelope[SendMessage], now: datetime) -> uuid.UUID | None:

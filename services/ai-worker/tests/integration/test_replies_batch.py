@@ -14,11 +14,11 @@ import asyncpg
 import pytest
 
 from ai_worker.handlers import Deps, replies
-from shared import db
 from shared.messaging.consumer import Retry
 from shared.messaging.runtime import Infrastructure
 from tests.support.broker import Tap
 from tests.support.sandbox import Sandbox
+from tests.support.statements import watched_pool
 
 
 def now() -> datetime:
@@ -28,14 +28,7 @@ def now() -> datetime:
 @pytest.fixture
 async def watched(deps: Deps, infra: Infrastructure) -> AsyncIterator[tuple[Deps, list[str]]]:
     """The handler's deps on a pool whose statements are kept as they are sent."""
-    statements: list[str] = []
-
-    async def init(conn: asyncpg.Connection) -> None:
-        await db.init_connection(conn)
-        conn.add_query_logger(lambda record: statements.append(record.query))
-
-    url = infra.settings.database_url.get_secret_value()
-    async with asyncpg.create_pool(url, min_size=1, max_size=4, init=init, connection_class=db.Connection) as pool:
+    async with watched_pool(infra) as (pool, statements):
         yield dataclasses.replace(deps, pool=pool), statements
 
 

@@ -24,7 +24,6 @@ import pytest
 from router.__main__ import ROLE, ROUTES
 from router.deps import Deps
 from router.handlers import record_outbound
-from shared import db
 from shared.contracts.envelope import Envelope, wrap
 from shared.contracts.messages import WebhookReceived
 from shared.messaging import topology
@@ -34,6 +33,7 @@ from shared.messaging.runtime import Infrastructure
 from tests.support.broker import Tap, get_one, queue_depth
 from tests.support.payloads import new_wamid, notification, status, text_message
 from tests.support.router import message_sent, raw_webhook
+from tests.support.statements import watched_pool
 from tests.support.tenants import Tenant, set_number_status
 
 pytestmark = pytest.mark.integration
@@ -192,15 +192,7 @@ def status_hook(tenant: Tenant, wamid: str, state: str) -> Envelope[WebhookRecei
 @pytest.fixture
 async def watched(infra: Infrastructure) -> AsyncIterator[tuple[Consumer[Deps], list[str]]]:
     """The router as it runs, on a pool whose statements are kept as they are sent."""
-    statements: list[str] = []
-
-    async def init(conn: asyncpg.Connection) -> None:
-        await db.init_connection(conn)
-        conn.add_query_logger(lambda record: statements.append(record.query))
-
-    async with asyncpg.create_pool(
-        infra.settings.database_url.get_secret_value(), min_size=1, max_size=4, init=init
-    ) as pool:
+    async with watched_pool(infra) as (pool, statements):
         batching = Batching(pool, BATCH, outbox="router")
         consumer = Consumer(ROLE, ROUTES, Deps(pool, infra.publisher), infra.publisher, infra.names, batching=batching)
         yield consumer, statements

@@ -9,12 +9,10 @@ import dataclasses
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
-import asyncpg
 import pytest
 
 from sender.handlers import Deps, send, sends
 from sender.limits import Limits
-from shared import db
 from shared.contracts.envelope import Envelope, wrap
 from shared.contracts.messages import SendMessage
 from shared.messaging.consumer import Retry
@@ -22,20 +20,14 @@ from shared.messaging.runtime import Infrastructure
 from tests.support.broker import Tap
 from tests.support.sandbox import Sandbox
 from tests.support.sender import command
+from tests.support.statements import watched_pool
 from tests.support.tenants import Tenant
 
 
 @pytest.fixture
 async def watched(deps: Deps, infra: Infrastructure) -> AsyncIterator[tuple[Deps, list[str]]]:
     """The handler's deps on a pool whose statements are kept as they are sent."""
-    statements: list[str] = []
-
-    async def init(conn: asyncpg.Connection) -> None:
-        await db.init_connection(conn)
-        conn.add_query_logger(lambda record: statements.append(record.query))
-
-    url = infra.settings.database_url.get_secret_value()
-    async with asyncpg.create_pool(url, min_size=1, max_size=4, init=init, connection_class=db.Connection) as pool:
+    async with watched_pool(infra) as (pool, statements):
         yield dataclasses.replace(deps, pool=pool), statements
 
 
