@@ -19,7 +19,8 @@ A route that gives ``many`` — ``async def verbs(envelopes, deps) -> outcomes``
 of a batch at once and says how each went (``None``: done, acked with the batch; an exception: that delivery's
 verdict alone); a ``many`` that raises has its deliveries handled one at a time by the route's handler.
 Other routes and unreadable deliveries are handled as above. Batches run one after another, in arrival order,
-unless :attr:`~shared.messaging.batch.Batching.overlapping` lets several run at once (each delivery acked alone).
+unless :attr:`~shared.messaging.batch.Batching.overlapping` lets several run at once (:class:`Acks`: one
+``basic.ack`` for the settled run at a channel's head, a delivery that ends behind a slower batch acked alone).
 A group of webhooks (the gateway's group commit) is one delivery per webhook, each with its own verdict, the group
 acked once all are settled (:mod:`shared.messaging.groups`).
 Over 150 lines: the whole ack policy stays in one place.
