@@ -1,4 +1,5 @@
-"""Broker fixtures: a declared topology under a random prefix, and a tap that records what is published."""
+"""Broker fixtures: a declared topology under a random prefix, a tap that records what is published, and the acks a
+consumer sends, watched on their way."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import aio_pika
+import aiormq
 import pytest
 from aio_pika.abc import AbstractIncomingMessage, AbstractRobustConnection
 
@@ -98,3 +100,17 @@ async def get_one(connection: AbstractRobustConnection, name: str, timeout: floa
 
 
 __all__ = ["Tap", "get_one", "queue_depth"]
+
+
+def watch_acks(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, bool]]:
+    """Every ``basic.ack`` sent from now on, as (delivery tag, multiple), in order; the real ack still goes to the
+    broker."""
+    acks: list[tuple[int, bool]] = []
+    basic_ack = aiormq.Channel.basic_ack
+
+    async def counted(channel: aiormq.Channel, delivery_tag: int, multiple: bool = False, **kwargs: object) -> None:
+        acks.append((delivery_tag, multiple))
+        await basic_ack(channel, delivery_tag, multiple, **kwargs)
+
+    monkeypatch.setattr(aiormq.Channel, "basic_ack", counted)
+    return acks

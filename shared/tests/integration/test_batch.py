@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from urllib.parse import urlsplit, urlunsplit
 
-import aiormq
 import asyncpg
 import pytest
 from aio_pika.abc import AbstractRobustConnection
@@ -30,7 +29,7 @@ from shared.messaging.batch import Batching, Outgoing
 from shared.messaging.broker import Publisher
 from shared.messaging.consumer import ATTEMPT_HEADER, ERROR_HEADER, Consumer, Reject, Retry, Route
 from shared.messaging.runtime import Infrastructure
-from tests.support.broker import Tap, get_one, queue_depth
+from tests.support.broker import Tap, get_one, queue_depth, watch_acks
 
 BATCH = 32
 
@@ -148,14 +147,7 @@ async def test_what_was_delivered_is_one_transaction_and_its_publishes_are_all_c
 async def test_a_batch_is_acked_with_one_basic_ack_and_nothing_of_it_comes_back(
     infra: Infrastructure, deps: Deps, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    acks: list[tuple[int, bool]] = []
-    basic_ack = aiormq.Channel.basic_ack
-
-    async def counted(channel: aiormq.Channel, delivery_tag: int, multiple: bool = False, **kwargs: object) -> None:
-        acks.append((delivery_tag, multiple))  # watched on its way: the real ack still goes to the broker
-        await basic_ack(channel, delivery_tag, multiple, **kwargs)
-
-    monkeypatch.setattr(aiormq.Channel, "basic_ack", counted)
+    acks = watch_acks(monkeypatch)
     async with broker.connect(infra.settings, infra.names) as connection:
         consumer = Consumer("router", ROUTES, deps, infra.publisher, infra.names, batching=Batching(infra.pool, BATCH))
         ids = await batch_behind_the_gate(infra, consumer, *(f"m{i}" for i in range(20)), connection=connection)

@@ -10,7 +10,6 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-import aiormq
 import pytest
 
 from shared.contracts.envelope import Envelope, wrap
@@ -19,7 +18,7 @@ from shared.messaging import broker, topology
 from shared.messaging.batch import Batching
 from shared.messaging.consumer import ATTEMPT_HEADER, ERROR_HEADER, Consumer, Reject, Retry, Route
 from shared.messaging.runtime import Infrastructure
-from tests.support.broker import get_one, queue_depth
+from tests.support.broker import get_one, queue_depth, watch_acks
 
 BATCH = 16
 
@@ -169,18 +168,6 @@ async def test_one_batch_at_a_time_unless_overlapping(infra: Infrastructure, dep
         deps.release["slow"].set()
         await consumer.stop(grace_s=10)
     assert deps.done == ["slow", "x"]
-
-
-def watch_acks(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, bool]]:
-    acks: list[tuple[int, bool]] = []
-    basic_ack = aiormq.Channel.basic_ack
-
-    async def counted(channel: aiormq.Channel, delivery_tag: int, multiple: bool = False, **kwargs: object) -> None:
-        acks.append((delivery_tag, multiple))  # watched on its way: the real ack still goes to the broker
-        await basic_ack(channel, delivery_tag, multiple, **kwargs)
-
-    monkeypatch.setattr(aiormq.Channel, "basic_ack", counted)
-    return acks
 
 
 async def test_overlapping_batches_that_end_in_order_are_acked_with_one_basic_ack(
