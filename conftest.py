@@ -11,11 +11,11 @@ import os
 import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
-import asyncpg
 import pytest
 
+from tests.support.databases import migrated_database
 from tests.support.settings import PlatformSettings
 
 pytest_plugins = ["tests.support.broker", "tests.support.tenants", "tests.support.sandbox", "tests.support.browser"]
@@ -61,23 +61,8 @@ def amqp_url() -> Iterator[str]:
 @pytest.fixture(scope="session")
 async def database_url(postgres_server_url: str) -> AsyncIterator[str]:
     """A fresh database with every migration applied, for this test session only."""
-    from shared.migrate import migrate
-
-    name = f"wamux_test_{uuid.uuid4().hex[:12]}"
-    admin = await asyncpg.connect(postgres_server_url)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    parts = urlsplit(postgres_server_url)
-    url = urlunsplit(parts._replace(path=f"/{name}"))
-    await migrate(url)
-    yield url
-    admin = await asyncpg.connect(postgres_server_url)
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
+    async with migrated_database(postgres_server_url) as url:
+        yield url
 
 
 @pytest.fixture

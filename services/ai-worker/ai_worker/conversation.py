@@ -83,12 +83,17 @@ _ITS = "{o}.client_id = q.client_id AND {o}.phone_number_id = q.phone_number_id 
 # too (this one is among its waiting): a later reaction or system notice gets no answer of its own, so it does not
 # take this message's. earlier: a reply is read from the ledger, in its place after the message that triggered it,
 # whether or not the sender has sent it and the router recorded it yet; the router's copy of it is left out.
+# A message is found by its wamid alone (the primary key), its client checked outside an OFFSET 0 fence: a plan made
+# while the tables are nearly empty (a generic plan kept up to the statements' lifetime) otherwise walks the
+# client's index, every message the client ever had, for each message asked about (`test_plans.py`).
 _STANDING = f"""
 SELECT s.* FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[]) WITH ORDINALITY
                 AS q(client_id, phone_number_id, wa_id, wamid, n)
 CROSS JOIN LATERAL (
-WITH t AS (SELECT sent_at, seq, recorded_at FROM router_read.messages
-            WHERE wamid = q.wamid AND client_id = q.client_id),
+WITH t AS (SELECT sent_at, seq, recorded_at
+             FROM (SELECT sent_at, seq, recorded_at, client_id FROM router_read.messages
+                    WHERE wamid = q.wamid OFFSET 0) AS by_wamid
+            WHERE client_id = q.client_id),
 l AS (SELECT min(started_at) AS started_at FROM ai_worker.ledger_started),
 previous AS (
     SELECT r.id, r.trigger_wamid, r.kind, r.text,
@@ -117,8 +122,9 @@ earlier AS (
       ORDER BY m.sent_at DESC, m.seq DESC LIMIT $7)
     UNION ALL
     (SELECT tm.sent_at, tm.seq, 1, 'outbound', r.text FROM ai_worker.replies r
-       JOIN router_read.messages tm ON tm.wamid = r.trigger_wamid AND tm.client_id = r.client_id
-      WHERE {_ITS.format(o="r")} AND r.kind = 'reply'
+       CROSS JOIN LATERAL (SELECT sent_at, seq, client_id FROM router_read.messages
+                            WHERE wamid = r.trigger_wamid OFFSET 0) AS tm
+      WHERE {_ITS.format(o="r")} AND r.kind = 'reply' AND tm.client_id = r.client_id
       ORDER BY tm.sent_at DESC, tm.seq DESC LIMIT $7)
     ORDER BY sent_at DESC, seq DESC, after DESC LIMIT $7)
 SELECT p.id, p.trigger_wamid, p.kind, p.text, p.answers, p.parts,
