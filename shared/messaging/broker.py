@@ -111,7 +111,8 @@ class Publisher:
             raise PublishFailed("unroutable", envelope.type)
         exchange = await self.exchange(self._names.exchange_for(envelope.data.KIND))
         mandatory = envelope.data.KIND == "command" or envelope.type in topology.CONSUMED_TYPES
-        await self.publish_raw(exchange, envelope.type, to_message(envelope, body), mandatory=mandatory)
+        body = body if body is not None else envelope.model_dump_json().encode()
+        await self._publish(exchange, envelope.type, body, json_properties(envelope), mandatory=mandatory)
 
     async def publish_later(self, envelope: Envelope[Any], delay_s: float) -> None:
         """Hand ``envelope`` to this publisher's own role after ``delay_s`` (rounded up to a retry tier): through
@@ -123,10 +124,22 @@ class Publisher:
         if envelope.type not in contract.role(self._role).consumed_types:
             raise contract.ContractViolation(f"{self._role} does not consume {envelope.type}: it cannot schedule it")
         queue = self._names.retry_queue(self._role, topology.retry_tier(delay_s))
-        await self.publish_raw(self._channel.default_exchange, queue, to_message(envelope))
+        body = envelope.model_dump_json().encode()
+        await self._publish(self._channel.default_exchange, queue, body, json_properties(envelope), mandatory=True)
 
     async def publish_raw(
         self, exchange: AbstractExchange, routing_key: str, message: aio_pika.Message, *, mandatory: bool = True
+    ) -> None:
+        await self._publish(exchange, routing_key, message.body, message.properties, mandatory=mandatory)
+
+    async def _publish(
+        self,
+        exchange: AbstractExchange,
+        routing_key: str,
+        body: bytes,
+        properties: Basic.Properties,
+        *,
+        mandatory: bool,
     ) -> None:
         try:
             # What aio-pika's Exchange.publish does (the robust channel of the moment, then basic.publish), but
@@ -137,13 +150,7 @@ class Publisher:
                 raise ChannelInvalidStateError(f"{robust!r} closed")
             channel = await robust.get_underlay_channel()
             confirmation = await _confirmed(
-                channel,
-                message.body,
-                exchange.name,
-                routing_key,
-                message.properties,
-                mandatory=mandatory,
-                timeout_s=self._timeout_s,
+                channel, body, exchange.name, routing_key, properties, mandatory=mandatory, timeout_s=self._timeout_s
             )
         except _FAILURES as exc:
             raise _failed(exc, routing_key) from exc
@@ -254,14 +261,30 @@ def persistent_copy(message: AbstractIncomingMessage, headers: dict[str, Any]) -
     )
 
 
-def to_message(envelope: Envelope[Any], body: bytes | None = None) -> aio_pika.Message:
-    return aio_pika.Message(
-        body=body if body is not None else envelope.model_dump_json().encode(),
+def json_properties(envelope: Envelope[Any]) -> Basic.Properties:
+    """The AMQP properties of ``envelope`` in the JSON form, persistent. Made as pamqp's properties at once: an
+    ``aio_pika.Message`` to take them from costs 19 µs a publish here, these 1.4 µs."""
+    return Basic.Properties(
         content_type="application/json",
         delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
         message_id=str(envelope.id),
         correlation_id=envelope.correlation_id,
-        type=envelope.type,
+        message_type=envelope.type,
         timestamp=envelope.occurred_at,
         headers={"tenant_id": str(envelope.tenant_id) if envelope.tenant_id else ""},
+    )
+
+
+def to_message(envelope: Envelope[Any], body: bytes | None = None) -> aio_pika.Message:
+    """``envelope`` in the JSON form as an aio-pika message (for tools and tests that publish with aio-pika)."""
+    properties = json_properties(envelope)
+    return aio_pika.Message(
+        body=body if body is not None else envelope.model_dump_json().encode(),
+        content_type=properties.content_type,
+        delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+        message_id=properties.message_id,
+        correlation_id=properties.correlation_id,
+        type=properties.message_type,
+        timestamp=properties.timestamp,
+        headers=properties.headers,
     )
