@@ -57,7 +57,7 @@ schemas: $(STAMP)
 bench: $(STAMP)
 	$(PY) bench/gateway_vs_pywa.py
 	$(PY) bench/stages.py
-	$(PY) bench/pipeline.py --runs 3  # medians of three fresh runs of each mode
+	$(PY) bench/pipeline.py --runs 3 --confirm-seconds 300  # medians of three fresh runs of each mode; the rate held 5 min
 	$(PY) bench/soak.py --rate 30  # below the sustained rate: memory under load, not a growing backlog
 	$(PY) bench/e2e_latency.py
 	$(PY) bench/router_throughput.py
