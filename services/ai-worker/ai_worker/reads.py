@@ -38,7 +38,8 @@ class Arrival:
 # One row per message, in their order ($1-$4 their scopes as arrays, $6 their turns' keys). The conversation's lock is
 # taken in the same statement, once the message is past the burst window ($5): waiting for it ($7), or only if it is
 # free. The reads that decide (conversation.standings) are the next statement, so their snapshot is taken after the
-# locks are held.
+# locks are held. A message is found by its wamid alone, the rest checked outside an OFFSET 0 fence, for the reason
+# conversation._STANDING gives.
 _ARRIVALS = """
 SELECT m.age_s,
        CASE WHEN m.age_s >= $5 THEN
@@ -57,9 +58,10 @@ SELECT m.age_s,
            AS q(client_id, phone_number_id, wa_id, wamid, turn, n)
   LEFT JOIN LATERAL (
       SELECT GREATEST(EXTRACT(EPOCH FROM clock_timestamp() - recorded_at)::float8, 0) AS age_s
-        FROM router_read.messages
+        FROM (SELECT client_id, phone_number_id, wa_id, direction, recorded_at FROM router_read.messages
+               WHERE wamid = q.wamid OFFSET 0) AS by_wamid
        WHERE client_id = q.client_id AND phone_number_id = q.phone_number_id AND wa_id = q.wa_id
-         AND wamid = q.wamid AND direction = 'inbound') m ON true
+         AND direction = 'inbound') m ON true
   LEFT JOIN directory_read.clients c ON c.id = q.client_id
  ORDER BY q.n"""
 

@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator
 import asyncpg
 import pytest
 
-from ai_worker import conversation
+from ai_worker import conversation, reads
 from tests.support.databases import migrated_database
 
 
@@ -40,13 +40,22 @@ def message_scans(plan: list[str]) -> list[str]:
     return scans
 
 
+ASKED = [uuid.uuid4(), uuid.uuid4()], ["pnid-1", "pnid-2"], ["57300", "57301"], ["wamid.a", "wamid.b"]
+
+
+async def test_arrivals_find_each_message_by_its_wamid(new_deployment: asyncpg.Connection) -> None:
+    turns = [f"{c}:{p}:{w}" for c, p, w in zip(*ASKED[:3], strict=True)]
+    explained = await new_deployment.fetch("EXPLAIN " + reads._ARRIVALS, *ASKED, 2.0, turns, False)
+
+    assert message_scans([row[0] for row in explained]) == ["messages_pkey"]
+
+
 async def test_standings_find_messages_by_their_wamid_or_their_conversation(
     new_deployment: asyncpg.Connection,
 ) -> None:
-    asked = [uuid.uuid4(), uuid.uuid4()], ["pnid-1", "pnid-2"], ["57300", "57301"], ["wamid.a", "wamid.b"]
     explained = await new_deployment.fetch(
         "EXPLAIN " + conversation._STANDING,
-        *asked,
+        *ASKED,
         conversation.PENDING_HORIZON,
         sorted(conversation.SILENT_TYPES),
         20,
