@@ -50,10 +50,17 @@ _MEMO = "router.senders"
 async def _senders(conn: asyncpg.Connection, wamids: list[str]) -> dict[str, uuid.UUID]:
     if not wamids:
         return {}
-    rows = await conn.fetch(
-        "SELECT wamid, client_id FROM router.messages WHERE wamid = ANY($1::text[]) AND direction = 'outbound'", wamids
-    )
+    rows = await conn.fetch(SENDERS, wamids)
     return {r["wamid"]: r["client_id"] for r in rows}
+
+
+# Each wamid looked up alone, behind an OFFSET 0 fence: ``wamid = ANY($1)`` is planned, on tables as a new
+# deployment has them, as a sequential scan, and a prepared statement keeps that plan while the table grows.
+SENDERS = """
+SELECT m.wamid, m.client_id FROM unnest($1::text[]) AS asked(wamid)
+ CROSS JOIN LATERAL (SELECT wamid, client_id, direction FROM router.messages
+                      WHERE wamid = asked.wamid OFFSET 0) AS m
+ WHERE m.direction = 'outbound'"""
 
 
 async def insert_statuses(

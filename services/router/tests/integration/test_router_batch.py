@@ -24,6 +24,7 @@ import pytest
 from router.__main__ import ROLE, ROUTES
 from router.deps import Deps
 from router.handlers import record_outbound
+from router.store import statuses
 from shared.contracts.envelope import Envelope, wrap
 from shared.contracts.messages import WebhookReceived
 from shared.messaging import topology
@@ -213,7 +214,7 @@ async def batch_of(
 
 
 def senders_lookups(statements: list[str]) -> int:
-    return sum("FROM router.messages WHERE wamid = ANY" in s for s in statements)
+    return sum(s == statuses.SENDERS for s in statements)
 
 
 def status_inserts(statements: list[str]) -> int:
