@@ -52,10 +52,14 @@ async def stage(conn: asyncpg.Connection, schema: str, envelopes: Sequence[Envel
     :func:`flush`: each serialised once, for the outbox and the broker alike)."""
     staged = [_staged(e) for e in envelopes]
     if staged:
-        await conn.executemany(
-            f"INSERT INTO {_table(schema)} (id, type, envelope) VALUES ($1, $2, $3::text::jsonb)"  # noqa: S608
+        # One statement for the batch (executemany is one execution per row on the server's side).
+        await conn.execute(
+            f"INSERT INTO {_table(schema)} (id, type, envelope)"  # noqa: S608
+            " SELECT id, type, envelope::jsonb FROM unnest($1::uuid[], $2::text[], $3::text[]) AS s(id, type, envelope)"
             " ON CONFLICT (id) DO NOTHING",
-            [(s.envelope.id, s.envelope.type, s.body.decode()) for s in staged],
+            [s.envelope.id for s in staged],
+            [s.envelope.type for s in staged],
+            [s.body.decode() for s in staged],
         )
     return staged
 
