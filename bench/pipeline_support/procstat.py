@@ -31,8 +31,10 @@ SERVERS = {"postgres": "postgresql", "beam.smp": "rabbitmq"}
 
 
 def servers_cpu_seconds() -> dict[str, float]:
-    """CPU so far of every PostgreSQL and RabbitMQ process on the machine, summed per server (a backend that exits
-    takes its share with it: the platform's pooled connections live as long as a step)."""
+    """CPU so far of every PostgreSQL and RabbitMQ process on the machine, summed per server. A process's count
+    includes its children that have exited (``cutime`` and ``cstime``): a backend whose connection closed during a
+    step (a pool letting an idle connection go) still counts, through the postmaster that reaped it; without them
+    the server's figure fell by what every closed backend had spent, below zero at times."""
     totals = dict.fromkeys(SERVERS.values(), 0.0)
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit():
@@ -45,7 +47,7 @@ def servers_cpu_seconds() -> dict[str, float]:
         server = SERVERS.get(text[text.index("(") + 1 : text.rindex(")")])
         if server is not None:
             fields = text[text.rindex(")") + 2 :].split()
-            totals[server] += (int(fields[11]) + int(fields[12])) / _TICKS
+            totals[server] += sum(int(f) for f in fields[11:15]) / _TICKS  # utime stime cutime cstime
     return totals
 
 
