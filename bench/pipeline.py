@@ -386,6 +386,8 @@ def parse_args() -> argparse.Namespace:
     args = parser.parse_args()
     if not args.find_max and args.rate is None:
         args.find_max, args.rate = True, 100.0
+    if args.confirm_seconds is not None and (args.confirm_seconds <= 0 or not args.find_max):
+        parser.error("--confirm-seconds takes a positive number of seconds, and --find-max (or no mode at all)")
     return args
 
 

@@ -268,7 +268,7 @@ def json_properties(envelope: Envelope[Any]) -> Basic.Properties:
         content_type="application/json",
         delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
         message_id=str(envelope.id),
-        correlation_id=envelope.correlation_id,
+        correlation_id=envelope.correlation_id or None,  # an empty one is left out, as aio-pika leaves it
         message_type=envelope.type,
         timestamp=envelope.occurred_at,
         headers={"tenant_id": str(envelope.tenant_id) if envelope.tenant_id else ""},
