@@ -22,7 +22,7 @@ from pamqp.commands import Basic
 
 from shared.contracts import roles as contract
 from shared.contracts.envelope import Envelope
-from shared.messaging import topology
+from shared.messaging import socket_writes, topology
 from shared.settings import Settings
 
 
@@ -45,6 +45,8 @@ async def connect(
         client_properties={"connection_name": settings.service},
         timeout=settings.connect_timeout_s,
         reconnect_interval=settings.reconnect_interval_s,
+        # Its socket's writes gathered per loop turn (socket_writes): one system call for a turn's frames.
+        connection_class=socket_writes.CONNECTION_CLASS,
     )
     try:
         async with connection.channel() as channel:

@@ -29,7 +29,7 @@ from shared.messaging.batch import Batching, Outgoing
 from shared.messaging.broker import Publisher
 from shared.messaging.consumer import ATTEMPT_HEADER, ERROR_HEADER, Consumer, Reject, Retry, Route
 from shared.messaging.runtime import Infrastructure
-from tests.support.broker import Tap, get_one, queue_depth, watch_acks
+from tests.support.broker import CuttableLink, Tap, get_one, queue_depth, watch_acks
 
 BATCH = 32
 
@@ -289,41 +289,6 @@ async def test_stop_lets_the_deliveries_in_hand_commit_and_be_acked(
     await asyncio.wait_for(stopping, 10)
     assert sorted(r["envelope_id"] for r in await rows(deps)) == sorted(e.id for e in waiting)
     assert await queue_depth(infra.connection, infra.names.queue("router")) == 0
-
-
-class CuttableLink:
-    """A TCP relay to RabbitMQ whose open connections a test cuts, as a broker restart would; new ones pass."""
-
-    def __init__(self, host: str, port: int) -> None:
-        self._upstream = (host, port)
-        self._writers: list[asyncio.StreamWriter] = []
-        self._server: asyncio.Server | None = None
-
-    async def __aenter__(self) -> int:
-        self._server = await asyncio.start_server(self._relay, "127.0.0.1", 0)
-        return int(self._server.sockets[0].getsockname()[1])
-
-    async def __aexit__(self, *_: object) -> None:
-        self.cut()
-        assert self._server is not None
-        self._server.close()
-
-    def cut(self) -> None:
-        for writer in self._writers:
-            writer.transport.abort()
-        self._writers.clear()
-
-    async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        up_reader, up_writer = await asyncio.open_connection(*self._upstream)
-        self._writers += [writer, up_writer]
-        await asyncio.gather(self._pipe(reader, up_writer), self._pipe(up_reader, writer), return_exceptions=True)
-
-    @staticmethod
-    async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        while chunk := await reader.read(65536):
-            writer.write(chunk)
-            await writer.drain()
-        writer.close()
 
 
 async def test_the_broker_going_away_mid_batch_loses_nothing(infra: Infrastructure, tap: Tap, deps: Deps) -> None:

@@ -6,16 +6,19 @@ import asyncio
 import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from urllib.parse import urlsplit, urlunsplit
 
 import aio_pika
 import pytest
+from pydantic import SecretStr
 
 from shared.contracts.envelope import Envelope, wrap
 from shared.contracts.messages import WebhookReceived
+from shared.messaging import broker, socket_writes
 from shared.messaging.broker import PublishFailed
 from shared.messaging.consumer import ERROR_HEADER, Consumer, Reject, Retry, Route
 from shared.messaging.runtime import Infrastructure
-from tests.support.broker import get_one, queue_depth
+from tests.support.broker import CuttableLink, get_one, queue_depth
 
 
 def webhook(body: str = "{}") -> Envelope[WebhookReceived]:
@@ -149,3 +152,44 @@ async def test_waiting_for_a_turn_never_brings_a_message_closer_to_the_dead_lett
     await consumer.stop()
     assert consumer.deps.seen == ["turn"] * 4
     assert await queue_depth(infra.connection, infra.names.dead_queue("router")) == 0
+
+
+# The connection's socket writes are gathered per loop turn (shared.messaging.socket_writes): a burst of publishes
+# leaves in a few writes, and what the broker receives is still every frame, whole and in order.
+
+
+async def test_a_burst_of_publishes_is_confirmed_whole_and_in_order(infra: Infrastructure) -> None:
+    assert isinstance(infra.connection, socket_writes.GatheringRobustConnection)
+    envelopes = [webhook(f'{{"n": {i}}}') for i in range(300)]
+    await asyncio.gather(*(infra.publisher.publish(e) for e in envelopes))  # each awaits its own confirm
+
+    bodies = [json.loads((await get_one(infra.connection, infra.names.queue("router"))).body) for _ in envelopes]
+    assert [b["id"] for b in bodies] == [str(e.id) for e in envelopes]
+    assert [b["data"]["body"] for b in bodies] == [e.data.body for e in envelopes]
+
+
+async def test_a_reconnected_connection_writes_through_the_gathering_writer_again(infra: Infrastructure) -> None:
+    upstream = urlsplit(infra.settings.amqp_url.get_secret_value())
+    link = CuttableLink(upstream.hostname or "127.0.0.1", upstream.port or 5672)
+    async with link as port:
+        url = urlunsplit(upstream._replace(netloc=f"{upstream.username}:{upstream.password}@127.0.0.1:{port}"))
+        settings = infra.settings.model_copy(update={"amqp_url": SecretStr(url), "reconnect_interval_s": 0.2})
+        async with broker.connect(settings, infra.names) as connection:
+            publisher = await broker.Publisher.open(connection, settings, names=infra.names)
+            await publisher.publish(webhook("before"))
+            reconnected = asyncio.Event()
+            connection.reconnect_callbacks.add(lambda *_: reconnected.set())
+            link.cut()
+            await asyncio.wait_for(reconnected.wait(), 20)
+            # The new socket's factory is the same: aio-pika reconnects with the kwargs the class set.
+            assert isinstance(connection.kwargs["transport_factory"], socket_writes.GatheringTransportFactory)
+            for _ in range(50):
+                try:
+                    await publisher.publish(webhook("after"))
+                    break
+                except PublishFailed:
+                    await asyncio.sleep(0.1)  # the robust channel comes back just after the connection
+            else:
+                raise AssertionError("no publish confirmed after the reconnection")
+    bodies = [json.loads((await get_one(infra.connection, infra.names.queue("router"))).body) for _ in range(2)]
+    assert [b["data"]["body"] for b in bodies] == ["before", "after"]
