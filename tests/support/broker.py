@@ -6,11 +6,13 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import aio_pika
 import aiormq
 import pytest
 from aio_pika.abc import AbstractIncomingMessage, AbstractRobustConnection
+from pydantic import SecretStr
 
 from shared.messaging import topology, wire
 from shared.messaging.runtime import Infrastructure, infrastructure
@@ -117,16 +119,25 @@ def watch_acks(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, bool]]:
 
 
 class CuttableLink:
-    """A TCP relay to RabbitMQ whose open connections a test cuts, as a broker restart would; new ones pass."""
+    """A TCP relay to RabbitMQ whose open connections a test cuts, as a broker restart would; new ones pass.
 
-    def __init__(self, host: str, port: int) -> None:
-        self._upstream = (host, port)
+    Entered, it gives ``settings`` with the AMQP URL through the relay and the reconnect interval asked for.
+    """
+
+    def __init__(self, settings: Settings, reconnect_interval_s: float) -> None:
+        self._settings, self._reconnect_interval_s = settings, reconnect_interval_s
+        self._url = urlsplit(settings.amqp_url.get_secret_value())
+        self._upstream = (self._url.hostname or "127.0.0.1", self._url.port or 5672)
         self._writers: list[asyncio.StreamWriter] = []
         self._server: asyncio.Server | None = None
 
-    async def __aenter__(self) -> int:
+    async def __aenter__(self) -> Settings:
         self._server = await asyncio.start_server(self._relay, "127.0.0.1", 0)
-        return int(self._server.sockets[0].getsockname()[1])
+        port = int(self._server.sockets[0].getsockname()[1])
+        relayed = self._url._replace(netloc=f"{self._url.username}:{self._url.password}@127.0.0.1:{port}")
+        return self._settings.model_copy(
+            update={"amqp_url": SecretStr(urlunsplit(relayed)), "reconnect_interval_s": self._reconnect_interval_s}
+        )
 
     async def __aexit__(self, *_: object) -> None:
         self.cut()

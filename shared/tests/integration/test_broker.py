@@ -6,11 +6,9 @@ import asyncio
 import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from urllib.parse import urlsplit, urlunsplit
 
 import aio_pika
 import pytest
-from pydantic import SecretStr
 
 from shared.contracts.envelope import Envelope, wrap
 from shared.contracts.messages import WebhookReceived
@@ -169,11 +167,8 @@ async def test_a_burst_of_publishes_is_confirmed_whole_and_in_order(infra: Infra
 
 
 async def test_a_reconnected_connection_writes_through_the_gathering_writer_again(infra: Infrastructure) -> None:
-    upstream = urlsplit(infra.settings.amqp_url.get_secret_value())
-    link = CuttableLink(upstream.hostname or "127.0.0.1", upstream.port or 5672)
-    async with link as port:
-        url = urlunsplit(upstream._replace(netloc=f"{upstream.username}:{upstream.password}@127.0.0.1:{port}"))
-        settings = infra.settings.model_copy(update={"amqp_url": SecretStr(url), "reconnect_interval_s": 0.2})
+    link = CuttableLink(infra.settings, reconnect_interval_s=0.2)
+    async with link as settings:
         async with broker.connect(settings, infra.names) as connection:
             publisher = await broker.Publisher.open(connection, settings, names=infra.names)
             await publisher.publish(webhook("before"))
