@@ -34,6 +34,12 @@ class GatheringWriter:
         self._scheduled = False
 
     def write(self, data: bytes | bytearray | memoryview) -> None:
+        if self._writer.is_closing():
+            # Nothing kept can leave now: the caller meets what the plain writer does with a closed transport
+            # (uvloop's raises, asyncio's drops), at once rather than in a callback of the next turn.
+            self._kept.clear()
+            self._writer.write(data)
+            return
         # Kept as bytes: a caller may reuse a bytearray or the buffer under a memoryview once write returns.
         self._kept.append(data if type(data) is bytes else bytes(data))
         if not self._scheduled:
@@ -41,9 +47,12 @@ class GatheringWriter:
             self._loop.call_soon(self.flush)
 
     def flush(self) -> None:
-        """Hand what is kept to the transport now (once the transport closes, as a plain writer would: it drops)."""
+        """Hand what is kept to the transport now; once it is closing, what is kept is dropped."""
         self._scheduled = False
         if not self._kept:
+            return
+        if self._writer.is_closing():
+            self._kept.clear()  # the connection is going: aiormq's reader reports it, and a reconnection resends
             return
         data = self._kept[0] if len(self._kept) == 1 else b"".join(self._kept)
         self._kept.clear()

@@ -111,3 +111,14 @@ async def test_close_and_eof_send_what_is_kept_first(link: Link) -> None:
     link.gathering.write_eof()
     assert link.counted.writes == [b"connection.close;"]
     assert await link.arrived(17) == b"connection.close;"
+
+
+async def test_a_write_after_the_socket_closed_meets_the_plain_writer_at_once(link: Link) -> None:
+    link.gathering.write(b"kept;")
+    link.counted.writer.close()  # the connection goes before the next turn
+    link.gathering.write(b"late;")
+    assert link.counted.writes == [b"late;"]  # handed over at once, as a plain writer would take it
+
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)
+    assert link.counted.writes == [b"late;"]  # and the kept frame was dropped, not written to a closed transport
