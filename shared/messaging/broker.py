@@ -46,7 +46,7 @@ async def connect(
         timeout=settings.connect_timeout_s,
         reconnect_interval=settings.reconnect_interval_s,
         # Its socket's writes gathered per loop turn (socket_writes): one system call for a turn's frames.
-        connection_class=socket_writes.CONNECTION_CLASS,
+        connection_class=socket_writes.GatheringRobustConnection,
     )
     try:
         async with connection.channel() as channel:

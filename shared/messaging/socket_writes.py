@@ -2,13 +2,13 @@
 
 aiormq's writer task takes the frames its channels queued (every publish, ``basic.ack``, ``basic.qos``…) one at a
 time and hands each to ``StreamWriter.write``; with nothing buffered, uvloop's transport (and asyncio's) sends each
-at once, one ``send`` system call per frame. On loopback that call runs the receiving side's TCP processing too, and
-profiled under the pipeline it was the largest single cost of the router, the ai-worker and the sender (13–17 % of
-their busy time, all in aiormq's writer). :class:`GatheringWriter` keeps what was written during the loop's turn
+at once, one ``write`` system call per frame. :class:`GatheringWriter` keeps what was written during the loop's turn
 and hands it to the transport once, at the start of the next turn (``loop.call_soon``): the same bytes, in the same
 order, on the same socket; a frame waits a few microseconds at most, and ``drain``, ``close`` and ``write_eof``
-first send what is kept. :data:`CONNECTION_CLASS` makes ``aio_pika.connect_robust`` open its connections through it
-(aiormq's ``transport_factory``, TCP or TLS as the URL says).
+first send what is kept. Measured at 150 msg/s: 25–36 % fewer write calls in the router and the ai-worker; the CPU
+per message stayed within the benchmark's noise (system time was 2–3 % of a core per service to begin with).
+:class:`GatheringRobustConnection` makes ``aio_pika.connect_robust`` open its connections through it (aiormq's
+``transport_factory``, TCP or TLS as the URL says).
 """
 
 from __future__ import annotations
@@ -52,7 +52,9 @@ class GatheringWriter:
         if not self._kept:
             return
         if self._writer.is_closing():
-            self._kept.clear()  # the connection is going: aiormq's reader reports it, and a reconnection resends
+            # The connection is going (aiormq's reader reports it): the publishes among what is kept are never
+            # confirmed, and their callers fail them as they would have.
+            self._kept.clear()
             return
         data = self._kept[0] if len(self._kept) == 1 else b"".join(self._kept)
         self._kept.clear()
@@ -92,6 +94,3 @@ class GatheringRobustConnection(aio_pika.RobustConnection):
     def __init__(self, url: URL, loop: asyncio.AbstractEventLoop | None = None, **kwargs: Any):
         super().__init__(url, loop, **kwargs)
         self.kwargs["transport_factory"] = GatheringTransportFactory()
-
-
-CONNECTION_CLASS = GatheringRobustConnection

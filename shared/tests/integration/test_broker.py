@@ -152,8 +152,8 @@ async def test_waiting_for_a_turn_never_brings_a_message_closer_to_the_dead_lett
     assert await queue_depth(infra.connection, infra.names.dead_queue("router")) == 0
 
 
-# The connection's socket writes are gathered per loop turn (shared.messaging.socket_writes): a burst of publishes
-# leaves in a few writes, and what the broker receives is still every frame, whole and in order.
+# The connection's socket writes are gathered per loop turn (shared.messaging.socket_writes): what the broker
+# receives of a burst of publishes is still every frame, whole and in order.
 
 
 async def test_a_burst_of_publishes_is_confirmed_whole_and_in_order(infra: Infrastructure) -> None:
@@ -166,7 +166,7 @@ async def test_a_burst_of_publishes_is_confirmed_whole_and_in_order(infra: Infra
     assert [b["data"]["body"] for b in bodies] == [e.data.body for e in envelopes]
 
 
-async def test_a_reconnected_connection_writes_through_the_gathering_writer_again(infra: Infrastructure) -> None:
+async def test_after_a_reconnection_the_gathering_connection_publishes_again(infra: Infrastructure) -> None:
     link = CuttableLink(infra.settings, reconnect_interval_s=0.2)
     async with link as settings:
         async with broker.connect(settings, infra.names) as connection:
@@ -176,7 +176,7 @@ async def test_a_reconnected_connection_writes_through_the_gathering_writer_agai
             connection.reconnect_callbacks.add(lambda *_: reconnected.set())
             link.cut()
             await asyncio.wait_for(reconnected.wait(), 20)
-            # The new socket's factory is the same: aio-pika reconnects with the kwargs the class set.
+            # aio-pika reconnects with the kwargs the class set: the new socket comes from the same factory.
             assert isinstance(connection.kwargs["transport_factory"], socket_writes.GatheringTransportFactory)
             for _ in range(50):
                 try:
