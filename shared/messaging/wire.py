@@ -25,9 +25,8 @@ import base64
 import json
 import secrets
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from aio_pika.abc import AbstractIncomingMessage
 from pamqp.commands import Basic
@@ -82,9 +81,9 @@ def webhook_properties(
     )
 
 
-@dataclass(frozen=True)
-class Part:
-    """One webhook as the gateway accepted it: the exact signed bytes, its envelope id, when it arrived."""
+class Part(NamedTuple):
+    """One webhook as the gateway accepted it: the exact signed bytes, its envelope id, when it arrived (a tuple:
+    the gateway makes one per request)."""
 
     body: bytes
     envelope_id: str

@@ -19,12 +19,6 @@ from shared.messaging.broker import Lane, PublishFailed
 
 
 @dataclass
-class _Waiting:
-    part: wire.Part
-    done: asyncio.Future[None]
-
-
-@dataclass
 class GroupCommit:
     lane: Lane
     ids: wire.EnvelopeIds
@@ -32,65 +26,71 @@ class GroupCommit:
     max_bytes: int = 1024 * 1024
     max_in_flight: int = 2
     groups_published: int = 0  # for /metrics: with webhooks accepted, how many webhooks a publish carries
-    _waiting: list[_Waiting] = field(default_factory=list)
+    # The waiting webhooks and their requests' futures, side by side in arrival order.
+    _parts: list[wire.Part] = field(default_factory=list)
+    _waiters: list[asyncio.Future[None]] = field(default_factory=list)
     _in_flight: int = 0
     _scheduled: bool = False
 
     async def publish(self, part: wire.Part) -> None:
         """Return once a confirmed publish holds ``part``; raise :class:`PublishFailed` when it cannot be."""
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._waiting.append(_Waiting(part, done))
-        self._schedule()
+        self._parts.append(part)
+        self._waiters.append(done)
+        if not self._scheduled:
+            self._schedule()
         await done
 
     def _schedule(self) -> None:
-        if self._scheduled or not self._waiting or self._in_flight >= self.max_in_flight:
+        if self._scheduled or not self._parts or self._in_flight >= self.max_in_flight:
             return
         self._scheduled = True
         asyncio.get_running_loop().call_soon(self._send_next)
 
     def _send_next(self) -> None:
         self._scheduled = False
-        if not self._waiting or self._in_flight >= self.max_in_flight:
+        if not self._parts or self._in_flight >= self.max_in_flight:
             return
-        group = self._take()
+        count = self._count()
+        parts, waiters = self._parts[:count], self._waiters[:count]
+        del self._parts[:count], self._waiters[:count]
         self._in_flight += 1
-        asyncio.get_running_loop().create_task(self._send(group))
+        asyncio.get_running_loop().create_task(self._send(parts, waiters))
 
-    def _take(self) -> list[_Waiting]:
-        """The oldest waiting webhooks that fit one publish (always at least one, however large)."""
+    def _count(self) -> int:
+        """How many of the oldest waiting webhooks fit one publish (always at least one, however large)."""
+        if len(self._parts) == 1:
+            return 1
         size, count = 0, 0
-        for waiting in self._waiting:
-            size += len(waiting.part.body)
+        for part in self._parts:
+            size += len(part.body)
             if count and (count == self.max_parts or size > self.max_bytes):
                 break
             count += 1
-        group, self._waiting = self._waiting[:count], self._waiting[count:]
-        return group
+        return count
 
-    async def _send(self, group: list[_Waiting]) -> None:
-        parts = [w.part for w in group]
+    async def _send(self, parts: list[wire.Part], waiters: list[asyncio.Future[None]]) -> None:
         body = parts[0].body if len(parts) == 1 else b"".join(p.body for p in parts)
         try:
             await self.lane.publish(body, wire.group_properties(parts, group_id=self.ids()))
         except PublishFailed as exc:
-            self._settle(group, exc)
+            self._settle(waiters, exc)
         except BaseException as exc:  # a bug or a cancellation: never leave a webhook waiting forever
-            self._settle(group, PublishFailed("disconnected", type(exc).__name__))
+            self._settle(waiters, PublishFailed("disconnected", type(exc).__name__))
             raise
         else:
             self.groups_published += 1
-            self._settle(group, None)
+            self._settle(waiters, None)
         finally:
             self._in_flight -= 1
             self._schedule()
 
     @staticmethod
-    def _settle(group: list[_Waiting], failure: PublishFailed | None) -> None:
-        for waiting in group:
-            if waiting.done.done():  # its request went away (the client hung up): nothing to tell it
+    def _settle(waiters: list[asyncio.Future[None]], failure: PublishFailed | None) -> None:
+        for done in waiters:
+            if done.done():  # its request went away (the client hung up): nothing to tell it
                 continue
             if failure is None:
-                waiting.done.set_result(None)
+                done.set_result(None)
             else:
-                waiting.done.set_exception(failure)
+                done.set_exception(failure)

@@ -1,7 +1,7 @@
 """Meta's webhook signature: ``X-Hub-Signature-256: sha256=<hex HMAC-SHA256 of the raw body, app secret>``.
 
-Checked on the exact bytes received, in constant time, while they stream in (:class:`Verifier`); an empty secret
-accepts nothing.
+Checked on the exact bytes received, in constant time: in one call for a body that arrived with its headers
+(:func:`matches`), else while it streams in (:class:`Verifier`); an empty secret accepts nothing.
 """
 
 from __future__ import annotations
@@ -28,25 +28,26 @@ def claimed_digest(header: str | None) -> bytes | None:
         return None
 
 
+def matches(body: bytes, app_secret: str, claimed: bytes) -> bool:
+    """A whole body at once: one HMAC call (OpenSSL's one-shot), compared in constant time."""
+    return hmac.compare_digest(hmac.digest(app_secret.encode(), body, "sha256"), claimed)
+
+
 class Verifier:
-    """The HMAC of a body fed chunk by chunk, compared at the end with what the header claimed."""
+    """The HMAC of a body fed chunk by chunk, compared at the end with the ``claimed`` one (:func:`claimed_digest`)."""
 
-    def __init__(self, app_secret: str, header: str | None):
-        self.claimed = claimed_digest(header) if app_secret else None
+    def __init__(self, app_secret: str, claimed: bytes):
+        self.claimed = claimed
         self._mac = hmac.new(app_secret.encode(), digestmod=hashlib.sha256)
-
-    @property
-    def well_formed(self) -> bool:
-        """False when no body could match (no secret, no or garbled header): refuse before reading it."""
-        return self.claimed is not None
 
     def update(self, chunk: bytes) -> Verifier:
         self._mac.update(chunk)
         return self
 
     def matches(self) -> bool:
-        return self.claimed is not None and hmac.compare_digest(self._mac.digest(), self.claimed)
+        return hmac.compare_digest(self._mac.digest(), self.claimed)
 
 
 def is_valid(body: bytes, header: str | None, app_secret: str) -> bool:
-    return Verifier(app_secret, header).update(body).matches()
+    claimed = claimed_digest(header) if app_secret else None
+    return claimed is not None and matches(body, app_secret, claimed)

@@ -4,15 +4,15 @@ The bound: whatever unauthenticated clients send, the webhook bodies held by thi
 ``webhook_body_budget_bytes + webhook_small_budget_bytes`` (36 MiB by default). Each body reserves its declared
 ``Content-Length`` (a chunked one: ``max_body_bytes``) from one of two pools before a byte of it is read: up to
 ``webhook_small_body_bytes`` from the small allowance, so Meta's usual 1-3 KB never wait behind large bodies,
-anything larger from the large budget. No room within ``webhook_budget_wait_s``: 503 (Meta retries). The body
-is hashed chunk by chunk as it arrives and must arrive within ``webhook_read_timeout_s`` (408) and within
-``max_body_bytes`` (413, as soon as it is known: from the header, or when a chunked body crosses it). A missing
-or malformed signature header is 401 before any read. The chunks are joined once, after the signature matched,
-and the reservation lasts until the caller's block (the confirmed publish) ends: the join and the published
-copies of an accepted body (authenticated traffic) come on top, a few times its size. Per open
-connection, aiohttp also buffers up to twice ``app.READ_BUFFER_BYTES`` (16 KiB) before a handler reads: bound
-the connections at the ingress. Measured, 160 concurrent 4 MB bodies (unsigned, wrongly signed, chunked, slow)
-grow the process by about 25 MiB with 18 MiB of budgets, where reading them whole took it to 700 MiB.
+anything larger from the large budget. No room within ``webhook_budget_wait_s``: 503 (Meta retries). The body is
+hashed chunk by chunk as it arrives (in one call when it came with its headers, Meta's usual case) and must arrive
+within ``webhook_read_timeout_s`` (408) and within ``max_body_bytes`` (413, as soon as it is known: from the header,
+or when a chunked body crosses it). A missing or malformed signature header is 401 before any read. The chunks are
+joined once, after the signature matched, and the reservation lasts until the caller releases it (after the
+confirmed publish): the join and the published copies of an accepted body (authenticated traffic) come on top, a few
+times its size. Per open connection, aiohttp also buffers up to twice ``app.READ_BUFFER_BYTES`` (16 KiB) before a
+handler reads: bound the connections at the ingress. Measured, 160 concurrent 4 MB bodies (unsigned, wrongly signed,
+chunked, slow) grow the process by about 25 MiB with 18 MiB of budgets, where reading them whole took it to 700 MiB.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from aiohttp import StreamReader, web
 
 from gateway.settings import GatewaySettings
-from gateway.signature import Verifier
+from gateway.signature import Verifier, claimed_digest, matches
 
 CHUNK_BYTES = 64 * 1024
 
@@ -51,16 +51,27 @@ class ByteBudget:
 
     @asynccontextmanager
     async def reserve(self, size: int, wait_s: float) -> AsyncIterator[None]:
-        if self.free < size:
-            await self._wait_for_room(size, wait_s)
-        self.free -= size
+        await self.take(size, wait_s)
         try:
             yield
         finally:
-            self.free += size
-            if self._waiting:
-                async with self._room:
-                    self._room.notify_all()
+            self.give_back(size)
+
+    async def take(self, size: int, wait_s: float) -> None:
+        """Take ``size`` bytes, waiting up to ``wait_s`` for them (then :class:`Refused` 503); give them back with
+        :meth:`give_back`."""
+        if self.free < size:
+            await self._wait_for_room(size, wait_s)
+        self.free -= size
+
+    def give_back(self, size: int) -> None:
+        self.free += size
+        if self._waiting:
+            asyncio.get_running_loop().create_task(self._wake())
+
+    async def _wake(self) -> None:
+        async with self._room:
+            self._room.notify_all()
 
     async def _wait_for_room(self, size: int, wait_s: float) -> None:
         self._waiting += 1
@@ -102,26 +113,49 @@ class WebhookBudget:
 BUDGET = web.AppKey("webhook_budget", WebhookBudget)
 
 
-@asynccontextmanager
-async def signed_body(request: web.Request, settings: GatewaySettings) -> AsyncIterator[bytes]:
-    """The exact bytes of a body whose ``X-Hub-Signature-256`` matched; raises :class:`Refused` otherwise."""
-    verifier = Verifier(settings.app_secret.get_secret_value(), request.headers.get("X-Hub-Signature-256"))
-    if not verifier.well_formed:
+@dataclass(frozen=True)
+class SignedBody:
+    """An accepted body and its reservation: :meth:`release` once the body is published (or refused)."""
+
+    bytes: bytes
+    pool: ByteBudget
+    size: int
+
+    def release(self) -> None:
+        self.pool.give_back(self.size)
+
+
+async def signed_body(request: web.Request, settings: GatewaySettings) -> SignedBody:
+    """The exact bytes of a body whose ``X-Hub-Signature-256`` matched, reserved in the budget until
+    :meth:`SignedBody.release`; raises :class:`Refused` otherwise (with nothing left reserved)."""
+    secret = settings.app_secret.get_secret_value()
+    claimed = claimed_digest(request.headers.get("X-Hub-Signature-256")) if secret else None
+    if claimed is None:
         raise Refused(401, "invalid or missing X-Hub-Signature-256")
     length = request.content_length
     if length is not None and length > settings.max_body_bytes:
         raise Refused(413, f"body over {settings.max_body_bytes} bytes")
     pool, size = request.app[BUDGET].pool_for(length)
-    async with pool.reserve(size, settings.webhook_budget_wait_s):
-        try:
-            if request.content.is_eof():  # all of it arrived with the headers (Meta's usual 1-3 KB): nothing to wait
-                body = await _hashed_read(request.content, verifier, settings.max_body_bytes)
-            else:
-                async with asyncio.timeout(settings.webhook_read_timeout_s):
-                    body = await _hashed_read(request.content, verifier, settings.max_body_bytes)
-        except TimeoutError:
-            raise Refused(408, f"body not received within {settings.webhook_read_timeout_s} s") from None
-        yield body
+    await pool.take(size, settings.webhook_budget_wait_s)
+    try:
+        content = request.content
+        if content.is_eof():  # all of it arrived with the headers (Meta's usual 1-3 KB): hashed in one call
+            body = content.read_nowait()
+            if len(body) > settings.max_body_bytes:
+                raise Refused(413, f"body over {settings.max_body_bytes} bytes")
+            if not matches(body, secret, claimed):
+                raise Refused(401, "invalid or missing X-Hub-Signature-256")
+        else:
+            verifier = Verifier(secret, claimed)
+            async with asyncio.timeout(settings.webhook_read_timeout_s):
+                body = await _hashed_read(content, verifier, settings.max_body_bytes)
+    except TimeoutError:
+        pool.give_back(size)
+        raise Refused(408, f"body not received within {settings.webhook_read_timeout_s} s") from None
+    except BaseException:
+        pool.give_back(size)
+        raise
+    return SignedBody(body, pool, size)
 
 
 async def _hashed_read(content: StreamReader, verifier: Verifier, limit: int) -> bytes:

@@ -61,12 +61,15 @@ async def verify(request: web.Request) -> web.Response:
 async def receive(request: web.Request) -> web.Response:
     app = request.app
     try:
-        async with signed_body(request, app[SETTINGS]) as body:  # its bytes stay reserved until published
-            return await _publish(app, body)
+        body = await signed_body(request, app[SETTINGS])
     except Refused as refused:
         app[WEBHOOK_COUNTS].refused += 1
         log.warning("webhook.refused", status=refused.status, declared_bytes=request.content_length)
         return web.Response(status=refused.status, text=refused.text)
+    try:
+        return await _publish(app, body.bytes)
+    finally:
+        body.release()  # its bytes stayed reserved until published (or not)
 
 
 async def _publish(app: web.Application, body: bytes) -> web.Response:
