@@ -56,6 +56,7 @@ class GroupCommit:
         del self._parts[:count], self._waiters[:count]
         self._in_flight += 1
         asyncio.get_running_loop().create_task(self._send(parts, waiters))
+        self._schedule()  # what did not fit this group leaves at once if another place is free
 
     def _count(self) -> int:
         """How many of the oldest waiting webhooks fit one publish (always at least one, however large)."""

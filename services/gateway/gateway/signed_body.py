@@ -7,12 +7,13 @@ The bound: whatever unauthenticated clients send, the webhook bodies held by thi
 anything larger from the large budget. No room within ``webhook_budget_wait_s``: 503 (Meta retries). The body is
 hashed chunk by chunk as it arrives (in one call when it came with its headers, Meta's usual case) and must arrive
 within ``webhook_read_timeout_s`` (408) and within ``max_body_bytes`` (413, as soon as it is known: from the header,
-or when a chunked body crosses it). A missing or malformed signature header is 401 before any read. The chunks are
-joined once, after the signature matched, and the reservation lasts until the caller releases it (after the
-confirmed publish): the join and the published copies of an accepted body (authenticated traffic) come on top, a few
-times its size. Per open connection, aiohttp also buffers up to twice ``app.READ_BUFFER_BYTES`` (16 KiB) before a
-handler reads: bound the connections at the ingress. Measured, 160 concurrent 4 MB bodies (unsigned, wrongly signed,
-chunked, slow) grow the process by about 25 MiB with 18 MiB of budgets, where reading them whole took it to 700 MiB.
+or when a chunked body crosses it). A missing or malformed signature header is 401 before any read. A streamed
+body's chunks are joined once, after the signature matched, and the reservation lasts until the caller releases it
+(after the confirmed publish): the join and the published copies of an accepted body (authenticated traffic) come on
+top, a few times its size. Per open connection, aiohttp also buffers up to twice ``app.READ_BUFFER_BYTES`` (16 KiB)
+before a handler reads: bound the connections at the ingress. Measured, 160 concurrent 4 MB bodies (unsigned,
+wrongly signed, chunked, slow) grow the process by about 25 MiB with 18 MiB of budgets, where reading them whole
+took it to 700 MiB.
 """
 
 from __future__ import annotations
@@ -60,9 +61,10 @@ class ByteBudget:
     async def take(self, size: int, wait_s: float) -> None:
         """Take ``size`` bytes, waiting up to ``wait_s`` for them (then :class:`Refused` 503); give them back with
         :meth:`give_back`."""
-        if self.free < size:
+        if self.free >= size:
+            self.free -= size
+        else:
             await self._wait_for_room(size, wait_s)
-        self.free -= size
 
     def give_back(self, size: int) -> None:
         self.free += size
@@ -74,10 +76,13 @@ class ByteBudget:
             self._room.notify_all()
 
     async def _wait_for_room(self, size: int, wait_s: float) -> None:
+        """Wait for room and take it in the same step as the check, under the lock: a body that did not wait
+        cannot take the same bytes in between (the budget never goes below zero)."""
         self._waiting += 1
         try:
-            async with self._room:
-                await asyncio.wait_for(self._room.wait_for(lambda: self.free >= size), wait_s)
+            async with asyncio.timeout(wait_s), self._room:
+                await self._room.wait_for(lambda: self.free >= size)
+                self.free -= size
         except TimeoutError:
             raise Refused(503, "too many webhook bodies in flight, retry later") from None
         finally:
@@ -113,16 +118,19 @@ class WebhookBudget:
 BUDGET = web.AppKey("webhook_budget", WebhookBudget)
 
 
-@dataclass(frozen=True)
 class SignedBody:
     """An accepted body and its reservation: :meth:`release` once the body is published (or refused)."""
 
-    bytes: bytes
-    pool: ByteBudget
-    size: int
+    __slots__ = ("_pool", "_size", "bytes")
+
+    def __init__(self, body: bytes, pool: ByteBudget, size: int):
+        self.bytes, self._pool, self._size = body, pool, size
 
     def release(self) -> None:
-        self.pool.give_back(self.size)
+        """Give the reservation back (once: a second call gives nothing)."""
+        size, self._size = self._size, 0
+        if size:
+            self._pool.give_back(size)
 
 
 async def signed_body(request: web.Request, settings: GatewaySettings) -> SignedBody:

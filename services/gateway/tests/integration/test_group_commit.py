@@ -5,17 +5,20 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 from collections.abc import AsyncIterator
 
 import aio_pika
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
+from pamqp.commands import Basic
 
 from gateway.app import create_app
+from gateway.group_commit import GroupCommit
 from gateway.signature import sign
 from gateway.webhooks import WEBHOOK_COUNTS, WEBHOOK_GROUPS
 from shared.contracts.messages import WebhookReceived
-from shared.messaging import topology, wire
+from shared.messaging import broker, topology, wire
 from shared.messaging.runtime import Infrastructure
 from tests.support.broker import get_one, queue_depth
 
@@ -91,3 +94,33 @@ async def test_a_group_the_broker_cannot_take_answers_503_to_each_of_its_webhook
     assert statuses == [503] * 50  # none answered 200 without a confirmed, routed publish
     counts, groups = client.app[WEBHOOK_COUNTS], client.app[WEBHOOK_GROUPS]  # /metrics needs the queue it lost
     assert (counts.publish_failed, counts.accepted, groups.groups_published) == (50, 0, 0)
+
+
+async def test_webhooks_beyond_one_group_leave_at_once_while_a_place_is_free(infra: Infrastructure) -> None:
+    """Three webhooks in one turn with groups of two: the third leaves in a second publish at once, beside the
+    first (two in flight), not when the first is confirmed."""
+    publisher = await broker.Publisher.open(
+        infra.connection, infra.settings, names=topology.Topology(infra.settings.broker_prefix), role="gateway"
+    )
+    lane = publisher.lane(WebhookReceived.TYPE, WebhookReceived.KIND)
+    in_flight, most = 0, 0
+
+    class Watched(broker.Lane):
+        async def publish(self, body: bytes, properties: Basic.Properties) -> None:
+            nonlocal in_flight, most
+            in_flight += 1
+            most = max(most, in_flight)
+            try:
+                await super().publish(body, properties)  # the real broker's confirm
+            finally:
+                in_flight -= 1
+
+    groups = GroupCommit(Watched(lane.publisher, lane.exchange, lane.type, lane.mandatory), wire.EnvelopeIds(), 2)
+    parts = [wire.Part(_body(i), str(uuid.uuid4()), 1_764_662_400_000_000 + i) for i in range(3)]
+
+    await asyncio.wait_for(asyncio.gather(*(groups.publish(part) for part in parts)), 5)
+
+    assert groups.groups_published == 2 and most == 2
+    queue = topology.Topology(infra.settings.broker_prefix).queue("router")
+    kept = [p.body for _ in range(2) for p in wire.parts(await get_one(infra.connection, queue, timeout=2))]
+    assert sorted(kept) == sorted(p.body for p in parts)

@@ -50,3 +50,23 @@ async def test_a_waiting_body_gets_its_room_as_soon_as_it_is_freed_while_one_tha
     release.set()
     await asyncio.wait_for(asyncio.gather(first, waiting, small), 2)
     assert order == ["first", "small", "waiting"] and budget.free == 100
+
+
+@pytest.mark.parametrize("turns", range(6))
+async def test_room_freed_for_a_waiting_body_is_taken_by_one_body_only(turns: int) -> None:
+    """Room freed while a body waits goes to the waiting body or to one that comes meanwhile, whichever event loop
+    turn it comes on, never to both: each take checks and takes in one step (the budget never goes below zero)."""
+    budget = ByteBudget(100)
+    await budget.take(80, wait_s=1)
+    waiting = asyncio.create_task(budget.take(60, wait_s=1))
+    await asyncio.sleep(0)  # no room: it waits
+    budget.give_back(80)
+    for _ in range(turns):
+        await asyncio.sleep(0)
+    newcomer = asyncio.create_task(budget.take(60, wait_s=1))
+    await asyncio.wait({waiting, newcomer}, timeout=1, return_when=asyncio.FIRST_COMPLETED)
+    await asyncio.sleep(0.01)  # whatever else could take room has had its turns
+    assert budget.free == 40 and [waiting.done(), newcomer.done()].count(True) == 1
+    budget.give_back(60)  # the holder done: the other takes it
+    await asyncio.wait_for(asyncio.gather(waiting, newcomer), 1)
+    assert budget.free == 40
