@@ -37,8 +37,7 @@ class GroupCommit:
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._parts.append(part)
         self._waiters.append(done)
-        if not self._scheduled:
-            self._schedule()
+        self._schedule()
         await done
 
     def _schedule(self) -> None:
@@ -60,8 +59,6 @@ class GroupCommit:
 
     def _count(self) -> int:
         """How many of the oldest waiting webhooks fit one publish (always at least one, however large)."""
-        if len(self._parts) == 1:
-            return 1
         size, count = 0, 0
         for part in self._parts:
             size += len(part.body)

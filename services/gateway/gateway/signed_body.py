@@ -19,8 +19,6 @@ took it to 700 MiB.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from aiohttp import StreamReader, web
@@ -49,14 +47,6 @@ class ByteBudget:
         self.capacity, self.free = capacity, capacity
         self._room = asyncio.Condition()
         self._waiting = 0
-
-    @asynccontextmanager
-    async def reserve(self, size: int, wait_s: float) -> AsyncIterator[None]:
-        await self.take(size, wait_s)
-        try:
-            yield
-        finally:
-            self.give_back(size)
 
     async def take(self, size: int, wait_s: float) -> None:
         """Take ``size`` bytes, waiting up to ``wait_s`` for them (then :class:`Refused` 503); give them back with

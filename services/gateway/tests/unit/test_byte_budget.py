@@ -10,21 +10,23 @@ import pytest
 from gateway.signed_body import ByteBudget, Refused
 
 
-async def test_with_room_a_reservation_holds_its_bytes_until_its_block_ends() -> None:
+async def test_with_room_a_reservation_holds_its_bytes_until_given_back() -> None:
     budget = ByteBudget(100)
-    async with budget.reserve(60, wait_s=0.1):
-        assert budget.free == 40
-        async with budget.reserve(40, wait_s=0.1):
-            assert budget.free == 0
+    await budget.take(60, wait_s=0.1)
+    assert budget.free == 40
+    await budget.take(40, wait_s=0.1)
+    assert budget.free == 0
+    budget.give_back(40)
+    budget.give_back(60)
     assert budget.free == 100
 
 
 async def test_without_room_a_reservation_waits_then_is_refused_with_503() -> None:
     budget = ByteBudget(100)
-    async with budget.reserve(80, wait_s=0.1):
-        with pytest.raises(Refused) as refused:
-            async with budget.reserve(30, wait_s=0.05):
-                pass
+    await budget.take(80, wait_s=0.1)
+    with pytest.raises(Refused) as refused:
+        await budget.take(30, wait_s=0.05)
+    budget.give_back(80)
     assert refused.value.status == 503 and budget.free == 100
 
 
@@ -34,9 +36,12 @@ async def test_a_waiting_body_gets_its_room_as_soon_as_it_is_freed_while_one_tha
     release = asyncio.Event()
 
     async def hold(name: str, size: int, until: asyncio.Event) -> None:
-        async with budget.reserve(size, wait_s=2):
+        await budget.take(size, wait_s=2)
+        try:
             order.append(name)
             await until.wait()
+        finally:
+            budget.give_back(size)
 
     done = asyncio.Event()
     done.set()
