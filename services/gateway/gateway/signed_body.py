@@ -36,6 +36,14 @@ class Refused(Exception):
         super().__init__(text)
         self.status, self.text = status, text
 
+    @classmethod
+    def unsigned(cls) -> Refused:
+        return cls(401, "invalid or missing X-Hub-Signature-256")
+
+    @classmethod
+    def too_large(cls, limit: int) -> Refused:
+        return cls(413, f"body over {limit} bytes")
+
 
 class ByteBudget:
     """Bytes that may be held at once; a reservation waits, bounded, for room.
@@ -129,10 +137,10 @@ async def signed_body(request: web.Request, settings: GatewaySettings) -> Signed
     secret = settings.app_secret.get_secret_value()
     claimed = claimed_digest(request.headers.get("X-Hub-Signature-256")) if secret else None
     if claimed is None:
-        raise Refused(401, "invalid or missing X-Hub-Signature-256")
+        raise Refused.unsigned()
     length = request.content_length
     if length is not None and length > settings.max_body_bytes:
-        raise Refused(413, f"body over {settings.max_body_bytes} bytes")
+        raise Refused.too_large(settings.max_body_bytes)
     pool, size = request.app[BUDGET].pool_for(length)
     await pool.take(size, settings.webhook_budget_wait_s)
     try:
@@ -140,9 +148,9 @@ async def signed_body(request: web.Request, settings: GatewaySettings) -> Signed
         if content.is_eof():  # all of it arrived with the headers (Meta's usual 1-3 KB): hashed in one call
             body = content.read_nowait()
             if len(body) > settings.max_body_bytes:
-                raise Refused(413, f"body over {settings.max_body_bytes} bytes")
+                raise Refused.too_large(settings.max_body_bytes)
             if not matches(body, secret, claimed):
-                raise Refused(401, "invalid or missing X-Hub-Signature-256")
+                raise Refused.unsigned()
         else:
             verifier = Verifier(secret, claimed)
             async with asyncio.timeout(settings.webhook_read_timeout_s):
@@ -163,11 +171,11 @@ async def _hashed_read(content: StreamReader, verifier: Verifier, limit: int) ->
         async for chunk in content.iter_chunked(CHUNK_BYTES):
             size += len(chunk)
             if size > limit:
-                raise Refused(413, f"body over {limit} bytes")
+                raise Refused.too_large(limit)
             verifier.update(chunk)
             chunks.append(chunk)
         if not verifier.matches():
-            raise Refused(401, "invalid or missing X-Hub-Signature-256")
+            raise Refused.unsigned()
         return b"".join(chunks)
     finally:
         chunks.clear()  # a refused body's chunks go now, not with the traceback
