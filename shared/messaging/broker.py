@@ -3,13 +3,21 @@
 A publish succeeds only when the broker has confirmed it (persistent message, mandatory routing).
 A nack, an unroutable message and a timeout are distinct failures of :class:`PublishFailed`, so the caller
 (the gateway answering Meta, a consumer before its ack) knows the message is not safe yet.
+
+Envelopes a publisher is asked to publish within one turn of the event loop (a batch's events, published
+together) leave as one message per exchange and routing key — a lines group (``shared.messaging.wire``), split
+again by the consumer into one delivery each —, every caller's publish confirmed when that message is: one
+publish, one routing, one quorum-queue write and one delivery per queue instead of one per envelope. A single
+envelope leaves as it always did.
 """
 
 from __future__ import annotations
 
+import asyncio
+import functools
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal, cast
 
 import aio_pika
@@ -22,8 +30,12 @@ from pamqp.commands import Basic
 
 from shared.contracts import roles as contract
 from shared.contracts.envelope import Envelope
-from shared.messaging import socket_writes, topology
+from shared.messaging import socket_writes, topology, wire
 from shared.settings import Settings
+
+# A lines group's bounds: a group of more leaves as several messages.
+GROUP_MAX_ENVELOPES = 256
+GROUP_MAX_BYTES = 1 << 20
 
 
 class PublishFailed(Exception):
@@ -64,13 +76,23 @@ class Publisher:
     """
 
     def __init__(
-        self, channel: AbstractChannel, names: topology.Topology, timeout_s: float = 5.0, role: str | None = None
+        self,
+        channel: AbstractChannel,
+        names: topology.Topology,
+        timeout_s: float = 5.0,
+        role: str | None = None,
+        *,
+        grouping: bool = True,
     ):
         self._channel = channel
         self._names = names
         self._timeout_s = timeout_s
         self._exchanges: dict[str, AbstractExchange] = {}
         self._role = contract.role(role).name if role is not None else None
+        self._grouping = grouping
+        # This turn's publishes, per (exchange, routing key, mandatory), sent at the start of the next turn.
+        self._turn: dict[tuple[str, str, bool], _Turn] = {}
+        self._sends: set[asyncio.Task[None]] = set()
 
     @classmethod
     async def open(
@@ -80,9 +102,12 @@ class Publisher:
         *,
         names: topology.Topology | None = None,
         role: str | None = None,
+        grouping: bool = True,
     ) -> Publisher:
+        """``grouping=False``: every envelope a message of its own, as before lines groups (a test's or a tool's)."""
         channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
-        return cls(channel, names or topology.Topology(settings.broker_prefix), settings.publish_timeout_s, role)
+        names = names or topology.Topology(settings.broker_prefix)
+        return cls(channel, names, settings.publish_timeout_s, role, grouping=grouping)
 
     @property
     def role(self) -> str | None:
@@ -114,7 +139,61 @@ class Publisher:
         exchange = await self.exchange(self._names.exchange_for(envelope.data.KIND))
         mandatory = envelope.data.KIND == "command" or envelope.type in topology.CONSUMED_TYPES
         body = body if body is not None else envelope.model_dump_json().encode()
-        await self._publish(exchange, envelope.type, body, json_properties(envelope), mandatory=mandatory)
+        if not self._grouping or b"\n" in body:  # compact JSON has no raw newline; a given body might
+            return await self._publish(exchange, envelope.type, body, json_properties(envelope), mandatory=mandatory)
+        await self._in_turn(exchange, envelope.type, mandatory, body, json_properties(envelope))
+
+    async def _in_turn(
+        self, exchange: AbstractExchange, routing_key: str, mandatory: bool, body: bytes, properties: Basic.Properties
+    ) -> None:
+        """Join this turn's publishes to ``routing_key``; return once the message carrying this one is confirmed."""
+        key = (exchange.name, routing_key, mandatory)
+        turn = self._turn.get(key)
+        if turn is None:
+            if not self._turn:
+                asyncio.get_running_loop().call_soon(self._send_turn)
+            turn = self._turn[key] = _Turn(exchange)
+        confirmed = asyncio.get_running_loop().create_future()
+        turn.add(body, properties, confirmed)
+        await confirmed
+
+    def _send_turn(self) -> None:
+        turns, self._turn = self._turn, {}
+        for (_, routing_key, mandatory), turn in turns.items():
+            for group in turn.groups():
+                task = asyncio.create_task(self._send_group(turn.exchange, routing_key, mandatory, group))
+                self._sends.add(task)
+                task.add_done_callback(self._sends.discard)
+
+    async def _send_group(
+        self, exchange: AbstractExchange, routing_key: str, mandatory: bool, group: list[_Waiting]
+    ) -> None:
+        if len(group) == 1:
+            body, properties = group[0].body, group[0].properties
+        else:
+            body = b"\n".join(w.body for w in group)
+            properties = wire.lines_properties(group[0].properties, len(group), group_id=self._group_ids())
+        try:
+            await self._publish(exchange, routing_key, body, properties, mandatory=mandatory)
+        except PublishFailed as exc:
+            for waiting in group:
+                if not waiting.confirmed.done():
+                    waiting.confirmed.set_exception(PublishFailed(exc.reason, str(exc)))
+            return
+        except BaseException as exc:  # a cancelled send (the process stopping): not confirmed
+            for waiting in group:
+                if not waiting.confirmed.done():
+                    waiting.confirmed.set_exception(PublishFailed("disconnected", type(exc).__name__))
+            if not isinstance(exc, Exception):
+                raise
+            return
+        for waiting in group:
+            if not waiting.confirmed.done():
+                waiting.confirmed.set_result(None)
+
+    @functools.cached_property
+    def _group_ids(self) -> wire.EnvelopeIds:
+        return wire.EnvelopeIds()
 
     async def publish_later(self, envelope: Envelope[Any], delay_s: float) -> None:
         """Hand ``envelope`` to this publisher's own role after ``delay_s`` (rounded up to a retry tier): through
@@ -187,6 +266,36 @@ class Publisher:
     @property
     def is_open(self) -> bool:
         return not self._channel.is_closed
+
+
+@dataclass(frozen=True)
+class _Waiting:
+    body: bytes
+    properties: Basic.Properties
+    confirmed: asyncio.Future[None]
+
+
+@dataclass
+class _Turn:
+    """One turn's publishes to one exchange and routing key, in the order they were asked for."""
+
+    exchange: AbstractExchange
+    waiting: list[_Waiting] = field(default_factory=list)
+
+    def add(self, body: bytes, properties: Basic.Properties, confirmed: asyncio.Future[None]) -> None:
+        self.waiting.append(_Waiting(body, properties, confirmed))
+
+    def groups(self) -> list[list[_Waiting]]:
+        """The messages to send: at most ``GROUP_MAX_ENVELOPES`` envelopes and about ``GROUP_MAX_BYTES`` each."""
+        found: list[list[_Waiting]] = []
+        size = 0
+        for waiting in self.waiting:
+            if not found or len(found[-1]) >= GROUP_MAX_ENVELOPES or size + len(waiting.body) > GROUP_MAX_BYTES:
+                found.append([])
+                size = 0
+            found[-1].append(waiting)
+            size += len(waiting.body) + 1
+        return found
 
 
 @dataclass(frozen=True)

@@ -403,7 +403,9 @@ class Acks:
     the channel not yet acked up to the tag it names: safe once none below it is open, and those given a verdict
     or acked alone are acked already. The channel is the one a delivery arrived on, kept then (a closed channel
     cannot be asked for). A batch that failed as a whole (:meth:`abandoned`) hands its deliveries back to the broker.
-    A delivery of a group (:mod:`shared.messaging.groups`) is acked through its group, alone."""
+    A group (:mod:`shared.messaging.groups`) is one delivery to the broker: open under its own tag from its first
+    envelope's arrival until every envelope of it is settled, in whichever batches they were (the group acks or
+    sends itself back then, alone), so no ``multiple`` covers it before."""
 
     def __init__(self) -> None:
         # Per channel, in tag order: each delivery open (None), done and still to ack (True), or settled (False).
@@ -412,7 +414,11 @@ class Acks:
         self._where: dict[int, tuple[int, int]] = {}  # id(delivery) → (its channel, its tag)
 
     def arrived(self, message: AbstractIncomingMessage) -> None:
-        if isinstance(message, groups.PartDelivery) or message.delivery_tag is None:
+        if isinstance(message, groups.PartDelivery):
+            message = message.group  # its first envelope opens it; the others find it open
+            if id(message) in self._where:
+                return
+        if message.delivery_tag is None:
             return
         channel, tag = id(message.channel), message.delivery_tag
         self._heads.setdefault(channel, {})[tag] = None
@@ -421,29 +427,39 @@ class Acks:
 
     async def settled(self, batch: list[AbstractIncomingMessage], done: list[AbstractIncomingMessage]) -> None:
         to_ack = {id(m) for m in done}
-        alone: list[AbstractIncomingMessage] = []
         touched: set[int] = set()
         for message in batch:
-            where = self._where.pop(id(message), None)
-            if where is None:  # a group's webhook
-                if id(message) in to_ack:
-                    alone.append(message)
+            if isinstance(message, groups.PartDelivery):
                 continue
-            channel, tag = where
-            if channel in self._heads:
+            where = self._where.pop(id(message), None)
+            if where is not None and where[0] in self._heads:
+                channel, tag = where
                 self._heads[channel][tag] = id(message) in to_ack
                 touched.add(channel)
+        for part in (m for m in batch if isinstance(m, groups.PartDelivery)):
+            if id(part) in to_ack:
+                try:
+                    await part.ack()  # the group's own ack, once it is its last envelope
+                except Exception:
+                    log.warning("batch.ack_failed", reason="channel closed")
+            touched.update(self._group_over(part))
         for channel in touched:
             try:
                 await self._settle_head(channel, to_ack)
             except Exception:  # its channel closed: what it held comes back with the next one, whatever the others
                 log.warning("batch.ack_failed", reason="channel closed")
                 self._forget(channel)
-        for message in alone:
-            try:
-                await message.ack()
-            except Exception:
-                log.warning("batch.ack_failed", reason="channel closed")
+
+    def _group_over(self, part: groups.PartDelivery) -> list[int]:
+        """The group of ``part``, finished (acked or sent back alone): settled in its channel's head."""
+        if not part.group_finished:
+            return []
+        where = self._where.pop(id(part.group), None)
+        if where is None or where[0] not in self._heads:
+            return []
+        channel, tag = where
+        self._heads[channel][tag] = False
+        return [channel]
 
     async def _settle_head(self, channel: int, to_ack: set[int]) -> None:
         """Ack the settled run at the channel's head, then, alone, what of ``to_ack`` is left behind an open
@@ -465,6 +481,12 @@ class Acks:
         channel still open (``nack``, requeued: aio-pika refuses it for a delivery already settled), or comes back
         by itself with a closed one, whose head is forgotten."""
         for message in batch:
+            if isinstance(message, groups.PartDelivery):
+                with contextlib.suppress(Exception):  # the whole group back (once), unless it is over already
+                    if not message.group_finished:
+                        await message.nack(requeue=True)
+                self._group_over(message)
+                continue
             where = self._where.pop(id(message), None)
             if where is None:
                 continue

@@ -17,6 +17,13 @@ webhook in arrival order — ``x-wamux-part-bytes`` (its length), ``x-wamux-part
 ``x-wamux-part-received-at-us``. The group's own ``message_id`` names the delivery only. :func:`parts` gives any
 props-form delivery as its webhooks (one for a plain one), :func:`read_parts` as their envelopes, and
 :func:`part_properties` the plain props form of one of them (a group's webhook retried or dead-lettered alone).
+
+The **lines form** is the JSON form of several envelopes of one type published together (a publisher's group:
+:class:`shared.messaging.broker.Publisher` sends what it is asked to publish within one turn of the event loop,
+for one exchange and routing key, as one message): each envelope's JSON on a line of its own (JSON Lines;
+compact JSON holds no raw newline), ``content_type`` ``application/x-ndjson``, ``x-wamux-envelope: lines``, the
+routing key as ``type`` and ``x-wamux-parts`` the number of lines. The delivery's ``message_id`` names it only;
+each line is a whole envelope, read as a JSON-form body would be. :func:`is_group` is true for both kinds of group.
 """
 
 from __future__ import annotations
@@ -36,12 +43,13 @@ from shared.contracts.envelope import Envelope, EnvelopeHeader, Payload
 from shared.contracts.messages import WebhookReceived
 
 FORM_HEADER = "x-wamux-envelope"
-PROPS_FORM = "props"
+PROPS_FORM, LINES_FORM = "props", "lines"
+PARTS_HEADER = "x-wamux-parts"  # a lines group's number of envelopes
 VERSION_HEADER = "x-wamux-version"
 RECEIVED_AT_HEADER = "x-wamux-received-at-us"  # microseconds since the Unix epoch, UTC
 PART_BYTES_HEADER, PART_IDS_HEADER = "x-wamux-part-bytes", "x-wamux-part-ids"
 PART_RECEIVED_AT_HEADER = "x-wamux-part-received-at-us"
-JSON_TYPE, BYTES_TYPE = "application/json", "application/octet-stream"
+JSON_TYPE, BYTES_TYPE, LINES_TYPE = "application/json", "application/octet-stream", "application/x-ndjson"
 PERSISTENT = 2
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _LOW_62 = (1 << 62) - 1
@@ -114,6 +122,28 @@ def part_properties(part: Part) -> Basic.Properties:
     return webhook_properties(part.body, envelope_id=part.envelope_id, received_at_us=part.received_at_us)
 
 
+def lines_properties(first: Basic.Properties, count: int, *, group_id: str) -> Basic.Properties:
+    """The properties of one persistent delivery in the lines form carrying ``count`` JSON-form envelopes, the first
+    of them published with ``first`` (its type and timestamp are the group's)."""
+    return Basic.Properties(
+        content_type=LINES_TYPE,
+        delivery_mode=PERSISTENT,
+        message_id=group_id,
+        message_type=first.message_type,
+        timestamp=first.timestamp,
+        headers={FORM_HEADER: LINES_FORM, PARTS_HEADER: count},
+    )
+
+
+def is_lines(message: AbstractIncomingMessage) -> bool:
+    return _text((message.headers or {}).get(FORM_HEADER)) == LINES_FORM
+
+
+def lines(message: AbstractIncomingMessage) -> list[bytes]:
+    """The JSON-form envelopes of a lines group, each as the body of a plain delivery of it would be."""
+    return message.body.split(b"\n")
+
+
 class _Group(BaseModel):
     """A group's part headers, checked against its body: a delivery that does not add up is unreadable."""
 
@@ -132,13 +162,18 @@ class _Group(BaseModel):
 
 
 def is_group(message: AbstractIncomingMessage) -> bool:
+    """Several envelopes in one delivery: webhooks of the gateway's group commit, or a publisher's lines group."""
+    return is_lines(message) or (is_props_form(message) and PART_BYTES_HEADER in (message.headers or {}))
+
+
+def is_webhook_group(message: AbstractIncomingMessage) -> bool:
     return is_props_form(message) and PART_BYTES_HEADER in (message.headers or {})
 
 
 def parts(message: AbstractIncomingMessage) -> list[Part]:
     """The webhooks a props-form delivery carries, in arrival order: one unless it is a group."""
     headers = message.headers or {}
-    if not is_group(message):
+    if not is_webhook_group(message):
         received_us = headers.get(RECEIVED_AT_HEADER)
         stamp = received_us if isinstance(received_us, int) else 0
         return [Part(message.body, str(message.message_id), stamp)]
@@ -158,7 +193,10 @@ def parts(message: AbstractIncomingMessage) -> list[Part]:
 
 
 def read_parts(message: AbstractIncomingMessage, model: type[Payload]) -> list[Envelope[Any]]:
-    """Each webhook of a props-form delivery as its envelope (as a plain delivery of it would read)."""
+    """Each envelope of a delivery (each webhook of a props-form one, each line of a lines group) as a plain delivery
+    of it would read."""
+    if is_lines(message):
+        return [Envelope[model].model_validate_json(line) for line in lines(message)]  # type: ignore[valid-type]
     if not is_group(message):
         return [read_envelope(message, model)]
     header = _header_fields(message)
@@ -193,9 +231,11 @@ def read_header(message: AbstractIncomingMessage) -> EnvelopeHeader:
 
 def read_envelope(message: AbstractIncomingMessage, model: type[Payload]) -> Envelope[Any]:
     """The whole envelope, its payload validated as ``model``; a group is several: :func:`read_parts`."""
-    if is_group(message):
+    if is_webhook_group(message):
         parts(message)  # a group whose part headers do not add up: ValidationError, as for any unreadable one
         raise ValueError("a group of webhooks is read with read_parts")
+    if is_lines(message):
+        raise ValueError("a lines group is read with read_parts")
     if is_props_form(message):
         fields = _header_fields(message)
         payload = _props_payload(message)
@@ -214,7 +254,9 @@ def as_json(message: AbstractIncomingMessage) -> Any:
 
 
 def as_json_parts(message: AbstractIncomingMessage) -> list[Any]:
-    """Every envelope a delivery carries, as JSON forms: one, or each webhook of a group."""
+    """Every envelope a delivery carries, as JSON forms: one, each webhook of a group, each line of a lines group."""
+    if is_lines(message):
+        return [json.loads(line) for line in lines(message)]
     if is_group(message):
         return [e.model_dump(mode="json") for e in read_parts(message, WebhookReceived)]
     return [as_json(message)]

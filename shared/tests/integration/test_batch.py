@@ -98,15 +98,21 @@ async def consumer(infra: Infrastructure, deps: Deps) -> AsyncIterator[Consumer[
 
 
 async def batch_behind_the_gate(
-    infra: Infrastructure, consumer: Consumer[Deps], *bodies: str, connection: AbstractRobustConnection | None = None
+    infra: Infrastructure,
+    consumer: Consumer[Deps],
+    *bodies: str,
+    connection: AbstractRobustConnection | None = None,
+    publisher: Publisher | None = None,
 ) -> list[uuid.UUID]:
-    """Start consuming with the gate in hand, deliver ``bodies``, open the gate: they come as one batch."""
+    """Start consuming with the gate in hand, deliver ``bodies``, open the gate: they come as one batch (published
+    together: one lines group, unless ``publisher`` publishes each alone)."""
     deps = consumer.deps
-    await infra.publisher.publish(webhook("gate"))
+    publisher = publisher or infra.publisher
+    await publisher.publish(webhook("gate"))
     await consumer.start(connection or infra.connection, prefetch=2 * BATCH)
     await asyncio.wait_for(deps.gate_entered.wait(), 10)
     envelopes = [webhook(body) for body in bodies]
-    await asyncio.gather(*(infra.publisher.publish(e) for e in envelopes))
+    await asyncio.gather(*(publisher.publish(e) for e in envelopes))
     await until(lambda: consumer.in_flight == 1 + len(bodies))
     deps.gate_open.set()
     return [e.id for e in envelopes]
@@ -142,19 +148,24 @@ async def test_what_was_delivered_is_one_transaction_and_its_publishes_are_all_c
     assert [r["body"] for r in committed] == [f"m{i}" for i in range(20)]  # arrival order
 
 
+@pytest.mark.parametrize("grouped", [False, True], ids=["one message each", "one lines group"])
 async def test_a_batch_is_acked_with_one_basic_ack_and_nothing_of_it_comes_back(
-    infra: Infrastructure, deps: Deps, monkeypatch: pytest.MonkeyPatch
+    infra: Infrastructure, deps: Deps, monkeypatch: pytest.MonkeyPatch, grouped: bool
 ) -> None:
     acks = watch_acks(monkeypatch)
+    one_each = await Publisher.open(infra.connection, infra.settings, names=infra.names, grouping=grouped)
     async with broker.connect(infra.settings, infra.names) as connection:
         consumer = Consumer("router", ROUTES, deps, infra.publisher, infra.names, batching=Batching(infra.pool, BATCH))
-        ids = await batch_behind_the_gate(infra, consumer, *(f"m{i}" for i in range(20)), connection=connection)
+        bodies = (f"m{i}" for i in range(20))
+        ids = await batch_behind_the_gate(infra, consumer, *bodies, connection=connection, publisher=one_each)
         await until(lambda: consumer.in_flight == 0)
         await consumer.stop(grace_s=10)
-        assert acks == [(1, True), (21, True)]  # the gate's batch, then twenty deliveries with one ack
+        # The gate's batch, then twenty deliveries with one ack — or the one delivery that carried all twenty.
+        assert acks == ([(1, True), (2, False)] if grouped else [(1, True), (21, True)])
     # The consumer's connection is gone: anything it had not acked would be back on the queue.
     assert await queue_depth(infra.connection, infra.names.queue("router")) == 0
     assert sorted(r["envelope_id"] for r in await rows(deps)) == sorted(ids)
+    await one_each.close()
 
 
 async def test_the_effects_of_one_transaction_share_its_memo_and_no_other_transaction_sees_it(
@@ -348,8 +359,8 @@ async def test_with_an_outbox_a_batch_s_events_leave_only_once_its_rows_can_be_r
     await queue.bind(infra.names.events, WebhookParked.TYPE)
 
     async def observe(message) -> None:  # type: ignore[no-untyped-def]
-        reason = json.loads(message.body)["data"]["reason"]
-        seen[reason] = len(await rows(deps))
+        for event in wire.as_json_parts(message):  # the batch's events leave together: one lines group
+            seen[event["data"]["reason"]] = len(await rows(deps))
         await message.ack()
 
     await queue.consume(observe)
@@ -454,3 +465,47 @@ async def test_a_group_whose_headers_do_not_add_up_is_dead_lettered_whole_as_it_
     assert dead.body == b"ab" and wire.is_group(dead) and "invalid webhook.received" in dead.headers[ERROR_HEADER]
     await settled(infra, consumer)
     assert await rows(consumer.deps) == []
+
+
+async def test_a_lines_group_is_one_delivery_per_envelope_each_with_its_own_verdict(
+    infra: Infrastructure, consumer: Consumer[Deps]
+) -> None:
+    deps = consumer.deps
+    await infra.publisher.publish(webhook("gate"))
+    await consumer.start(infra.connection, prefetch=2 * BATCH)
+    await asyncio.wait_for(deps.gate_entered.wait(), 10)
+    envelopes = [webhook(body) for body in ("a", "reject", "b", "retry", "c")]
+    await asyncio.gather(*(infra.publisher.publish(e) for e in envelopes))  # one turn: one lines group
+    await until(lambda: consumer.in_flight == 1 + len(envelopes))  # the group came as five deliveries
+    deps.gate_open.set()
+
+    dead = await get_one(infra.connection, infra.names.dead_queue("router"))
+    assert not wire.is_group(dead) and dead.content_type == wire.JSON_TYPE  # dead-lettered alone, as a plain publish
+    assert json.loads(dead.body)["id"] == str(envelopes[1].id) == dead.message_id
+    assert dead.correlation_id == "c-batch" and dead.headers[ERROR_HEADER] == "this one can never be carried out"
+    await until(lambda: consumer.in_flight == 0)
+    deps.failing.clear()
+    await until(lambda: deps.attempts["retry"] == 2)  # back alone from its retry tier, carried out
+    await settled(infra, consumer)  # the group itself acked: nothing of it left on the queue
+    committed = await rows(deps)
+    assert Counter(r["body"] for r in committed) == Counter({"a": 1, "b": 1, "c": 1, "retry": 1})
+    assert len({r["txid"] for r in committed if r["body"] in "abc"}) == 1  # its neighbours, one transaction
+    by_body = {r["body"]: r["envelope_id"] for r in committed}
+    assert [by_body[b] for b in ("a", "b", "c", "retry")] == [envelopes[i].id for i in (0, 2, 4, 3)]
+
+
+async def test_an_unreadable_line_of_a_lines_group_is_dead_lettered_alone(
+    infra: Infrastructure, consumer: Consumer[Deps]
+) -> None:
+    consumer.deps.gate_open.set()
+    good = webhook("a")
+    first = broker.json_properties(good)
+    body = b"\n".join([good.model_dump_json().encode(), b'{"not": "an envelope"}'])
+    properties = wire.lines_properties(first, 2, group_id=str(uuid.uuid4()))
+    await infra.publisher.lane(WebhookReceived.TYPE, WebhookReceived.KIND).publish(body, properties)
+    await consumer.start(infra.connection, prefetch=2 * BATCH)
+    dead = await get_one(infra.connection, infra.names.dead_queue("router"))
+    assert dead.body == b'{"not": "an envelope"}' and "not a wamux envelope" in dead.headers[ERROR_HEADER]
+    assert not wire.is_group(dead) and dead.type == WebhookReceived.TYPE
+    await settled(infra, consumer)
+    assert [(r["envelope_id"], r["body"]) for r in await rows(consumer.deps)] == [(good.id, "a")]

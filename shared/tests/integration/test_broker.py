@@ -12,7 +12,7 @@ import pytest
 
 from shared.contracts.envelope import Envelope, wrap
 from shared.contracts.messages import WebhookReceived
-from shared.messaging import broker, socket_writes
+from shared.messaging import broker, socket_writes, wire
 from shared.messaging.broker import PublishFailed
 from shared.messaging.consumer import ERROR_HEADER, Consumer, Reject, Retry, Route
 from shared.messaging.runtime import Infrastructure
@@ -161,7 +161,13 @@ async def test_a_burst_of_publishes_is_confirmed_whole_and_in_order(infra: Infra
     envelopes = [webhook(f'{{"n": {i}}}') for i in range(300)]
     await asyncio.gather(*(infra.publisher.publish(e) for e in envelopes))  # each awaits its own confirm
 
-    bodies = [json.loads((await get_one(infra.connection, infra.names.queue("router"))).body) for _ in envelopes]
+    # Asked for in one turn of the loop: lines groups of at most GROUP_MAX_ENVELOPES, in order.
+    messages = [await get_one(infra.connection, infra.names.queue("router")) for _ in range(2)]
+    assert [m.content_type for m in messages] == [wire.LINES_TYPE] * 2
+    most = broker.GROUP_MAX_ENVELOPES
+    assert [m.headers[wire.PARTS_HEADER] for m in messages] == [most, 300 - most]
+    assert await queue_depth(infra.connection, infra.names.queue("router")) == 0
+    bodies = [b for m in messages for b in wire.as_json_parts(m)]
     assert [b["id"] for b in bodies] == [str(e.id) for e in envelopes]
     assert [b["data"]["body"] for b in bodies] == [e.data.body for e in envelopes]
 

@@ -8,6 +8,7 @@ import asyncio
 
 from aiormq.exceptions import ChannelInvalidStateError
 
+from shared.messaging import groups, wire
 from shared.messaging.consumer import Acks
 
 
@@ -30,10 +31,14 @@ class Channel:
 class Delivery:
     """As aio-pika's IncomingMessage: its channel cannot be asked for once closed; a settled one refuses a nack."""
 
-    def __init__(self, channel: Channel, tag: int):
+    def __init__(self, channel: Channel, tag: int, *, lines: int = 0):
         self._channel, self.delivery_tag = channel, tag
         self.done: list[str] = []
         channel.outstanding.add(tag)
+        # A lines group of that many envelopes (split by the consumer, as shared.messaging.groups does).
+        self.headers = {wire.FORM_HEADER: wire.LINES_FORM} if lines else {}
+        self.body = b"\n".join(b"{}" for _ in range(lines))
+        self.type, self.timestamp = "message.send", None
 
     @property
     def channel(self) -> Channel:
@@ -108,3 +113,56 @@ async def test_no_multiple_ack_covers_a_delivery_whose_own_ack_is_still_on_its_w
 
     assert not channel.closed and channel.outstanding == set()
     assert [d.done for d in (*a, *b, *c)] == [["ack multiple"], ["ack"], ["ack"], ["ack"]]
+
+
+def envelopes_of(group: Delivery) -> list[groups.PartDelivery]:
+    return groups.split(group)  # type: ignore[arg-type,return-value]
+
+
+async def test_a_group_split_over_two_batches_is_covered_by_no_multiple_ack_before_its_last_envelope() -> None:
+    """The group's second envelope and a later delivery end first, in a faster batch: the later one is acked alone
+    (a multiple would cover the group's tag, and the group's own ack would then name a tag the broker let go)."""
+    acks = Acks()
+    channel = Channel()
+    group, later = Delivery(channel, 1, lines=2), Delivery(channel, 2)
+    first, second = envelopes_of(group)
+    for delivery in (first, second, later):
+        acks.arrived(delivery)  # type: ignore[arg-type]
+
+    await acks.settled([second, later], [second, later])  # type: ignore[list-item]
+    assert later.done == ["ack"] and group.done == [] and channel.outstanding == {1}
+    await acks.settled([first], [first])  # type: ignore[list-item]
+
+    assert not channel.closed and channel.outstanding == set()
+    assert group.done == ["ack"]  # once, when its last envelope was settled
+
+
+async def test_a_group_behind_which_deliveries_are_done_lets_the_head_go_on_once_it_is_over() -> None:
+    acks = Acks()
+    channel = Channel()
+    group, after = Delivery(channel, 1, lines=2), [Delivery(channel, 2), Delivery(channel, 3)]
+    parts = envelopes_of(group)
+    for delivery in (*parts, *after):
+        acks.arrived(delivery)  # type: ignore[arg-type]
+
+    await acks.settled(parts, parts)  # type: ignore[arg-type]
+    await acks.settled(after, after)  # type: ignore[arg-type]
+
+    assert not channel.closed and channel.outstanding == set()
+    assert group.done == ["ack"] and [d.done for d in after] == [[], ["ack multiple"]]
+
+
+async def test_a_failed_batch_sends_a_group_back_once_and_holds_up_nothing_behind_it() -> None:
+    acks = Acks()
+    channel = Channel()
+    group, later = Delivery(channel, 1, lines=3), Delivery(channel, 2)
+    parts = envelopes_of(group)
+    for delivery in (*parts, later):
+        acks.arrived(delivery)  # type: ignore[arg-type]
+    await parts[0].ack()  # given its verdict (a retry's republish, then its own ack) before the batch failed
+
+    await acks.abandoned(parts[:2])  # type: ignore[arg-type]
+    await acks.settled([parts[2], later], [parts[2], later])  # type: ignore[list-item]
+
+    assert group.done == ["nack"]  # the whole group back on the queue, once; its done envelope changes nothing
+    assert later.done == ["ack multiple"] and not channel.closed

@@ -27,7 +27,7 @@ from router.handlers import record_outbound
 from router.store import statuses
 from shared.contracts.envelope import Envelope, wrap
 from shared.contracts.messages import WebhookReceived
-from shared.messaging import topology
+from shared.messaging import topology, wire
 from shared.messaging.batch import Batching
 from shared.messaging.consumer import Consumer
 from shared.messaging.runtime import Infrastructure
@@ -70,8 +70,10 @@ async def readable_on_arrival(infra: Infrastructure) -> AsyncIterator[dict[str, 
     await queue.bind(infra.names.events, "message.received")
 
     async def observe(message: aio_pika.abc.AbstractIncomingMessage) -> None:
-        wamid = json.loads(message.body)["data"]["wamid"]
-        seen[wamid] = bool(await infra.pool.fetchval("SELECT count(*) FROM router.messages WHERE wamid = $1", wamid))
+        for event in wire.as_json_parts(message):  # a batch's events leave together: a lines group
+            wamid = event["data"]["wamid"]
+            query = "SELECT count(*) FROM router.messages WHERE wamid = $1"
+            seen[wamid] = bool(await infra.pool.fetchval(query, wamid))
         await message.ack()
 
     await queue.consume(observe)
