@@ -28,6 +28,9 @@ class Settings(BaseSettings):
     # Names every exchange and queue: "wamux.events", "wamux.router", … (tests use a random one).
     broker_prefix: str = "wamux"
     publish_timeout_s: float = 5.0
+    # Envelopes of one type published within one turn of the event loop leave as one message (a lines group,
+    # shared/messaging/wire.py); false: one message each, for a CRM that reads one JSON envelope per message.
+    publish_groups: bool = True
     connect_timeout_s: float = 10.0
     reconnect_interval_s: float = 2.0
     # The demo's database (make demo creates it): the operator CLIs reach the same one by default.

@@ -102,11 +102,12 @@ class Publisher:
         *,
         names: topology.Topology | None = None,
         role: str | None = None,
-        grouping: bool = True,
+        grouping: bool | None = None,
     ) -> Publisher:
-        """``grouping=False``: every envelope a message of its own, as before lines groups (a test's or a tool's)."""
+        """``grouping`` (else ``settings.publish_groups``) False: every envelope a message of its own."""
         channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
         names = names or topology.Topology(settings.broker_prefix)
+        grouping = settings.publish_groups if grouping is None else grouping
         return cls(channel, names, settings.publish_timeout_s, role, grouping=grouping)
 
     @property

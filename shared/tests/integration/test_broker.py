@@ -172,6 +172,20 @@ async def test_a_burst_of_publishes_is_confirmed_whole_and_in_order(infra: Infra
     assert [b["data"]["body"] for b in bodies] == [e.data.body for e in envelopes]
 
 
+async def test_with_publish_groups_off_each_envelope_is_a_message_of_its_own(infra: Infrastructure) -> None:
+    settings = infra.settings.model_copy(update={"publish_groups": False})  # WAMUX_PUBLISH_GROUPS=false
+    publisher = await broker.Publisher.open(infra.connection, settings, names=infra.names)
+    envelopes = [webhook(f'{{"n": {i}}}') for i in range(5)]
+    await asyncio.gather(*(publisher.publish(e) for e in envelopes))
+
+    messages = [await get_one(infra.connection, infra.names.queue("router")) for _ in envelopes]
+    assert [m.content_type for m in messages] == [wire.JSON_TYPE] * len(envelopes)
+    assert [json.loads(m.body)["id"] for m in messages] == [m.message_id for m in messages]
+    assert [m.message_id for m in messages] == [str(e.id) for e in envelopes]
+    assert await queue_depth(infra.connection, infra.names.queue("router")) == 0
+    await publisher.close()
+
+
 async def test_after_a_reconnection_the_gathering_connection_publishes_again(infra: Infrastructure) -> None:
     link = CuttableLink(infra.settings, reconnect_interval_s=0.2)
     async with link as settings:
