@@ -8,7 +8,9 @@ Measured per step: webhook answers (due → 200), replies at the emulator (due �
 wamux queue's depth each second, and each process's CPU.
 
 A step is *sustained* when the backlog is flat (total depth at the end of the step not above its level after the
-warm-up plus a tolerance), replies keep pace (≥ 95 % of the offered rate after the warm-up) and no webhook failed.
+warm-up plus a tolerance, and so the customer messages due but not answered yet: a queue's depth counts messages, and
+a lines group carries many envelopes), replies keep pace (≥ 95 % of the offered rate after the warm-up) and no
+webhook failed.
 
     .venv/bin/python bench/pipeline.py --find-max                  # ramp 25 … 500 msg/s, 60 s steps
     .venv/bin/python bench/pipeline.py --rate 100 --seconds 60     # latency at 100 msg/s
@@ -71,6 +73,9 @@ class Step:
     reply_rate: float  # replies taken by the emulator per second after the warm-up, while offering
     depth_after_warmup: int
     depth_at_end: int
+    # Customer messages due and not answered yet (at the emulator), after the warm-up and at the end.
+    unanswered_after_warmup: int
+    unanswered_at_end: int
     deepest_at_end: dict[str, int]  # the queues holding most of the backlog at the end: where it stands
     # The longest the broker took to answer the depth probe during the step: past a few seconds the backlog was
     # not seen and cannot be called flat (a stalled broker also stalls every service, and the probe with them).
@@ -82,7 +87,9 @@ class Step:
     @property
     def flat(self) -> bool:
         return (
-            self.sampling_gap_s <= MAX_SAMPLING_GAP_S and self.depth_at_end <= self.depth_after_warmup + self.tolerance
+            self.sampling_gap_s <= MAX_SAMPLING_GAP_S
+            and self.depth_at_end <= self.depth_after_warmup + self.tolerance
+            and self.unanswered_at_end <= self.unanswered_after_warmup + self.tolerance
         )
 
     @property
@@ -174,6 +181,8 @@ class Platform:
             reply_rate=in_window / max(1e-9, end_wall - warm_wall),
             depth_after_warmup=_depth_near(sampler, warm),
             depth_at_end=_depth_near(sampler, ended),
+            unanswered_after_warmup=_unanswered(offered, watcher, warm_wall),
+            unanswered_at_end=_unanswered(offered, watcher, end_wall),
             deepest_at_end=_deepest_near(sampler, ended, self.prefix),
             sampling_gap_s=sampler.longest_gap(started, ended),
             tolerance=max(20, int(rate * o.tolerance_seconds)),
@@ -208,6 +217,12 @@ def _depth_near(sampler: queues.DepthSampler, moment: float) -> int:
     return int(statistics.median(near))
 
 
+def _unanswered(offered: traffic.Offered, watcher: traffic.ReplyWatcher, wall: float) -> int:
+    """Customer messages due by ``wall`` (wall-clock time) that the emulator had not taken a reply to by then."""
+    due = sum(1 for at in offered.due_wall.values() if at <= wall)
+    return due - sum(1 for at in watcher.replied_wall.values() if at <= wall)
+
+
 def _deepest_near(sampler: queues.DepthSampler, moment: float, prefix: str, top: int = 3) -> dict[str, int]:
     """The ``top`` deepest queues (prefix taken off) in the sample nearest ``moment``, those holding anything."""
     if not sampler.samples:
@@ -218,7 +233,11 @@ def _deepest_near(sampler: queues.DepthSampler, moment: float, prefix: str, top:
 
 
 def describe(step: Step) -> str:
-    why = [] if step.flat else [f"backlog {step.depth_after_warmup} → {step.depth_at_end}"]
+    why = []
+    if step.depth_at_end > step.depth_after_warmup + step.tolerance:
+        why.append(f"backlog {step.depth_after_warmup} → {step.depth_at_end}")
+    if step.unanswered_at_end > step.unanswered_after_warmup + step.tolerance:
+        why.append(f"unanswered {step.unanswered_after_warmup} → {step.unanswered_at_end}")
     if step.sampling_gap_s > MAX_SAMPLING_GAP_S:
         why.append(f"the broker left the depth probe unanswered for {step.sampling_gap_s:.0f} s")
     if not step.keeps_pace:
@@ -235,7 +254,8 @@ def describe(step: Step) -> str:
             f"        offered {step.offered} at {step.offered_rate:.1f}/s"
             f" (the generator at most {step.generator_lag_ms:.0f} ms late);"
             f" replies {step.replied}/{step.offered}, {step.reply_rate:.1f}/s after warm-up",
-            f"        backlog {step.depth_after_warmup} after warm-up → {step.depth_at_end} at the end"
+            f"        backlog {step.depth_after_warmup} after warm-up → {step.depth_at_end} at the end,"
+            f" unanswered {step.unanswered_after_warmup} → {step.unanswered_at_end}"
             f" (tolerance {step.tolerance}); {drained}"
             + (
                 "; deepest: " + ", ".join(f"{q} {d}" for q, d in step.deepest_at_end.items())
@@ -378,7 +398,7 @@ def parse_args() -> argparse.Namespace:
         "--tolerance-seconds",
         type=float,
         default=1.0,
-        help="flat: end depth ≤ depth after warm-up + this many seconds of offered messages (at least 20)",
+        help="flat: end depth (and unanswered messages) ≤ after warm-up + this many seconds of offered messages (≥ 20)",
     )
     parser.add_argument(
         "--settle-seconds", type=float, default=10, help="after a step, wait this long at most for the last replies"
@@ -416,4 +436,5 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    with asyncio.Runner(loop_factory=scratch_platform.event_loop) as runner:  # the load generator on uvloop too
+        runner.run(main())

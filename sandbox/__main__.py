@@ -49,9 +49,20 @@ async def _main() -> None:
     await serve(SandboxSettings(), stop)
 
 
+def _event_loop() -> asyncio.AbstractEventLoop:
+    """uvloop's where it is installed, as the services run: the emulator shares the machine's cores with them, and
+    its HTTP (a send, a read, Meta's signed statuses back) costs less through uvloop's C transports."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.new_event_loop()
+    return uvloop.new_event_loop()
+
+
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    asyncio.run(_main())
+    with asyncio.Runner(loop_factory=_event_loop) as runner:
+        runner.run(_main())
     print(json.dumps({"event": "sandbox_stopped"}), flush=True)
 
 

@@ -3,6 +3,7 @@ dropped afterwards), its own broker prefix, and the environment the launcher han
 
 from __future__ import annotations
 
+import asyncio
 import os
 import random
 import uuid
@@ -124,6 +125,15 @@ def platform_env(
         # 0: one message per customer has nothing to wait for; the default 1 s window would be measured instead.
         "WAMUX_REPLY_BURST_WINDOW_MS": str(burst_window_ms),
     }
+
+
+def event_loop() -> asyncio.AbstractEventLoop:
+    """The load generator's loop: uvloop's where installed, as the services' (it shares their two cores)."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.new_event_loop()
+    return uvloop.new_event_loop()
 
 
 def new_prefix() -> str:
