@@ -33,15 +33,16 @@ from shared.contracts.envelope import Envelope
 from shared.messaging import socket_writes, topology, wire
 from shared.settings import Settings
 
-# A lines group's bounds: a group of more leaves as several messages.
-GROUP_MAX_ENVELOPES = 256
+# A lines group's bounds: a group of more leaves as several messages. A consumer's prefetch counts messages, so
+# this also bounds the envelopes one replica holds unacked: its prefetch × 64 (2 × WAMUX_BATCH_MAX messages).
+GROUP_MAX_ENVELOPES = 64
 GROUP_MAX_BYTES = 1 << 20
 
 
 class PublishFailed(Exception):
     def __init__(self, reason: Literal["nacked", "unroutable", "timeout", "disconnected"], detail: str = ""):
         super().__init__(f"publish {reason}: {detail}" if detail else f"publish {reason}")
-        self.reason = reason
+        self.reason, self.detail = reason, detail
 
 
 @asynccontextmanager
@@ -176,15 +177,14 @@ class Publisher:
             properties = wire.lines_properties(group[0].properties, len(group), group_id=self._group_ids())
         try:
             await self._publish(exchange, routing_key, body, properties, mandatory=mandatory)
-        except PublishFailed as exc:
-            for waiting in group:
+        except BaseException as exc:  # a failed publish, or a cancelled send (the process stopping): not confirmed
+            if isinstance(exc, PublishFailed):
+                reason, detail = exc.reason, exc.detail
+            else:
+                reason, detail = "disconnected", f"{type(exc).__name__}: {exc}"
+            for waiting in group:  # each caller its own exception: they are raised in as many tasks
                 if not waiting.confirmed.done():
-                    waiting.confirmed.set_exception(PublishFailed(exc.reason, str(exc)))
-            return
-        except BaseException as exc:  # a cancelled send (the process stopping): not confirmed
-            for waiting in group:
-                if not waiting.confirmed.done():
-                    waiting.confirmed.set_exception(PublishFailed("disconnected", type(exc).__name__))
+                    waiting.confirmed.set_exception(PublishFailed(reason, detail))
             if not isinstance(exc, Exception):
                 raise
             return

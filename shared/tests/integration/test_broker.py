@@ -162,14 +162,25 @@ async def test_a_burst_of_publishes_is_confirmed_whole_and_in_order(infra: Infra
     await asyncio.gather(*(infra.publisher.publish(e) for e in envelopes))  # each awaits its own confirm
 
     # Asked for in one turn of the loop: lines groups of at most GROUP_MAX_ENVELOPES, in order.
-    messages = [await get_one(infra.connection, infra.names.queue("router")) for _ in range(2)]
-    assert [m.content_type for m in messages] == [wire.LINES_TYPE] * 2
     most = broker.GROUP_MAX_ENVELOPES
-    assert [m.headers[wire.PARTS_HEADER] for m in messages] == [most, 300 - most]
+    sizes = [most] * (300 // most) + ([300 % most] if 300 % most else [])
+    messages = [await get_one(infra.connection, infra.names.queue("router")) for _ in sizes]
+    assert [m.content_type for m in messages] == [wire.LINES_TYPE] * len(sizes)
+    assert [m.headers[wire.PARTS_HEADER] for m in messages] == sizes
     assert await queue_depth(infra.connection, infra.names.queue("router")) == 0
     bodies = [b for m in messages for b in wire.as_json_parts(m)]
     assert [b["id"] for b in bodies] == [str(e.id) for e in envelopes]
     assert [b["data"]["body"] for b in bodies] == [e.data.body for e in envelopes]
+
+
+async def test_a_group_that_cannot_be_published_fails_each_of_its_callers(infra: Infrastructure) -> None:
+    publisher = await broker.Publisher.open(infra.connection, infra.settings, names=infra.names)
+    await publisher.close()
+    envelopes = [webhook(f'{{"n": {i}}}') for i in range(3)]
+    results = await asyncio.gather(*(publisher.publish(e) for e in envelopes), return_exceptions=True)
+    assert all(isinstance(r, PublishFailed) and r.reason == "disconnected" for r in results)
+    assert len({id(r) for r in results}) == 3  # one exception each: they are raised in as many tasks
+    assert await queue_depth(infra.connection, infra.names.queue("router")) == 0
 
 
 async def test_with_publish_groups_off_each_envelope_is_a_message_of_its_own(infra: Infrastructure) -> None:
