@@ -7,6 +7,9 @@ a customer of its own; the emulator answers each reply with Meta's sent / delive
 Measured per step: webhook answers (due → 200), replies at the emulator (due → the emulator took the send), every
 wamux queue's depth each second, and each process's CPU.
 
+Where the server runs with autovacuum off (this machine's does), a VACUUM of the scratch database every 20 s
+stands in for it (``--vacuum-every``), as production's servers vacuum by themselves.
+
 A step is *sustained* when the backlog is flat (total depth at the end of the step not above its level after the
 warm-up plus a tolerance, and so the customer messages due but not answered yet: a queue's depth counts messages, and
 a lines group carries many envelopes), replies keep pace (≥ 95 % of the offered rate after the warm-up) and no
@@ -57,6 +60,7 @@ class Options:
     warmup_seconds: float
     tolerance_seconds: float
     settle_seconds: float
+    vacuum_every_s: float
 
 
 @dataclass(frozen=True)
@@ -114,6 +118,9 @@ class Platform:
     async def __aenter__(self) -> Platform:
         db_name = await self._exit.enter_async_context(scratch_platform.scratch_database())
         self.tenants = await scratch_platform.seed_tenants(scratch_platform.database_url(db_name), self.options.numbers)
+        await self._exit.enter_async_context(
+            scratch_platform.autovacuum_stand_in(scratch_platform.database_url(db_name), self.options.vacuum_every_s)
+        )
         env = scratch_platform.platform_env(
             db_name, self.prefix, self.ports, number_rate_per_s=self.options.number_rate
         )
@@ -401,6 +408,13 @@ def parse_args() -> argparse.Namespace:
         help="flat: end depth (and unanswered messages) ≤ after warm-up + this many seconds of offered messages (≥ 20)",
     )
     parser.add_argument(
+        "--vacuum-every",
+        type=float,
+        default=20,
+        help="where the server runs with autovacuum off (this machine's does), VACUUM the scratch database this often,"
+        " in autovacuum's place (its CPU counts as PostgreSQL's); 0: never (default %(default)s s)",
+    )
+    parser.add_argument(
         "--settle-seconds", type=float, default=10, help="after a step, wait this long at most for the last replies"
     )
     args = parser.parse_args()
@@ -420,6 +434,7 @@ async def main() -> None:
         args.warmup_seconds,
         args.tolerance_seconds,
         args.settle_seconds,
+        args.vacuum_every,
     )
     started_at = now_iso()
     rows: list[Row] = []
