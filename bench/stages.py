@@ -57,7 +57,8 @@ class Stage:
     effect_of: frozenset[str]  # the message types that each leave one effect there
 
     def expected(self, messages: list[Captured]) -> int:
-        return sum(1 for m in messages if m.type in self.effect_of)
+        """Effects to wait for: one per envelope (a lines group or a group of webhooks carries several)."""
+        return sum(m.envelopes for m in messages if m.type in self.effect_of)
 
 
 STAGES: dict[str, Stage] = {
@@ -110,7 +111,9 @@ class Filled:
 
     @property
     def mix(self) -> str:
-        counts = Counter(m.type for m in self.messages)
+        counts: Counter[str | None] = Counter()
+        for m in self.messages:
+            counts[m.type] += m.envelopes
         return ", ".join(f"{n} {t}" for t, n in counts.most_common())
 
 
@@ -209,14 +212,19 @@ async def drain(filled: Filled, broker: AbstractConnection, processes: int) -> D
             await worker.start_one(stage.name)
         pids = {f"{stage.name} {n + 1}": w.processes[stage.name].pid for n, w in enumerate(workers)}
         async with broker.channel() as channel:
-            ready, started = await _all_consuming(channel, queue, workers, stage.name)
+            _, started = await _all_consuming(channel, queue, workers, stage.name)
             cpu_before = procstat.snapshot(pids)
             effects_before = int(await conn.fetchval(stage.effects_sql))
-            ended = await _effects_done(channel, conn, queue, stage, stage.expected(filled.messages))
+            expected = stage.expected(filled.messages)
+            ended = await _effects_done(channel, conn, queue, stage, expected)
             cpu = procstat.spent(cpu_before, procstat.snapshot(pids))
         if int(await conn.fetchval(stage.effects_sql)) <= effects_before:
             raise RuntimeError(f"{stage.name} committed nothing: see {workers[0].log(stage.name)}")
-        return Drain(processes, ready, ended - started, cpu)
+        # The envelopes left when every process consumed (a queue's depth counts messages, and a group carries
+        # many): all of them, in the share of the stage's effects still to come then.
+        envelopes = sum(m.envelopes for m in filled.messages)
+        left = round(envelopes * (expected - effects_before) / max(1, expected))
+        return Drain(processes, left, ended - started, cpu)
     finally:
         await conn.close()
         for stack in (*workers, beside):
@@ -286,7 +294,7 @@ async def main() -> None:
             print(f"{name}: filling its queue from {args.messages} customer messages ({', '.join(stage.upstream)})")
             filled = await fill(stage, broker, args.messages, args.numbers, args.fill_rate)
             try:
-                print(f"  {len(filled.messages)} messages: {filled.mix}")
+                print(f"  {len(filled.messages)} messages carrying {filled.mix}")
                 rows += medians([await _measure(filled, broker, k) for _ in range(args.runs) for k in replicas])
             finally:
                 await scratch_platform.drop_database(filled.template)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import aio_pika
 from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractIncomingMessage
 
-from shared.messaging import topology
+from shared.messaging import topology, wire
 
 from .scratch_platform import AMQP_URL
 
@@ -111,6 +111,17 @@ class Captured:
     def type(self) -> str | None:
         value = self.properties.get("type")
         return str(value) if value is not None else None
+
+    @property
+    def envelopes(self) -> int:
+        """How many envelopes it carries: a lines group's or a group of webhooks' count (shared.messaging.wire), else
+        one."""
+        headers = self.properties.get("headers")
+        headers = headers if isinstance(headers, dict) else {}
+        if (count := headers.get(wire.PARTS_HEADER)) is not None and isinstance(count, int):
+            return count
+        sizes = headers.get(wire.PART_BYTES_HEADER)
+        return len(sizes) if isinstance(sizes, list) else 1
 
 
 def _properties(message: AbstractIncomingMessage) -> dict[str, object]:
