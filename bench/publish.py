@@ -5,8 +5,11 @@ A scratch topology (its own prefix, deleted afterwards) with the ai-worker's and
 publishes ``--messages`` ``message.received`` envelopes (about 800 bytes), ``--concurrency`` at a time, as a
 batch's round of confirms does (``shared.messaging.batch.publish_all``). ``aio-pika publish`` waits, as aiormq
 does by default, until each publish's frames are written and drained before the channel takes the next one;
-``wamux`` (``Publisher.publish``) does not, and still waits for every confirm. RabbitMQ's CPU is its ``beam.smp``
-process's, read from /proc (this machine's broker: nothing else may use it meanwhile). Interleaved rounds, medians.
+``wamux`` (``Publisher.publish``) does not, and still waits for every confirm; ``wamux, one each`` publishes every
+envelope as a message of its own (``WAMUX_PUBLISH_GROUPS=false``), ``wamux`` as it runs, a round's envelopes asked
+for together leaving as lines groups (``shared.messaging.wire``), so its figures are per envelope. RabbitMQ's CPU
+is its ``beam.smp`` process's, read from /proc (this machine's broker: nothing else may use it meanwhile).
+Interleaved rounds, medians.
 
     .venv/bin/python bench/publish.py [--rounds 5] [--messages 5000] [--concurrency 50]
 
@@ -76,19 +79,24 @@ async def measure(args: argparse.Namespace) -> list[Row]:
     names = topology.Topology(settings.broker_prefix)
     async with broker.connect(settings, names) as connection:
         publisher = await broker.Publisher.open(connection, settings, names=names)
+        one_each = await broker.Publisher.open(connection, settings, names=names, grouping=False)
         events = await publisher.exchange(names.events)
 
         async def wamux(e: Envelope[MessageReceived]) -> None:
             await publisher.publish(e)
 
+        async def wamux_one_each(e: Envelope[MessageReceived]) -> None:
+            await one_each.publish(e)
+
         async def aio_pika_publish(e: Envelope[MessageReceived]) -> None:
             confirmation = await events.publish(broker.to_message(e), routing_key=e.type, mandatory=True, timeout=5)
             assert confirmation is not None
 
-        ways = {"wamux": wamux, "aio-pika publish": aio_pika_publish}
+        ways = {"wamux": wamux, "wamux, one each": wamux_one_each, "aio-pika publish": aio_pika_publish}
         measured: dict[str, list[tuple[float, float]]] = {way: [] for way in ways}
         try:
-            await cpu_us_per_message(wamux, 500, args.concurrency)  # warm: channels open, code paths taken
+            for warm in (wamux, wamux_one_each):  # warm: channels open, code paths taken
+                await cpu_us_per_message(warm, 500, args.concurrency)
             for _ in range(args.rounds):
                 for way, publish in ways.items():
                     measured[way].append(await cpu_us_per_message(publish, args.messages, args.concurrency))
