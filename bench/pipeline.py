@@ -45,6 +45,7 @@ from pipeline_support.webhooks import signed_webhooks
 from support.results import Row, now_iso, write_results
 
 from launcher.stack import Stack
+from shared.messaging.runtime import event_loop
 from tests.support.tenants import Tenant
 
 RAMP = (25, 35, 50, 70, 100, 150, 200, 300, 500)  # finer where the platform stands today
@@ -451,5 +452,5 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    with asyncio.Runner(loop_factory=scratch_platform.event_loop) as runner:  # the load generator on uvloop too
+    with asyncio.Runner(loop_factory=event_loop) as runner:  # the load generator on uvloop, as the services
         runner.run(main())

@@ -158,15 +158,6 @@ async def autovacuum_stand_in(url: str, every_s: float) -> AsyncIterator[None]:
         await conn.close()
 
 
-def event_loop() -> asyncio.AbstractEventLoop:
-    """The load generator's loop: uvloop's where installed, as the services' (it shares their two cores)."""
-    try:
-        import uvloop
-    except ImportError:
-        return asyncio.new_event_loop()
-    return uvloop.new_event_loop()
-
-
 def new_prefix() -> str:
     return f"bench{uuid.uuid4().hex[:8]}"
 
