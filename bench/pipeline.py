@@ -90,12 +90,16 @@ class Step:
     cpu_s: dict[str, float]
 
     @property
+    def queues_flat(self) -> bool:
+        return self.depth_at_end <= self.depth_after_warmup + self.tolerance
+
+    @property
+    def answers_flat(self) -> bool:
+        return self.unanswered_at_end <= self.unanswered_after_warmup + self.tolerance
+
+    @property
     def flat(self) -> bool:
-        return (
-            self.sampling_gap_s <= MAX_SAMPLING_GAP_S
-            and self.depth_at_end <= self.depth_after_warmup + self.tolerance
-            and self.unanswered_at_end <= self.unanswered_after_warmup + self.tolerance
-        )
+        return self.sampling_gap_s <= MAX_SAMPLING_GAP_S and self.queues_flat and self.answers_flat
 
     @property
     def keeps_pace(self) -> bool:
@@ -242,9 +246,9 @@ def _deepest_near(sampler: queues.DepthSampler, moment: float, prefix: str, top:
 
 def describe(step: Step) -> str:
     why = []
-    if step.depth_at_end > step.depth_after_warmup + step.tolerance:
+    if not step.queues_flat:
         why.append(f"backlog {step.depth_after_warmup} → {step.depth_at_end}")
-    if step.unanswered_at_end > step.unanswered_after_warmup + step.tolerance:
+    if not step.answers_flat:
         why.append(f"unanswered {step.unanswered_after_warmup} → {step.unanswered_at_end}")
     if step.sampling_gap_s > MAX_SAMPLING_GAP_S:
         why.append(f"the broker left the depth probe unanswered for {step.sampling_gap_s:.0f} s")

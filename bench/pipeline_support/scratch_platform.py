@@ -3,8 +3,6 @@ dropped afterwards), its own broker prefix, and the environment the launcher han
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import os
 import random
 import uuid
@@ -17,6 +15,7 @@ import asyncpg
 from support import broker
 from support.processes import free_port
 
+from shared.messaging.runtime import every
 from shared.migrate import migrate
 from tests.support.tenants import Tenant, create_tenant, random_phone_number
 
@@ -141,19 +140,8 @@ async def autovacuum_stand_in(url: str, every_s: float) -> AsyncIterator[None]:
             yield
             return
         print(f"PostgreSQL's autovacuum is off here: the benchmark runs VACUUM every {every_s:g} s in its place")
-
-        async def vacuuming() -> None:
-            while True:
-                await asyncio.sleep(every_s)
-                await conn.execute("VACUUM")
-
-        task = asyncio.create_task(vacuuming())
-        try:
+        async with every(every_s, lambda: conn.execute("VACUUM"), "autovacuum-stand-in"):
             yield
-        finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
     finally:
         await conn.close()
 

@@ -471,17 +471,12 @@ async def test_a_lines_group_is_one_delivery_per_envelope_each_with_its_own_verd
     infra: Infrastructure, consumer: Consumer[Deps]
 ) -> None:
     deps = consumer.deps
-    await infra.publisher.publish(webhook("gate"))
-    await consumer.start(infra.connection, prefetch=2 * BATCH)
-    await asyncio.wait_for(deps.gate_entered.wait(), 10)
-    envelopes = [webhook(body) for body in ("a", "reject", "b", "retry", "c")]
-    await asyncio.gather(*(infra.publisher.publish(e) for e in envelopes))  # one turn: one lines group
-    await until(lambda: consumer.in_flight == 1 + len(envelopes))  # the group came as five deliveries
-    deps.gate_open.set()
+    # Published together: one lines group, which came as five deliveries.
+    ids = await batch_behind_the_gate(infra, consumer, "a", "reject", "b", "retry", "c")
 
     dead = await get_one(infra.connection, infra.names.dead_queue("router"))
     assert not wire.is_group(dead) and dead.content_type == wire.JSON_TYPE  # dead-lettered alone, as a plain publish
-    assert json.loads(dead.body)["id"] == str(envelopes[1].id) == dead.message_id
+    assert json.loads(dead.body)["id"] == str(ids[1]) == dead.message_id
     assert dead.correlation_id == "c-batch" and dead.headers[ERROR_HEADER] == "this one can never be carried out"
     await until(lambda: consumer.in_flight == 0)
     deps.failing.clear()
@@ -491,7 +486,7 @@ async def test_a_lines_group_is_one_delivery_per_envelope_each_with_its_own_verd
     assert Counter(r["body"] for r in committed) == Counter({"a": 1, "b": 1, "c": 1, "retry": 1})
     assert len({r["txid"] for r in committed if r["body"] in "abc"}) == 1  # its neighbours, one transaction
     by_body = {r["body"]: r["envelope_id"] for r in committed}
-    assert [by_body[b] for b in ("a", "b", "c", "retry")] == [envelopes[i].id for i in (0, 2, 4, 3)]
+    assert [by_body[b] for b in ("a", "b", "c", "retry")] == [ids[i] for i in (0, 2, 4, 3)]
 
 
 async def test_an_unreadable_line_of_a_lines_group_is_dead_lettered_alone(
